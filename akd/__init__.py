@@ -1,0 +1,1 @@
+"""akd: the engine (data, teachers, KD training, latency, reward, search loop)."""

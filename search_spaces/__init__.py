@@ -1,0 +1,16 @@
+"""Search spaces: architecture strings, the MnasNet and toy spaces, the model builder, costs."""
+
+from .architecture import Architecture, Block
+from .base import Decision, SearchSpace
+from .builder import build_model
+from .cost import Cost, count_cost
+from .mnasnet_space import MnasNetSpace, Stage
+from .published import mnasnet_a1, mnasnet_b1
+from .registry import available_spaces, get_space, register_space
+from .toy_space import ToySpace
+
+__all__ = [
+    "Architecture", "Block", "Cost", "Decision", "MnasNetSpace", "SearchSpace", "Stage",
+    "ToySpace", "available_spaces", "build_model", "count_cost", "get_space", "mnasnet_a1",
+    "mnasnet_b1", "register_space",
+]
