@@ -2,19 +2,30 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test clean
+.PHONY: demo test data clean
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed data
 	$(PY) experiments/run_akd.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed data
 	$(PY) -m pytest
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Fashion-MNIST from Debian's package where apt-get exists; elsewhere torchvision downloads it.
+data:
+	@if [ ! -d $(FASHION_MNIST) ] && command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null 2>&1 && \
+	    $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
+	  echo "warning: could not install dataset-fashion-mnist; set data.root or go online"; \
+	fi
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

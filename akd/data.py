@@ -1,0 +1,218 @@
+"""Datasets as in-memory tensors, with a fixed train / validation split and a proxy subset.
+
+Small-image datasets fit in memory many times over, and indexing one tensor is far faster than a
+DataLoader of per-sample PIL transforms on 2 CPU cores; so every source is loaded once through
+torchvision's dataset class into normalised float tensors. Random augmentation is replayed from a
+seed (see ``augment``), which is what lets teacher logits be cached for an augmented epoch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+              "t10k-labels-idx1-ubyte")
+DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "fashion_mnist"  # one of DATASETS
+    root: str | None = None  # where the files are; None: the Debian folder, then download
+    val_size: int = 5000  # training images held out for the search reward
+    proxy_size: int = 10000  # training images a candidate is trained on in the search (0: all)
+    split_seed: int = 0  # seed of the train / validation split and the proxy subset
+    image_size: int = 32  # imagefolder only: images are resized to this square size
+    download: bool = True  # let torchvision download when no local copy is found
+
+
+@dataclass
+class Split:
+    """Images (N, C, H, W) normalised per channel, and labels (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: torch.Tensor) -> "Split":
+        return Split(self.images[indices], self.labels[indices])
+
+    def fingerprint(self) -> str:
+        """Content hash, so caches keyed on it can never serve logits of other images."""
+        digest = hashlib.sha256()
+        digest.update(self.images.numpy().tobytes())
+        digest.update(self.labels.numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+
+@dataclass
+class Dataset:
+    name: str
+    num_classes: int
+    train: Split  # training split (validation images removed)
+    val: Split  # held-out part of the training set: the search reward
+    test: Split  # the official test set: only the final stage touches it
+    proxy: Split  # seeded subset of ``train`` for candidate evaluation
+    input_size: tuple[int, int, int] = field(init=False)  # (C, H, W)
+
+    def __post_init__(self) -> None:
+        self.input_size = tuple(self.train.images.shape[1:])
+
+
+def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None) -> Dataset:
+    """Load ``config.name`` and split it; ValueError with a way out when the data is missing."""
+    if config.name not in DATASETS:
+        raise ValueError(f"unknown dataset {config.name!r}; allowed: {', '.join(DATASETS)}")
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    (train_images, train_labels), (test_images, test_labels), classes = _LOADERS[config.name](
+        config, cache)
+    mean = train_images.mean(dim=(0, 2, 3), keepdim=True)
+    std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    full = Split((train_images - mean) / std, train_labels)
+    test = Split((test_images - mean) / std, test_labels)
+    if not 0 < config.val_size < len(full):
+        raise ValueError(f"data.val_size = {config.val_size} must be in 1..{len(full) - 1} for "
+                         f"{config.name} ({len(full)} training images)")
+    train_indices, val_indices = split_indices(len(full), config.val_size, config.split_seed)
+    train, val = full.subset(train_indices), full.subset(val_indices)
+    # ``train`` is already in seeded random order, so its head is a seeded random subset.
+    proxy_size = min(config.proxy_size or len(train), len(train))
+    proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
+    return Dataset(config.name, classes, train, val, test, proxy)
+
+
+def split_indices(num_images: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded disjoint (train, validation) indices; train keeps the permuted order."""
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(num_images))
+    return order[val_size:], order[:val_size]
+
+
+def default_cache_dir() -> Path:
+    """Where teachers, logits and prepared datasets are kept: $AKD_CACHE or ~/.cache/akd."""
+    return Path(os.environ.get("AKD_CACHE", Path.home() / ".cache" / "akd"))
+
+
+def _fashion_mnist(config: DataConfig, cache: Path):
+    from torchvision.datasets import FashionMNIST
+
+    root = cache / "datasets" / "fashion_mnist"
+    source = Path(config.root) if config.root else DEBIAN_FASHION_MNIST
+    local = _prepare_idx_root(source, root / "FashionMNIST" / "raw")
+    if not local and config.root:
+        raise ValueError(f"data.root {config.root!r} has no Fashion-MNIST IDX files "
+                         f"({', '.join(_IDX_FILES)}, optionally .gz); point it at the folder "
+                         "that holds them")
+    if not local and not config.download:
+        raise ValueError(_missing_fashion_mnist())
+    try:
+        train = FashionMNIST(root, train=True, download=not local)
+        test = FashionMNIST(root, train=False, download=not local)
+    except Exception as error:  # torchvision raises RuntimeError offline, AssertionError on junk
+        if local:
+            raise ValueError(f"the Fashion-MNIST files in {str(source)!r} are unreadable "
+                             f"({type(error).__name__}: {error}); replace them") from None
+        raise ValueError(f"{_missing_fashion_mnist()} ({error})") from None
+    return (_as_float(train.data), train.targets), (_as_float(test.data), test.targets), 10
+
+
+def _missing_fashion_mnist() -> str:
+    return ("Fashion-MNIST not found: install the Debian package (apt-get install "
+            "dataset-fashion-mnist), set data.root to a folder with its IDX files, or go online "
+            "so torchvision can download it")
+
+
+def _prepare_idx_root(source: Path, raw: Path) -> bool:
+    """Give torchvision its ``FashionMNIST/raw`` layout from a folder of (gzipped) IDX files."""
+    nested = source / "FashionMNIST" / "raw"
+    if all((nested / name).exists() for name in _IDX_FILES):
+        source = nested
+    found = {}
+    for name in _IDX_FILES:
+        for candidate in (source / name, source / f"{name}.gz"):
+            if candidate.exists():
+                found[name] = candidate
+    if len(found) < len(_IDX_FILES):
+        return False
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, path in found.items():
+        target = raw / name
+        if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+            continue
+        partial = target.with_suffix(".partial")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        partial.replace(target)  # atomic: a killed copy never looks like a finished file
+    return True
+
+
+def _cifar(config: DataConfig, cache: Path):
+    from torchvision.datasets import CIFAR10, CIFAR100
+
+    cls, classes = (CIFAR10, 10) if config.name == "cifar10" else (CIFAR100, 100)
+    root = Path(config.root) if config.root else cache / "datasets" / config.name
+    try:
+        train = cls(root, train=True, download=config.download)
+        test = cls(root, train=False, download=config.download)
+    except (RuntimeError, OSError) as error:
+        raise ValueError(f"{config.name} not found under {root} and could not be downloaded "
+                         f"({error}); set data.root to a folder holding torchvision's copy") from None
+
+    def channels_first(data: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(data).permute(0, 3, 1, 2).float() / 255.0
+
+    return ((channels_first(train.data), torch.tensor(train.targets)),
+            (channels_first(test.data), torch.tensor(test.targets)), classes)
+
+
+def _imagefolder(config: DataConfig, cache: Path):
+    from torchvision import transforms
+    from torchvision.datasets import ImageFolder
+
+    if not config.root:
+        raise ValueError("data.root must name a folder with train/ and test/ subfolders of "
+                         "class folders for the imagefolder dataset")
+    transform = transforms.Compose([transforms.Resize((config.image_size, config.image_size)),
+                                    transforms.ToTensor()])
+    splits = []
+    for part in ("train", "test"):
+        folder = Path(config.root) / part
+        if not folder.is_dir():
+            raise ValueError(f"imagefolder: {folder} is missing; data.root needs train/ and test/ "
+                             "subfolders of class folders")
+        data = ImageFolder(folder, transform=transform)
+        images = torch.stack([image for image, _ in data])
+        splits.append((images, torch.tensor(data.targets)))
+    return splits[0], splits[1], len(ImageFolder(Path(config.root) / "train").classes)
+
+
+def _synthetic(config: DataConfig, cache: Path):
+    """Learnable random data for tests: each class is a fixed pattern plus noise."""
+    generator = torch.Generator().manual_seed(config.split_seed)
+    classes, shape = 10, (1, 16, 16)
+    patterns = torch.randn(classes, *shape, generator=generator)
+
+    def make(n: int):
+        labels = torch.randint(0, classes, (n,), generator=generator)
+        return patterns[labels] + 0.8 * torch.randn(n, *shape, generator=generator), labels
+
+    return make(2400), make(600), classes
+
+
+def _as_float(data: torch.Tensor) -> torch.Tensor:
+    return data.unsqueeze(1).float() / 255.0
+
+
+_LOADERS = {"fashion_mnist": _fashion_mnist, "cifar10": _cifar, "cifar100": _cifar,
+            "imagefolder": _imagefolder, "synthetic": _synthetic}

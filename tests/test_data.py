@@ -1,0 +1,94 @@
+"""Datasets: the real Fashion-MNIST from its IDX files, seeded splits, clear errors."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+
+from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indices
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(),
+    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
+
+
+@needs_fashion_mnist
+def test_fashion_mnist_loads_from_the_debian_folder(tmp_path):
+    data = load_dataset(DataConfig(val_size=5000, proxy_size=10000), cache_dir=tmp_path)
+    assert (len(data.train), len(data.val), len(data.test), len(data.proxy)) == (
+        55000, 5000, 10000, 10000)
+    assert data.input_size == (1, 28, 28) and data.num_classes == 10
+    assert abs(data.train.images.mean().item()) < 0.01  # normalised with training statistics
+    assert sorted(data.test.labels.unique().tolist()) == list(range(10))
+
+
+@needs_fashion_mnist
+def test_data_root_accepts_a_flat_folder_of_gzipped_idx_files(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in DEBIAN_FASHION_MNIST.glob("*.gz"):
+        (flat / path.name).symlink_to(path)
+    data = load_dataset(DataConfig(root=str(flat), download=False), cache_dir=tmp_path / "c")
+    assert len(data.test) == 10000
+
+
+def test_split_is_seeded_and_disjoint():
+    train, val = split_indices(1000, 100, seed=4)
+    again_train, again_val = split_indices(1000, 100, seed=4)
+    assert torch.equal(train, again_train) and torch.equal(val, again_val)
+    assert len(set(train.tolist()) | set(val.tolist())) == 1000
+    assert not set(train.tolist()) & set(val.tolist())
+    assert not torch.equal(split_indices(1000, 100, seed=5)[1], val)
+
+
+def test_proxy_is_a_subset_of_train_and_splits_do_not_share_images(tmp_path):
+    data = load_dataset(DataConfig(name="synthetic", val_size=400, proxy_size=500), tmp_path)
+    assert len(data.proxy) == 500 and len(data.train) == 2000 and len(data.val) == 400
+    assert torch.equal(data.proxy.images, data.train.images[:500])
+    rows = lambda split: {tuple(row.tolist()) for row in split.images.flatten(1)[:, :6]}
+    assert not rows(data.train) & rows(data.val)
+
+
+def test_missing_data_root_says_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match=r"has no Fashion-MNIST IDX files .* point it at"):
+        load_dataset(DataConfig(root=str(tmp_path / "nowhere")), cache_dir=tmp_path)
+
+
+def test_missing_dataset_offline_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("akd.data.DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    with pytest.raises(ValueError, match=r"apt-get install dataset-fashion-mnist"):
+        load_dataset(DataConfig(download=False), cache_dir=tmp_path)
+
+
+def test_corrupt_idx_file_is_a_clear_error(tmp_path):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        with gzip.open(tmp_path / f"{name}.gz", "wb") as f:
+            f.write(b"not an idx file")
+    with pytest.raises(ValueError, match=r"Fashion-MNIST"):
+        load_dataset(DataConfig(root=str(tmp_path), download=False), cache_dir=tmp_path / "c")
+
+
+@pytest.mark.parametrize("config, message", [
+    (DataConfig(name="mnist"), r"unknown dataset 'mnist'; allowed: fashion_mnist"),
+    (DataConfig(name="synthetic", val_size=5000), r"data.val_size = 5000 must be in 1..2399"),
+    (DataConfig(name="imagefolder"), r"data.root must name a folder"),
+])
+def test_bad_data_config(config, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        load_dataset(config, cache_dir=tmp_path)
+
+
+def test_imagefolder(tmp_path):
+    from PIL import Image
+
+    for part in ("train", "test"):
+        for label in ("cat", "dog"):
+            folder = tmp_path / part / label
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (20, 12), (i * 40, 0, 0)).save(folder / f"{i}.png")
+    data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
+                                   val_size=2), cache_dir=tmp_path / "c")
+    assert data.input_size == (3, 16, 16) and data.num_classes == 2 and len(data.test) == 6

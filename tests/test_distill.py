@@ -1,0 +1,113 @@
+"""KD loss, augmentation replay, the trainer and its failure reporting."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from akd import kd_loss
+from akd.augment import apply_augment, augment_params
+from akd.data import Split
+from akd.trainer import TrainConfig, train
+from search_spaces import build_model
+
+
+def test_kd_loss_matches_hand_computation():
+    student = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 1.0]])
+    teacher = torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 0.0]])
+    targets = torch.tensor([0, 2])
+    T, alpha = 2.0, 0.7
+    ce = sum(-math.log(math.exp(student[i, targets[i]]) / sum(math.exp(v) for v in student[i]))
+             for i in range(2)) / 2
+
+    def softmax(row):
+        exps = [math.exp(v / T) for v in row]
+        return [e / sum(exps) for e in exps]
+
+    kl = sum(sum(p * math.log(p / q) for p, q in zip(softmax(teacher[i]), softmax(student[i])))
+             for i in range(2)) / 2
+    expected = (1 - alpha) * ce + alpha * T * T * kl
+    assert kd_loss(student, teacher, targets, temperature=T, alpha=alpha).item() == pytest.approx(
+        expected, rel=1e-6)
+
+
+def test_alpha_zero_is_cross_entropy():
+    student, targets = torch.randn(8, 10), torch.randint(0, 10, (8,))
+    assert torch.equal(kd_loss(student, None, targets, alpha=0.0),
+                       F.cross_entropy(student, targets))
+    assert torch.allclose(kd_loss(student, torch.randn(8, 10), targets, alpha=0.0),
+                          F.cross_entropy(student, targets))
+
+
+def test_kd_loss_is_zero_soft_term_when_student_equals_teacher():
+    logits, targets = torch.randn(4, 5), torch.randint(0, 5, (4,))
+    assert kd_loss(logits, logits, targets, alpha=1.0).abs().item() < 1e-6
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(alpha=1.5), r"alpha must be in \[0, 1\], got 1.5"),
+    (dict(temperature=0.0), r"temperature must be > 0"),
+    (dict(alpha=0.5, teacher=None), r"alpha = 0.5 needs teacher logits"),
+])
+def test_kd_loss_rejects_bad_arguments(kwargs, message):
+    teacher = kwargs.pop("teacher", torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=message):
+        kd_loss(torch.zeros(2, 3), teacher, torch.tensor([0, 1]), **kwargs)
+
+
+def test_augmentation_replays_per_image_whatever_the_batch():
+    images = torch.randn(50, 1, 8, 8)
+    params = augment_params(50, seed=3, padding=2)
+    whole = apply_augment(images, params, torch.arange(50))
+    picked = torch.tensor([7, 3, 42])
+    assert torch.equal(apply_augment(images[picked], params, picked), whole[picked])
+    assert not torch.equal(whole, images)
+    assert torch.equal(augment_params(50, 3, 2).offsets, params.offsets)
+
+
+def _blobs(n: int, seed: int) -> Split:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (n,), generator=generator)
+    images = torch.randn(n, 1, 8, 8, generator=generator) * 0.5
+    images[:, :, :4, :4] += labels[:, None, None, None].float()  # class shows in one corner
+    return Split(images, labels)
+
+
+def test_trainer_learns_and_is_seeded():
+    config = TrainConfig(epochs=3, batch_size=32, lr=0.05)
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)  # weight init is the builder's; the trainer seeds the rest
+        model = build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+        results.append(train(model, _blobs(384, 0), _blobs(200, 1), config))
+    assert results[0].status == "ok" and results[0].accuracy > 0.8
+    assert results[0].accuracy == results[1].accuracy
+
+
+class _Exploding(nn.Module):
+    def forward(self, x):
+        return torch.full((len(x), 3), float("nan")) * x.sum()
+
+
+def test_nan_student_is_reported_as_failed():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3), _Exploding())
+    result = train(model, _blobs(64, 0), _blobs(32, 1), TrainConfig(epochs=1, batch_size=32))
+    assert result.status == "failed" and math.isnan(result.accuracy)
+    assert "non-finite" in result.error and "epoch 0 step 0" in result.error
+
+
+def test_diverging_student_is_reported_as_failed():
+    model = build_model("cn_r1_k3_s1_c8", num_classes=3, in_channels=1)
+    result = train(model, _blobs(512, 0), _blobs(32, 1),
+                   TrainConfig(epochs=2, batch_size=16, lr=1e4, weight_decay=0.0,
+                               schedule="constant"))
+    assert result.status == "failed"
+    assert "diverged" in result.error or "non-finite" in result.error
+
+
+def test_kd_without_teacher_is_an_error():
+    model = build_model("cn_r1_k3_s1_c8", num_classes=3, in_channels=1)
+    with pytest.raises(ValueError, match=r"alpha = 0.9 needs a teacher"):
+        train(model, _blobs(32, 0), _blobs(32, 1), TrainConfig(alpha=0.9))

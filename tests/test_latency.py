@@ -1,0 +1,187 @@
+"""Latency: measurement stats, the on-disk cache, the lookup table and the core lock."""
+
+import fcntl
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import akd.latency
+from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
+                 measure_latency)
+from search_spaces import build_model, get_space
+from search_spaces.builder import Layer
+
+TINY = "cn_r1_k3_s1_c4|ir_r2_k3_s2_e3_c8_se0.25|cn_r1_k1_s1_c16"
+FAST = LatencyConfig(input_size=(1, 12, 12), warmup=1, repeats=5, retries=0)
+
+
+def test_stats_are_positive_and_ordered():
+    stats = measure_latency(build_model(TINY, num_classes=3, in_channels=1), (1, 12, 12),
+                            warmup=1, repeats=5)
+    assert 0 < stats.p10_ms <= stats.median_ms <= stats.p90_ms
+    assert stats.spread >= 0 and stats.cv >= 0
+    assert stats.runs == 5 and 1 <= stats.attempts <= 4
+    assert stats.converged == (stats.spread <= 0.1)
+
+
+def test_model_and_threads_are_left_as_they_were():
+    model = build_model(TINY, num_classes=3, in_channels=1).train()
+    before = torch.get_num_threads()
+    measure_latency(model, (1, 12, 12), threads=1, warmup=0, repeats=5)
+    assert model.training and torch.get_num_threads() == before
+
+
+def test_wide_spread_is_measured_again_and_the_tightest_attempt_kept(monkeypatch):
+    runs = iter([np.array([1.0, 1.0, 2.0, 3.0, 9.0]), np.array([2.0, 2.0, 2.0, 2.1, 2.0])])
+    monkeypatch.setattr(akd.latency, "_time_runs", lambda model, x, n, sync: next(runs)
+                        if n == 5 else np.ones(n))
+    stats = measure_latency(torch.nn.Identity(), (1, 2, 2), warmup=3, repeats=5, retries=3)
+    assert (stats.attempts, stats.median_ms, stats.converged) == (2, 2.0, True)
+
+
+def test_spread_that_never_narrows_is_reported_unconverged(monkeypatch):
+    monkeypatch.setattr(akd.latency, "_time_runs",
+                        lambda model, x, n, sync: np.arange(1.0, n + 1.0))
+    stats = measure_latency(torch.nn.Identity(), (1, 2, 2), repeats=5, retries=2)
+    assert (stats.attempts, stats.converged, stats.median_ms) == (3, False, 3.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"input_size": (28, 28)}, "input_size"),
+    ({"threads": 0}, "threads"),
+    ({"repeats": 2}, "repeats"),
+    ({"max_spread": 0}, "max_spread"),
+    ({"device": "tpu"}, "device"),
+    ({"device": "mps"}, "device"),
+])
+def test_bad_settings_are_value_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        measure_latency(torch.nn.Identity(), **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_is_a_value_error():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        LatencyConfig(device="cuda")
+
+
+def test_latency_is_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
+    path = tmp_path / "latency.jsonl"
+    cache = LatencyCache(path)
+    first = latency_of(TINY, cache, FAST, num_classes=3)
+    assert first.median_ms > 0
+    # A second search arm / resumed run reads the file and measures nothing.
+    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    assert latency_of(TINY, cache, FAST, num_classes=3) == first
+    assert latency_of(TINY, LatencyCache(path), FAST, num_classes=3) == first
+    entry = json.loads(path.read_text())
+    assert entry["key"]["arch"] == TINY and entry["key"]["device"].startswith("cpu: ")
+
+
+def test_other_settings_miss_the_cache(tmp_path):
+    cache = LatencyCache(tmp_path / "latency.jsonl")
+    latency_of(TINY, cache, FAST, num_classes=3)
+    latency_of(TINY, cache, FAST, num_classes=4)
+    latency_of(TINY, cache, LatencyConfig((1, 14, 14), warmup=0, repeats=5), num_classes=3)
+    assert len(cache) == 3
+
+
+def test_cache_sees_what_another_process_appended(tmp_path, monkeypatch):
+    path = tmp_path / "latency.jsonl"
+    mine, theirs = LatencyCache(path), LatencyCache(path)
+    stats = latency_of(TINY, theirs, FAST, num_classes=3)
+    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    assert latency_of(TINY, mine, FAST, num_classes=3) == stats
+
+
+def test_half_written_line_is_skipped_with_a_warning(tmp_path):
+    path = tmp_path / "latency.jsonl"
+    stats = latency_of(TINY, LatencyCache(path), FAST, num_classes=3)
+    with open(path, "a") as file:
+        file.write('{"key": {"arch": "cn_r1_k3_s1_c4"}, "sta\n')
+    with pytest.warns(UserWarning, match="skipping unreadable line"):
+        cache = LatencyCache(path)
+    assert len(cache) == 1 and latency_of(TINY, cache, FAST, num_classes=3) == stats
+
+
+def test_line_still_being_written_is_read_once_complete(tmp_path):
+    path = tmp_path / "latency.jsonl"
+    latency_of(TINY, LatencyCache(path), FAST, num_classes=3)
+    line = path.read_text()
+    path.write_text(line + line[:20])  # another process is half-way through its append
+    cache = LatencyCache(path)
+    assert len(cache) == 1
+    path.write_text(line + line.replace(TINY, "cn_r1_k3_s1_c5"))
+    cache.refresh()
+    assert len(cache) == 2
+
+
+def test_table_predicts_positive_latency_and_measures_each_layer_once(tmp_path, monkeypatch):
+    arch = "cn_r1_k3_s1_c4|ir_r3_k3_s2_e3_c8|cn_r1_k1_s1_c16"
+    table = LatencyTable(LatencyCache(tmp_path / "table.jsonl"), FAST, num_classes=3)
+    predicted = table.predict(arch)
+    assert predicted > 0
+    # Two of the three ir layers share a signature: 5 layers + classifier, 5 distinct entries.
+    assert len(table.cache) == 5
+    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    assert LatencyTable(LatencyCache(tmp_path / "table.jsonl"), FAST, 3).predict(arch) == predicted
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_table_layers_are_the_layers_of_the_real_model(seed):
+    space = get_space("mnasnet", preset="small28")
+    arch = space.decode(space.sample(np.random.default_rng(seed)))
+    config = LatencyConfig(input_size=(1, 28, 28))
+    model = build_model(arch, num_classes=10, in_channels=1)
+    seen = []
+    for module in model.modules():
+        if isinstance(module, Layer):
+            module.register_forward_pre_hook(
+                lambda m, args: seen.append((tuple(args[0].shape[1:]), m.residual)))
+    model(torch.zeros(1, 1, 28, 28))
+    jobs = LatencyTable(LatencyCache(), config).jobs(arch)[:-1]
+    expected = [(job.config.input_size, "noskip" not in job.names["layer"]) for job in jobs]
+    assert seen == expected
+    built = jobs[1].build()  # and a job builds the same layer as the model's
+    assert [p.shape for p in built.parameters()] == [
+        p.shape for p in model.features[1][0].parameters()]
+
+
+def test_measuring_is_exclusive_and_training_is_shared(tmp_path):
+    lock = CoreLock(tmp_path / "cores.lock")
+    with open(lock.path, "a") as other:  # another process's view of the same lock file
+        with lock.measuring():
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        with lock.training():
+            fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(other, fcntl.LOCK_UN)
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on leaving
+
+
+def test_nesting_the_lock_in_one_thread_raises_instead_of_hanging(tmp_path):
+    lock = CoreLock(tmp_path / "cores.lock")
+    with lock.training():
+        with pytest.raises(RuntimeError, match="already holds it for training"):
+            with lock.measuring():
+                pass
+
+
+def test_latency_of_measures_while_holding_the_lock(tmp_path, monkeypatch):
+    lock = CoreLock(tmp_path / "cores.lock")
+
+    def measure_while_checking(model, config):
+        with open(lock.path, "a") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a trainer would have to wait
+        return akd.latency.measure_with(model, config)
+
+    monkeypatch.setattr("akd.latency_cache.measure_with", measure_while_checking)
+    assert latency_of(TINY, LatencyCache(), FAST, num_classes=3, lock=lock).median_ms > 0
+
+
+def _no_measuring(model, config):
+    raise AssertionError("measured although the cache holds this entry")

@@ -1,0 +1,138 @@
+"""Teachers: zoo training and cache reuse, user teachers, class checks, cached logits."""
+
+import textwrap
+
+import pytest
+import torch
+
+from akd.data import DataConfig, load_dataset
+from akd.logit_cache import CachedTeacher, online_teacher
+from akd.teacher_zoo import TEACHERS
+from akd.teachers import TeacherConfig, load_teacher, teacher_record
+from akd.trainer import TrainConfig
+
+QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return load_dataset(DataConfig(name="synthetic", val_size=400, proxy_size=600),
+                        cache_dir=tmp_path_factory.mktemp("data"))
+
+
+@pytest.mark.parametrize("name", sorted(TEACHERS))
+def test_zoo_teachers_fit_small_images(name):
+    for channels, size in ((1, 28), (3, 32)):
+        out = TEACHERS[name](channels, 7)(torch.randn(2, channels, size, size))
+        assert out.shape == (2, 7)
+
+
+def test_zoo_teacher_is_trained_once_then_reused(data, tmp_path):
+    config = TeacherConfig(name="vgg", training=QUICK)
+    first = load_teacher(config, data, tmp_path, progress=False)
+    assert first.description.startswith("trained") and first.test_accuracy > 0.5
+    files = list((tmp_path / "teachers").glob("vgg-synthetic-*.pt"))
+    assert len(files) == 1
+    record = teacher_record(files[0])
+    assert record["test_accuracy"] == first.test_accuracy
+    assert record["recipe"]["training"]["epochs"] == 1 and record["seconds"] > 0
+    again = load_teacher(config, data, tmp_path, progress=False)
+    assert again.description.startswith("cached") and again.fingerprint == first.fingerprint
+    assert again.test_accuracy == first.test_accuracy
+    other = load_teacher(TeacherConfig(name="vgg", training=TrainConfig(epochs=1, batch_size=64,
+                                                                        lr=0.02)),
+                         data, tmp_path, progress=False)
+    assert other.description.startswith("trained")  # another recipe is another teacher
+
+
+def _write_factory(tmp_path, monkeypatch, classes, module="my_teachers"):
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
+        from torch import nn
+        def small(num_classes):
+            return nn.Sequential(nn.Flatten(), nn.Linear(256, {classes}))
+        def no_args():
+            return nn.Sequential(nn.Flatten(), nn.Linear(256, {classes}))
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_user_teacher_from_factory_and_state_dict(data, tmp_path, monkeypatch):
+    _write_factory(tmp_path, monkeypatch, 10)
+    import my_teachers
+
+    source = my_teachers.small(10)
+    torch.save(source.state_dict(), tmp_path / "w.pt")
+    for factory in ("my_teachers:small", "my_teachers:no_args"):
+        teacher = load_teacher(TeacherConfig(name="user", factory=factory,
+                                             weights=str(tmp_path / "w.pt")), data, tmp_path)
+        assert torch.equal(teacher.model[1].weight, source[1].weight)
+        assert 0.0 <= teacher.test_accuracy <= 1.0
+
+
+def test_user_teacher_from_torchscript(data, tmp_path):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 10))
+    torch.jit.script(model).save(str(tmp_path / "t.pt"))
+    teacher = load_teacher(TeacherConfig(name="user", weights=str(tmp_path / "t.pt")), data,
+                           tmp_path)
+    x = data.test.images[:4]
+    assert torch.allclose(teacher.model(x), model(x))
+
+
+def test_class_count_mismatch_is_named(data, tmp_path, monkeypatch):
+    _write_factory(tmp_path, monkeypatch, 100, module="hundred_classes")
+    import hundred_classes
+
+    torch.save(hundred_classes.small(100).state_dict(), tmp_path / "w100.pt")
+    with pytest.raises(ValueError, match=r"teacher outputs shape \(1, 100\) but synthetic has 10"):
+        load_teacher(TeacherConfig(name="user", factory="hundred_classes:small",
+                                   weights=str(tmp_path / "w100.pt")), data, tmp_path)
+
+
+@pytest.mark.parametrize("config, message", [
+    (TeacherConfig(name="alexnet"), r"unknown teacher 'alexnet'; allowed: resnet, vgg, wide"),
+    (TeacherConfig(name="user"), r"needs teacher.weights"),
+    (TeacherConfig(name="user", weights="/nonexistent.pt"), r"does not exist"),
+    (TeacherConfig(name="user", factory="nomodule:f", weights=__file__), r"cannot be imported"),
+    (TeacherConfig(name="user", factory="bad", weights=__file__), r"'package.module:function'"),
+    (TeacherConfig(name="user", weights=__file__), r"is not a TorchScript file"),
+])
+def test_bad_teacher_config(config, message, data, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        load_teacher(config, data, tmp_path)
+
+
+def test_wrong_state_dict_is_a_clear_error(data, tmp_path, monkeypatch):
+    _write_factory(tmp_path, monkeypatch, 10)
+    torch.save({"weight": torch.zeros(3)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"cannot load teacher weights"):
+        load_teacher(TeacherConfig(name="user", factory="my_teachers:small",
+                                   weights=str(tmp_path / "bad.pt")), data, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def resnet_teacher(data, tmp_path_factory):
+    return load_teacher(TeacherConfig(name="resnet", training=QUICK), data,
+                        tmp_path_factory.mktemp("teacher"), progress=False)
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+def test_cached_logits_equal_online_logits(data, resnet_teacher, tmp_path, padding):
+    teacher = resnet_teacher
+    config = TrainConfig(augment_padding=padding, augment_seed=5)
+    cached = CachedTeacher(teacher, data.proxy, config, tmp_path, batch_size=128, progress=False)
+    online = online_teacher(teacher)
+    from akd.augment import apply_augment
+    from akd.trainer import epoch_augment
+
+    for epoch in (0, 1):
+        indices = torch.tensor([5, 0, 599, 17])
+        batch = data.proxy.images[indices]
+        augment = epoch_augment(config, epoch, len(data.proxy))
+        if augment is not None:
+            batch = apply_augment(batch, augment, indices)
+        torch.testing.assert_close(cached(epoch, indices, batch), online(epoch, indices, batch),
+                                   rtol=1e-4, atol=1e-4)
+    files = list((tmp_path / "logits").glob("*.pt"))
+    assert len(files) == (2 if padding else 1)  # one per augmentation seed
+    reloaded = CachedTeacher(teacher, data.proxy, config, tmp_path, progress=False)
+    assert torch.equal(reloaded.epoch_logits(0), cached.epoch_logits(0))
