@@ -77,8 +77,10 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     (train_images, train_labels), (test_images, test_labels), classes = _LOADERS[config.name](
         config, cache)
-    mean = train_images.mean(dim=(0, 2, 3), keepdim=True)
-    std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    # in float64: a float32 sum depends on how many threads split it, and every cache key that
+    # hashes these images (teachers, logits) must not depend on the thread count
+    mean = train_images.double().mean(dim=(0, 2, 3), keepdim=True).float()
+    std = train_images.double().std(dim=(0, 2, 3), keepdim=True).float().clamp_min(1e-6)
     full = Split((train_images - mean) / std, train_labels)
     test = Split((test_images - mean) / std, test_labels)
     if not 0 < config.val_size < len(full):

@@ -37,6 +37,7 @@ class TeacherConfig:
     factory: str | None = None  # user teacher: "package.module:function" building the model
     weights: str | None = None  # user teacher: its state-dict file, or a TorchScript file alone
     training: TrainConfig = field(default_factory=default_teacher_training)  # zoo teachers only
+    train_images: int = 0  # zoo teachers: train on the first N training images (0: all of them)
 
 
 @dataclass
@@ -90,8 +91,11 @@ def weights_fingerprint(model: nn.Module) -> str:
 def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
                  progress: bool) -> tuple[nn.Module, float, str]:
     model = TEACHERS[config.name](dataset.input_size[0], dataset.num_classes)
+    train_split = dataset.train
+    if config.train_images > 0:  # the training split is already in seeded random order
+        train_split = train_split.subset(torch.arange(min(config.train_images, len(train_split))))
     recipe = {"teacher": config.name, "dataset": dataset.name,
-              "train_images": dataset.train.fingerprint(),
+              "train_images": train_split.fingerprint(),
               # the device does not change what is learned, only where
               "training": {k: v for k, v in dataclasses.asdict(config.training).items()
                            if k != "device"}}
@@ -102,7 +106,7 @@ def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
         model.load_state_dict(saved["state_dict"])
         return model, saved["test_accuracy"], f"cached {path}"
     start = time.perf_counter()
-    result = train(model, dataset.train, dataset.test, config.training, progress=progress)
+    result = train(model, train_split, dataset.test, config.training, progress=progress)
     if result.status != "ok":
         raise RuntimeError(f"training teacher {config.name} failed: {result.error}")
     model.cpu()

@@ -92,3 +92,18 @@ def test_imagefolder(tmp_path):
     data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
                                    val_size=2), cache_dir=tmp_path / "c")
     assert data.input_size == (3, 16, 16) and data.num_classes == 2 and len(data.test) == 6
+
+
+@needs_fashion_mnist
+def test_fingerprints_do_not_depend_on_the_thread_count(tmp_path):
+    # teacher and logit caches are keyed on them; workers run with fewer threads than the driver
+    previous = torch.get_num_threads()
+    try:
+        prints = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            data = load_dataset(DataConfig(), tmp_path)
+            prints.append((data.train.fingerprint(), data.proxy.fingerprint()))
+    finally:
+        torch.set_num_threads(previous)
+    assert prints[0] == prints[1]

@@ -1,0 +1,272 @@
+"""The run config: typed dataclasses with a comment per field, read from YAML, overridden by --set.
+
+A YAML file (``yaml.safe_load``) gives any subset of the fields; ``--set key.path=value`` lines
+override them, each value parsed as YAML (so ``3`` is an int, ``[akd]`` a list, ``null`` None).
+Unknown keys are an error that names the key and lists the valid ones; wrong types an error that
+names the key and the expected type (dacite checks them). The fully resolved config is what a run
+writes to its directory and what ``--resume`` compares against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dacite
+import yaml
+
+from .data import DataConfig
+from .latency import LatencyConfig
+from .teachers import TeacherConfig
+from .trainer import TrainConfig
+
+ARMS = ("akd", "nas")  # KD-guided reward, ground-truth reward
+BACKENDS = ("serial", "process")
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    name: str = "mnasnet"  # a registered search space (search_spaces.get_space)
+    preset: str | None = "small28"  # the space's skeleton preset; null for spaces without presets
+    options: dict[str, Any] = field(default_factory=dict)  # further keyword arguments of the space
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    name: str = "lstm_ppo"  # lstm_ppo (MnasNet's), lstm_reinforce, random, evolution
+    options: dict[str, Any] = field(default_factory=dict)  # keyword options, e.g. {lr: 0.001}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    arms: list[str] = field(default_factory=lambda: list(ARMS))  # which arms run: akd, nas or both
+    trials: int = 64  # finished candidates per arm
+    batch_size: int = 8  # candidates asked per step; also the LSTM's update batch M unless
+    # controller.options.batch_size says otherwise
+    seed: int = 0  # controller seed and the weight-init seed of every candidate
+    top_k: int = 5  # architectures shown in the summary table and TensorBoard's top list
+
+    def __post_init__(self) -> None:
+        unknown = [arm for arm in self.arms if arm not in ARMS]
+        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"search.arms = {self.arms!r}; allowed: a non-empty list of distinct "
+                             f"arms from {', '.join(ARMS)}")
+        for name in ("trials", "batch_size", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    target_ms: float = 1.0  # target latency T of MnasNet's reward ACC * (LAT / T) ** w
+    constraint: str = "soft"  # soft: w = -0.07 either side of T; hard: w = 0 below T, -1 above
+
+    def __post_init__(self) -> None:
+        if self.constraint not in ("soft", "hard"):
+            raise ValueError(f"reward.constraint = {self.constraint!r}; allowed: soft, hard")
+        if not self.target_ms > 0:
+            raise ValueError(f"reward.target_ms must be > 0, got {self.target_ms}")
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    mode: str = "measured"  # measured: time every student; table: sum a per-layer lookup table
+    cache: str | None = None  # JSON Lines cache file; null: latency.jsonl in the cache directory
+    threads: int = 1  # intra-op threads while timing (MnasNet: single-threaded)
+    device: str = "cpu"  # the target device the latency is for: cpu, cuda, cuda:N
+    warmup: int = 10  # untimed runs before timing
+    repeats: int = 30  # timed runs; their median is the latency
+    max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
+    retries: int = 3  # re-measurements allowed
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("measured", "table"):
+            raise ValueError(f"latency.mode = {self.mode!r}; allowed: measured, table")
+
+    def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
+        return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
+                             self.max_spread, self.retries)
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    backend: str = "serial"  # serial (in this process) or process (a local pool of workers)
+    workers: int = 1  # parallel candidate evaluations (process backend)
+    threads: int = 0  # torch threads per worker; 0: the machine's cores divided by workers
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"evaluator.backend = {self.backend!r}; allowed: "
+                             f"{', '.join(BACKENDS)}")
+        if self.workers < 1 or self.threads < 0:
+            raise ValueError(f"evaluator.workers must be >= 1 and evaluator.threads >= 0, got "
+                             f"{self.workers} and {self.threads}")
+        if self.backend == "serial" and self.workers != 1:
+            raise ValueError(f"evaluator.workers = {self.workers} needs evaluator.backend: "
+                             "process; the serial backend runs one candidate at a time")
+
+    def threads_per_worker(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+
+def _proxy_training() -> TrainConfig:
+    # KD with Hinton's usual T = 4 and a teacher-heavy alpha; the nas arm trains the same
+    # candidates with alpha = 0. No augmentation: a short proxy run gains nothing from it.
+    return TrainConfig(epochs=1, lr=0.1, alpha=0.9, temperature=4.0)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)  # dataset, validation and proxy splits
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # the fixed teacher
+    space: SpaceConfig = field(default_factory=SpaceConfig)  # the student search space
+    controller: ControllerConfig = field(default_factory=ControllerConfig)  # search strategy
+    search: SearchConfig = field(default_factory=SearchConfig)  # arms, budget, seed
+    proxy: TrainConfig = field(default_factory=_proxy_training)  # candidate training (akd arm's
+    # alpha; the nas arm uses alpha = 0), evaluated on the validation split
+    reward: RewardConfig = field(default_factory=RewardConfig)  # MnasNet's latency-aware reward
+    latency: LatencySettings = field(default_factory=LatencySettings)  # how latency is obtained
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)  # where candidates run
+    cache_dir: str | None = None  # data, teachers, logits, latency; null: $AKD_CACHE or ~/.cache/akd
+    progress: bool = True  # tqdm progress bars
+
+    def __post_init__(self) -> None:
+        if "akd" in self.search.arms and not self.proxy.alpha > 0:
+            raise ValueError(f"proxy.alpha = {self.proxy.alpha} leaves the akd arm without KD; "
+                             "use an alpha in (0, 1] or search.arms: [nas]")
+
+    def to_dict(self) -> dict:
+        """Plain YAML/JSON-safe values (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+# Keys a resumed run may change: they decide where and how fast, not what is searched.
+RESUMABLE_CHANGES = ("evaluator", "progress")
+
+
+class ConfigError(ValueError):
+    """A bad config file or override; the message names the key."""
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()
+                ) -> RunConfig:
+    """The config from YAML file ``path`` (None: all defaults) with ``key.path=value`` overrides."""
+    values: dict = {}
+    if path is not None:
+        values = _read_yaml(Path(path))
+    for line in overrides:
+        key, sep, text = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {line!r}: expected key.path=value, e.g. search.trials=16")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text  # a plain string the YAML parser dislikes, e.g. "a: b"
+        _assign(values, key.strip().split("."), value)
+    return config_from_dict(values)
+
+
+def config_from_dict(values: dict) -> RunConfig:
+    _check_keys(RunConfig, values, "")
+    # onto the defaults, so that a section given in part keeps the rest of *its* defaults (the
+    # teacher's and the proxy's training differ from a bare TrainConfig)
+    merged = _merge(RunConfig().to_dict(), values)
+    try:
+        return dacite.from_dict(RunConfig, merged, config=_DACITE)
+    except dacite.WrongTypeError as error:
+        expected = getattr(error.field_type, "__name__", str(error.field_type))
+        raise ConfigError(f"config key {error.field_path} = {error.value!r} has the wrong type; "
+                          f"expected {expected}") from None
+    except dacite.DaciteError as error:
+        raise ConfigError(f"config: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"config: {error}") from None
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def search_changes(saved: RunConfig, new: RunConfig) -> list[str]:
+    """Keys whose change would alter the search (everything but RESUMABLE_CHANGES)."""
+    before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    return sorted(key for key in before.keys() | after.keys()
+                  if before.get(key) != after.get(key)
+                  and key.split(".")[0] not in RESUMABLE_CHANGES)
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; presets are in "
+                          "experiments/configs/")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: "
+                          f"{' '.join(str(error).split())}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, got "
+                          f"{type(values).__name__}")
+    return values
+
+
+def _assign(values: dict, keys: list[str], value: Any) -> None:
+    node = values
+    for i, key in enumerate(keys[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {'.'.join(keys)}: {'.'.join(keys[:i + 1])} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _check_keys(cls: type, values: Any, prefix: str) -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"config key {prefix.rstrip('.') or '<root>'} must be a mapping of "
+                          f"{cls.__name__} fields, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {prefix}{key}; valid keys"
+                              f"{' under ' + prefix.rstrip('.') if prefix else ''}: "
+                              f"{', '.join(names)}")
+        if dataclasses.is_dataclass(hints[key]):
+            _check_keys(hints[key], value, f"{prefix}{key}.")
+
+
+def _merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            value = _merge(base[key], value)
+        merged[key] = value
+    return merged
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _int_as_float(value: Any) -> Any:
+    # YAML reads "1" as an int; a float field should take it
+    return float(value) if type(value) is int else value
+
+
+_DACITE = dacite.Config(strict=True, cast=[tuple], type_hooks={float: _int_as_float})

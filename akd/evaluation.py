@@ -1,0 +1,116 @@
+"""Evaluating one candidate: proxy training, with KD (akd arm) or labels only (nas arm).
+
+Everything a candidate needs besides its architecture (the dataset, the teacher's cached logits)
+is a :class:`Workspace`, loaded once per process and kept: the search driver builds it first
+(training the teacher and filling the logit cache when they are missing), so evaluator workers only
+ever read caches. ``evaluate`` never raises for a bad candidate: an exception or a diverging loss
+comes back as a failed :class:`Outcome` with the error, so the search goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from search_spaces import Architecture, build_model, count_cost
+
+from .config import RunConfig
+from .data import Dataset, default_cache_dir, load_dataset
+from .latency_lock import CoreLock
+from .logit_cache import CachedTeacher
+from .teachers import Teacher, load_teacher
+from .trainer import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class Task:
+    """One candidate to evaluate, as the driver hands it to an evaluator."""
+
+    arm: str  # "akd" or "nas"
+    step: int  # controller step that asked for it
+    index: int  # position in that step's batch
+    candidate_id: int  # the controller's id of the candidate
+    decisions: list[int]  # the controller's decisions
+    arch: str  # the architecture string they decode to
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "ok" or "failed"
+    val_acc: float | None  # validation accuracy after proxy training; None when failed
+    params: int | None  # parameters of the student
+    flops: int | None  # multiply-accumulates at batch 1 (fvcore)
+    error: str | None  # why it failed
+    seconds: float  # wall time of the whole evaluation in the worker
+
+
+@dataclass
+class Workspace:
+    config: RunConfig
+    dataset: Dataset
+    teacher: Teacher | None  # None when no arm distils
+    signal: CachedTeacher | None  # the teacher's logits of the proxy split, read from disk
+
+    def training(self, arm: str) -> TrainConfig:
+        """Proxy training of ``arm``: the configured KD for akd, labels only for nas."""
+        alpha = self.config.proxy.alpha if arm == "akd" else 0.0
+        return dataclasses.replace(self.config.proxy, alpha=alpha, seed=self.config.search.seed)
+
+
+_WORKSPACES: dict[str, Workspace] = {}  # per process, keyed by the config
+
+
+def cache_dir(config: RunConfig) -> Path:
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+
+
+def workspace(config: RunConfig) -> Workspace:
+    """The dataset and teacher logits of ``config``, loaded on first use in this process."""
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    if key not in _WORKSPACES:
+        _WORKSPACES[key] = _load_workspace(config)
+    return _WORKSPACES[key]
+
+
+def _load_workspace(config: RunConfig) -> Workspace:
+    cache = cache_dir(config)
+    dataset = load_dataset(config.data, cache)
+    if "akd" not in config.search.arms:
+        return Workspace(config, dataset, None, None)
+    teacher = load_teacher(config.teacher, dataset, cache, progress=config.progress)
+    signal = CachedTeacher(teacher, dataset.proxy, config.proxy, cache, progress=config.progress)
+    for epoch in range(config.proxy.epochs):  # fill the cache now, before any worker reads it
+        signal.epoch_logits(epoch)
+    return Workspace(config, dataset, teacher, signal)
+
+
+def evaluate(task: Task, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
+    """Train ``task``'s student on the proxy split and measure its validation accuracy."""
+    start = time.perf_counter()
+    try:
+        space = workspace(config)
+        data = space.dataset
+        arch = Architecture.parse(task.arch)
+        cost = count_cost(arch, data.input_size, data.num_classes)
+        torch.manual_seed(config.search.seed)  # the same architecture starts equal in both arms
+        model = build_model(arch, data.num_classes, data.input_size[0])
+        training = space.training(task.arm)
+        result = train(model, data.proxy, data.val, training,
+                       teacher=space.signal if training.alpha > 0 else None, lock=lock)
+    except Exception as error:  # any candidate may fail; the search must not
+        return Outcome("failed", None, None, None, _describe(error),
+                       time.perf_counter() - start)
+    ok = result.status == "ok"
+    return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
+                   result.error, time.perf_counter() - start)
+
+
+def _describe(error: Exception) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"

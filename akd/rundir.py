@@ -1,0 +1,80 @@
+"""The run directory: the files other tools read, written so that a crash loses nothing.
+
+* ``config.yaml``: the resolved config, written atomically.
+* ``trials.jsonl``: one JSON object per finished candidate, appended, flushed and fsynced as each
+  finishes. A line cut short by ``kill -9`` is the only damage a crash can do; reading the file
+  cuts it off again so that appends stay well-formed, and that candidate is evaluated again.
+* ``checkpoints/<arm>.pt``: controller state and step per arm, written to a temporary file and
+  renamed, so a checkpoint is always either the old one or the new one, never half of each.
+* ``tensorboard/<arm>/``: one TensorBoard run per arm, so the arms' curves overlay.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.yaml"
+        self.trials = self.path / "trials.jsonl"
+        self.checkpoints = self.path / "checkpoints"
+        self.tensorboard = self.path / "tensorboard"
+
+    def create(self) -> None:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        self.tensorboard.mkdir(parents=True, exist_ok=True)
+
+    def read_trials(self) -> list[dict]:
+        """Every complete trial line; a torn last line is cut off the file."""
+        if not self.trials.exists():
+            return []
+        data = self.trials.read_bytes()
+        complete = data[:data.rfind(b"\n") + 1]
+        if len(complete) < len(data):
+            warnings.warn(f"{self.trials}: dropping a trial line cut short by a crash; that "
+                          "candidate is evaluated again", stacklevel=2)
+            with open(self.trials, "r+b") as handle:
+                handle.truncate(len(complete))
+        return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]
+
+    def append_trial(self, record: dict) -> None:
+        line = json.dumps(_json_safe(record)) + "\n"
+        with open(self.trials, "a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def save_checkpoint(self, arm: str, state: dict) -> None:
+        path = self.checkpoints / f"{arm}.pt"
+        partial = path.with_suffix(".partial")
+        torch.save(state, partial)
+        os.replace(partial, path)
+
+    def load_checkpoint(self, arm: str) -> dict | None:
+        path = self.checkpoints / f"{arm}.pt"
+        if not path.exists():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # any unreadable file: say which and stop
+            raise ValueError(f"checkpoint {path} cannot be read ({error}); it was not written by "
+                             "akd or is damaged") from None
+
+
+def _json_safe(value):
+    # JSON has no NaN: a missing number is null
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

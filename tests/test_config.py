@@ -1,0 +1,106 @@
+"""Run config: YAML + --set overrides, typed and checked; the presets; MnasNet's reward."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from akd.cli import PRESETS, main
+from akd.config import ConfigError, RunConfig, load_config, save_config, search_changes
+from akd.reward import FAILED_REWARD, mnas_reward
+from akd.config import RewardConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_and_overrides_are_typed():
+    config = load_config(None, ["search.trials=3", "proxy.lr=1", "search.arms=[nas]",
+                                "controller.options.lr=0.01", "data.root=/data"])
+    assert config.search.trials == 3 and config.search.arms == ["nas"]
+    assert config.proxy.lr == 1.0 and isinstance(config.proxy.lr, float)
+    assert config.controller.options == {"lr": 0.01} and config.data.root == "/data"
+
+
+def test_a_section_given_in_part_keeps_its_own_defaults(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("teacher:\n  training: {epochs: 1}\nproxy: {epochs: 2}\n")
+    config = load_config(path)
+    default = RunConfig()
+    assert config.teacher.training.epochs == 1
+    # the teacher's recipe, not a bare TrainConfig's
+    assert config.teacher.training.augment_padding == default.teacher.training.augment_padding == 2
+    assert config.proxy.epochs == 2 and config.proxy.alpha == default.proxy.alpha == 0.9
+
+
+@pytest.mark.parametrize("override, message", [
+    ("search.trialz=3", "unknown config key search.trialz; valid keys under search: arms"),
+    ("bogus=1", "unknown config key bogus; valid keys: data"),
+    ("search.trials=abc", "config key search.trials = 'abc' has the wrong type; expected int"),
+    ("data.root=3", "config key data.root = 3 has the wrong type"),
+    ("search=3", "config key search must be a mapping"),
+    ("reward.constraint=medium", "reward.constraint = 'medium'; allowed: soft, hard"),
+    ("search.arms=[akd, akd]", "search.arms"),
+    ("proxy.alpha=0", "proxy.alpha = 0.0 leaves the akd arm without KD"),
+    ("evaluator.backend=gpu", "evaluator.backend = 'gpu'; allowed: serial, process"),
+    ("noequals", "expected key.path=value"),
+])
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=None) as info:
+        load_config(None, [override])
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_files_get_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize("preset", ["quick", "demo", "cifar10"])
+def test_presets_load_and_round_trip(preset, tmp_path):
+    config = load_config(PRESETS / f"{preset}.yaml")
+    save_config(config, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == config
+
+
+def test_search_changes_ignore_where_it_runs():
+    base = load_config(None)
+    assert search_changes(base, load_config(None, ["evaluator.backend=process",
+                                                   "evaluator.workers=2", "progress=false"])) == []
+    assert search_changes(base, load_config(None, ["proxy.lr=0.05", "search.trials=9"])) == [
+        "proxy.lr", "search.trials"]
+
+
+def test_reward_is_mnasnet_soft_and_hard():
+    soft, hard = RewardConfig(target_ms=2.0), RewardConfig(target_ms=2.0, constraint="hard")
+    assert mnas_reward(0.8, 2.0, soft) == pytest.approx(0.8)
+    assert mnas_reward(0.8, 4.0, soft) == pytest.approx(0.8 * 2 ** -0.07)
+    assert mnas_reward(0.8, 1.0, soft) == pytest.approx(0.8 * 0.5 ** -0.07)  # faster: a bonus
+    assert mnas_reward(0.8, 1.0, hard) == pytest.approx(0.8)  # below T: latency ignored
+    assert mnas_reward(0.8, 4.0, hard) == pytest.approx(0.4)  # above T: divided by the overshoot
+    assert mnas_reward(math.nan, 1.0, soft) == FAILED_REWARD == 0.0
+
+
+def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path):
+    assert main(["--config", str(tmp_path / "none.yaml")]) == 2
+    assert main(["--config", "quick", "--set", "search.trialz=1"]) == 2
+    assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--resume"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+    assert "holds no run" in errors[2]
+
+
+def test_help_documents_every_config_key():
+    result = subprocess.run([sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--help"],
+                            capture_output=True, text=True, check=True)
+    for key in ("--config", "--set", "--out", "--resume", "search:", "trials = 64",
+                "evaluator:", "backend = 'serial'", "reward:", "target_ms"):
+        assert key in result.stdout

@@ -1,0 +1,161 @@
+"""The search end to end on the quick preset: run-directory contract, TensorBoard, failures,
+kill -9 and resume, the process-pool evaluator."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import akd.evaluation
+from akd.cli import PRESETS, main
+from akd.config import load_config
+from akd.data import DEBIAN_FASHION_MNIST
+from akd.search import RunError, run_search
+
+pytestmark = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(),
+    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIAL_FIELDS = {"arm", "step", "index", "arch", "decisions", "val_acc", "latency_ms", "reward",
+                "params", "flops", "status", "error", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache (prepared data, the quick teacher, logits, latencies) for the whole module."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def quick(cache, *overrides):
+    return load_config(PRESETS / "quick.yaml", [f"cache_dir={cache}", "progress=false",
+                                                *overrides])
+
+
+def read_trials(run):
+    return [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def quick_run(cache, tmp_path_factory):
+    run = tmp_path_factory.mktemp("quick") / "run"
+    assert main(["--config", "quick", "--out", str(run), "--set", f"cache_dir={cache}",
+                 "--set", "progress=false"]) == 0
+    return run
+
+
+def test_quick_run_writes_the_contract_files(quick_run):
+    trials = read_trials(quick_run)
+    config = load_config(quick_run / "config.yaml")
+    assert config == quick(config.cache_dir)
+    for arm in ("akd", "nas"):
+        mine = [t for t in trials if t["arm"] == arm]
+        assert len(mine) == config.search.trials
+        assert sorted((t["step"], t["index"]) for t in mine) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for trial in trials:
+        assert TRIAL_FIELDS <= set(trial)
+        assert trial["status"] == "ok" and trial["error"] is None
+        assert 0.2 < trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
+        assert trial["params"] > 0 and trial["flops"] > 0 and 0 < trial["reward"] < 1.5
+        assert len(trial["decisions"]) == 42
+    # the arms start from the same seed, so their first batch is the same architectures...
+    first = {arm: [t["arch"] for t in trials if t["arm"] == arm and t["step"] == 0]
+             for arm in ("akd", "nas")}
+    assert sorted(first["akd"]) == sorted(first["nas"])
+    # ...trained differently: KD against labels only
+    by_arch = {(t["arm"], t["arch"]): t["val_acc"] for t in trials if t["step"] == 0}
+    assert any(by_arch["akd", a] != by_arch["nas", a] for a in first["akd"])
+    for arm in ("akd", "nas"):
+        state = torch.load(quick_run / "checkpoints" / f"{arm}.pt", weights_only=True)
+        assert state["controller"]["pending"] == [] and state["step"] == 2
+    timing = json.loads((quick_run / "timing.json").read_text())
+    assert timing["evaluation_seconds"] > 0 and 0 <= timing["overhead_share"] < 1
+
+
+def test_tensorboard_has_one_readable_run_per_arm(quick_run):
+    for arm in ("akd", "nas"):
+        events = EventAccumulator(str(quick_run / "tensorboard" / arm),
+                                  size_guidance={"tensors": 0})
+        events.Reload()
+        scalars = set(events.Tags()["scalars"])
+        assert {"reward/mean", "reward/max", "reward/best_so_far", "accuracy/val_mean",
+                "latency/mean_ms", "controller/entropy", "controller/baseline",
+                "controller/pg_loss", "controller/policy_entropy"} <= scalars
+        assert [e.step for e in events.Scalars("reward/mean")] == [0, 1]
+        texts = set(events.Tags()["tensors"])
+        assert {"config/text_summary", "top_architectures/text_summary"} <= texts
+
+
+def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path, monkeypatch):
+    real_build = akd.evaluation.build_model
+    calls = []
+
+    def build_sometimes_failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(akd.evaluation, "build_model", build_sometimes_failing)
+    trials = run_search(quick(cache, "search.arms=[nas]"), tmp_path / "run")["nas"]
+    assert len(trials) == 4
+    failed = [t for t in trials if t["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["reward"] == 0.0 and failed[0]["val_acc"] is None
+    assert "RuntimeError: injected failure" in failed[0]["error"]
+    assert read_trials(tmp_path / "run")[1]["status"] == "failed"
+
+
+def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--config", "quick",
+               "--out", str(run), "--set", f"cache_dir={cache}", "--set", "progress=false"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials = run / "trials.jsonl"
+    deadline = time.monotonic() + 120
+    while not (trials.exists() and trials.read_text().count("\n") >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = read_trials(run)
+    assert 3 <= len(before) < 8
+
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = read_trials(run)
+    assert after[:len(before)] == before  # nothing recorded was lost or rewritten
+    keys = [(t["arm"], t["candidate_id"]) for t in after]
+    assert len(keys) == len(set(keys)) == 8  # nothing ran twice; exactly the budget
+    # the controllers went on as the uninterrupted run did: the same candidates, step by step
+    reference = read_trials(quick_run)
+    for arm in ("akd", "nas"):
+        assert sorted((t["step"], t["arch"]) for t in after if t["arm"] == arm) == sorted(
+            (t["step"], t["arch"]) for t in reference if t["arm"] == arm)
+
+    again = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert again.returncode == 0 and "already finished" in again.stdout
+    assert read_trials(run) == after
+
+
+def test_resume_refuses_a_config_that_changes_the_search(quick_run, cache):
+    with pytest.raises(RunError, match="differs from the run's in proxy.lr"):
+        run_search(quick(cache, "proxy.lr=0.05"), quick_run, resume=True)
+    with pytest.raises(RunError, match="already holds a run"):
+        run_search(quick(cache), quick_run)
+
+
+def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
+    config = quick(cache, "evaluator.backend=process", "evaluator.workers=2",
+                   "search.trials=2")
+    trials = run_search(config, tmp_path / "run")
+    assert {arm: len(t) for arm, t in trials.items()} == {"akd": 2, "nas": 2}
+    recorded = read_trials(tmp_path / "run")
+    assert len(recorded) == 4 and all(t["status"] == "ok" for t in recorded)
+    assert TRIAL_FIELDS <= set(recorded[0])
