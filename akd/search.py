@@ -220,9 +220,11 @@ def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDi
                                                      0.0), float("nan"), config, run)
             continue
     timing.latency += time.perf_counter() - start
-    for task in tasks:
-        if task.arch in latencies:
-            evaluator.submit(task)
+    # slowest first (training time grows with latency), so that the step's last candidates are
+    # short ones and parallel workers finish the step together instead of one waiting for another
+    for task in sorted((t for t in tasks if t.arch in latencies),
+                       key=lambda t: -latencies[t.arch]):
+        evaluator.submit(task)
     while evaluator.in_flight:
         start = time.perf_counter()
         task, outcome = evaluator.next_finished()
