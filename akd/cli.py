@@ -4,6 +4,7 @@
     python experiments/run_akd.py --config quick           # a preset by name, or any YAML file
     python experiments/run_akd.py --set search.trials=16 --set evaluator.backend=process
     python experiments/run_akd.py --out runs/demo --resume  # continue a killed run
+    python experiments/run_akd.py --out runs/demo --final-only --set final.seeds=5
 """
 
 from __future__ import annotations
@@ -23,18 +24,26 @@ DEFAULT_PRESET = "demo"
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config_path = _config_path(args.config)
+    preset = _config_path(args.config or DEFAULT_PRESET)
+    out = Path(args.out) if args.out else Path("runs") / preset.stem
+    # continuing a run: its own saved config, unless another one is named
+    saved = out / "config.yaml"
+    config_path = saved if (args.resume or args.final_only) and not args.config \
+        and saved.exists() else preset
     try:
         config = load_config(config_path, args.set)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("runs") / config_path.stem
-    from .search import RunError, run_search  # after parsing: --help stays instant
+    from .final import run_final  # after parsing: --help stays instant
+    from .search import RunError, run_search
 
     try:
-        run_search(config, out, resume=args.resume)
-    except (RunError, ConfigError, FileNotFoundError) as error:
+        if not args.final_only:
+            run_search(config, out, resume=args.resume)
+        if config.final.enabled or args.final_only:
+            run_final(config, out)
+    except (RunError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -57,15 +66,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Architecture-aware KD search: an LSTM controller samples students, a "
                     "KD-guided (akd) and a ground-truth (nas) arm score them with MnasNet's "
                     "latency-aware reward.", epilog=_options_help())
-    parser.add_argument("--config", default=DEFAULT_PRESET,
+    parser.add_argument("--config",
                         help=f"YAML config file, or a preset name ({presets}); default: "
-                             f"{DEFAULT_PRESET}")
+                             f"{DEFAULT_PRESET}, or the run's own config with --resume and "
+                             "--final-only")
     parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override one config key (repeatable); the value is parsed as "
                              "YAML and type-checked, e.g. --set search.trials=16")
     parser.add_argument("--out", help="run directory (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out where it stopped (even after kill -9)")
+    parser.add_argument("--final-only", action="store_true",
+                        help="only the final stage, on the finished search in --out (resumes a "
+                             "stopped one; --set final.* to change it)")
     return parser
 
 

@@ -114,6 +114,31 @@ class EvaluatorConfig:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
 
+def _final_training() -> TrainConfig:
+    # from scratch on the full training set, cosine schedule, replayed crops and flips; the KD
+    # runs use this alpha and temperature, the CLS runs alpha = 0
+    return TrainConfig(epochs=10, lr=0.1, warmup_epochs=0.5, augment_padding=2, alpha=0.9,
+                       temperature=4.0)
+
+
+@dataclass(frozen=True)
+class FinalConfig:
+    enabled: bool = True  # run the final stage after the search
+    top_k: int = 1  # best architectures of each arm (by reward) to train from scratch
+    seeds: int = 3  # trainings per architecture and mode (CLS, KD), seeds 0..seeds-1
+    references: bool = True  # also train the space's hand-designed student at a similar latency
+    train_images: int = 0  # train on the first N training images (0: the full training set)
+    training: TrainConfig = field(default_factory=_final_training)  # the final budget
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "seeds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"final.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.training.alpha > 0:
+            raise ValueError(f"final.training.alpha = {self.training.alpha} leaves the KD runs "
+                             "without a teacher; use an alpha in (0, 1]")
+
+
 def _proxy_training() -> TrainConfig:
     # KD with Hinton's usual T = 4 and a teacher-heavy alpha; the nas arm trains the same
     # candidates with alpha = 0. No augmentation: a short proxy run gains nothing from it.
@@ -132,6 +157,7 @@ class RunConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)  # MnasNet's latency-aware reward
     latency: LatencySettings = field(default_factory=LatencySettings)  # how latency is obtained
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)  # where candidates run
+    final: FinalConfig = field(default_factory=FinalConfig)  # retraining the best from scratch
     cache_dir: str | None = None  # data, teachers, logits, latency; null: $AKD_CACHE or ~/.cache/akd
     progress: bool = True  # tqdm progress bars
 
@@ -145,8 +171,9 @@ class RunConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-# Keys a resumed run may change: they decide where and how fast, not what is searched.
-RESUMABLE_CHANGES = ("evaluator", "progress")
+# Keys a resumed run may change: they decide where and how fast, not what is searched (the final
+# stage reads the search's files, so it may be changed and re-run on a finished search).
+RESUMABLE_CHANGES = ("evaluator", "progress", "final")
 
 
 class ConfigError(ValueError):

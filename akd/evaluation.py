@@ -21,7 +21,7 @@ import torch
 from search_spaces import Architecture, build_model, count_cost
 
 from .config import RunConfig
-from .data import Dataset, default_cache_dir, load_dataset
+from .data import Dataset, Split, default_cache_dir, load_dataset
 from .latency_lock import CoreLock
 from .logit_cache import CachedTeacher
 from .teachers import Teacher, load_teacher
@@ -43,7 +43,8 @@ class Task:
 @dataclass(frozen=True)
 class Outcome:
     status: str  # "ok" or "failed"
-    val_acc: float | None  # validation accuracy after proxy training; None when failed
+    accuracy: float | None  # on the task's evaluation split (validation, or test in the final
+    # stage); None when failed
     params: int | None  # parameters of the student
     flops: int | None  # multiply-accumulates at batch 1 (fvcore)
     error: str | None  # why it failed
@@ -54,8 +55,10 @@ class Outcome:
 class Workspace:
     config: RunConfig
     dataset: Dataset
-    teacher: Teacher | None  # None when no arm distils
-    signal: CachedTeacher | None  # the teacher's logits of the proxy split, read from disk
+    teacher: Teacher | None  # None when nothing distils
+    signal: CachedTeacher | None  # the teacher's logits of the proxy split (akd arm)
+    final_train: Split | None = None  # the final stage's training images
+    final_signal: CachedTeacher | None = None  # the teacher's logits of them (KD runs)
 
     def training(self, arm: str) -> TrainConfig:
         """Proxy training of ``arm``: the configured KD for akd, labels only for nas."""
@@ -80,14 +83,41 @@ def workspace(config: RunConfig) -> Workspace:
 
 def _load_workspace(config: RunConfig) -> Workspace:
     cache = cache_dir(config)
-    dataset = load_dataset(config.data, cache)
-    if "akd" not in config.search.arms:
-        return Workspace(config, dataset, None, None)
-    teacher = load_teacher(config.teacher, dataset, cache, progress=config.progress)
-    signal = CachedTeacher(teacher, dataset.proxy, config.proxy, cache, progress=config.progress)
-    for epoch in range(config.proxy.epochs):  # fill the cache now, before any worker reads it
+    space = Workspace(config, load_dataset(config.data, cache), None, None)
+    if "akd" in config.search.arms:
+        space.teacher = load_teacher(config.teacher, space.dataset, cache,
+                                     progress=config.progress)
+        space.signal = _filled(CachedTeacher(space.teacher, space.dataset.proxy, config.proxy,
+                                             cache, progress=config.progress),
+                               config.proxy.epochs)
+    return space
+
+
+def final_workspace(config: RunConfig) -> Workspace:
+    """The workspace with the final stage's training images and their teacher logits added
+    (only the final stage pays for the logits of the whole training set)."""
+    space = workspace(config)
+    if space.final_signal is None:
+        cache = cache_dir(config)
+        if space.teacher is None:
+            space.teacher = load_teacher(config.teacher, space.dataset, cache,
+                                         progress=config.progress)
+        train_split = space.dataset.train
+        if config.final.train_images > 0:  # the training split is in seeded random order
+            train_split = train_split.subset(
+                torch.arange(min(config.final.train_images, len(train_split))))
+        space.final_train = train_split
+        space.final_signal = _filled(CachedTeacher(space.teacher, train_split,
+                                                   config.final.training, cache,
+                                                   progress=config.progress),
+                                     config.final.training.epochs)
+    return space
+
+
+def _filled(signal: CachedTeacher, epochs: int) -> CachedTeacher:
+    for epoch in range(epochs):  # fill the cache now, before any worker reads it
         signal.epoch_logits(epoch)
-    return Workspace(config, dataset, teacher, signal)
+    return signal
 
 
 def evaluate(task: Task, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
@@ -104,13 +134,13 @@ def evaluate(task: Task, config: RunConfig, lock: CoreLock | None = None) -> Out
         result = train(model, data.proxy, data.val, training,
                        teacher=space.signal if training.alpha > 0 else None, lock=lock)
     except Exception as error:  # any candidate may fail; the search must not
-        return Outcome("failed", None, None, None, _describe(error),
+        return Outcome("failed", None, None, None, describe_error(error),
                        time.perf_counter() - start)
     ok = result.status == "ok"
     return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
                    result.error, time.perf_counter() - start)
 
 
-def _describe(error: Exception) -> str:
+def describe_error(error: Exception) -> str:
     where = traceback.extract_tb(error.__traceback__)[-1]
     return f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"

@@ -16,13 +16,15 @@ import collections
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import torch
 
 from .config import RunConfig
-from .evaluation import Outcome, Task, evaluate, workspace
+from .evaluation import Outcome, evaluate, workspace
 from .latency_lock import CoreLock
 
 MAX_RETRIES = 2  # resubmissions of a candidate whose worker died, before it counts as failed
@@ -32,11 +34,11 @@ class Evaluator(ABC):
     """Evaluates tasks; results come back as they finish."""
 
     @abstractmethod
-    def submit(self, task: Task) -> None:
+    def submit(self, task: Any) -> None:
         """Queue ``task``; returns at once."""
 
     @abstractmethod
-    def next_finished(self) -> tuple[Task, Outcome]:
+    def next_finished(self) -> tuple[Any, Outcome]:
         """Block until a submitted task finishes; its task and outcome."""
 
     @property
@@ -54,17 +56,22 @@ class Evaluator(ABC):
         self.close()
 
 
-class SerialEvaluator(Evaluator):
-    def __init__(self, config: RunConfig, lock: CoreLock | None = None) -> None:
-        self.config, self.lock = config, lock
-        self.queue: collections.deque[Task] = collections.deque()
+# What an evaluator runs: (task, config, lock) -> Outcome, a module-level function (picklable).
+Work = Callable[[Any, RunConfig, "CoreLock | None"], Outcome]
 
-    def submit(self, task: Task) -> None:
+
+class SerialEvaluator(Evaluator):
+    def __init__(self, config: RunConfig, lock: CoreLock | None = None,
+                 work: Work = evaluate) -> None:
+        self.config, self.lock, self.work = config, lock, work
+        self.queue: collections.deque[Any] = collections.deque()
+
+    def submit(self, task: Any) -> None:
         self.queue.append(task)
 
-    def next_finished(self) -> tuple[Task, Outcome]:
+    def next_finished(self) -> tuple[Any, Outcome]:
         task = self.queue.popleft()
-        return task, evaluate(task, self.config, self.lock)
+        return task, self.work(task, self.config, self.lock)
 
     @property
     def in_flight(self) -> int:
@@ -72,13 +79,14 @@ class SerialEvaluator(Evaluator):
 
 
 class ProcessEvaluator(Evaluator):
-    def __init__(self, config: RunConfig, lock: CoreLock | None = None) -> None:
-        self.config, self.lock = config, lock
+    def __init__(self, config: RunConfig, lock: CoreLock | None = None,
+                 work: Work = evaluate) -> None:
+        self.config, self.lock, self.work = config, lock, work
         self.workers = config.evaluator.workers
         self.threads = config.evaluator.threads_per_worker()
-        self.futures: dict[Future, Task] = {}  # in submission order
+        self.futures: dict[Future, Any] = {}  # in submission order
         self.attempts: collections.Counter[int] = collections.Counter()  # by id(task)
-        self.given_up: collections.deque[tuple[Task, Outcome]] = collections.deque()
+        self.given_up: collections.deque[tuple[Any, Outcome]] = collections.deque()
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -88,10 +96,10 @@ class ProcessEvaluator(Evaluator):
         return ProcessPoolExecutor(self.workers, context, initializer=_start_worker,
                                    initargs=(self.config, self.threads, started))
 
-    def submit(self, task: Task) -> None:
-        self.futures[self.pool.submit(evaluate, task, self.config, self.lock)] = task
+    def submit(self, task: Any) -> None:
+        self.futures[self.pool.submit(self.work, task, self.config, self.lock)] = task
 
-    def next_finished(self) -> tuple[Task, Outcome]:
+    def next_finished(self) -> tuple[Any, Outcome]:
         while not self.given_up:
             done, _ = wait(self.futures, return_when=FIRST_COMPLETED)
             future = next(f for f in self.futures if f in done)  # oldest first
@@ -109,7 +117,7 @@ class ProcessEvaluator(Evaluator):
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _restart(self, lost: list[Task]) -> None:
+    def _restart(self, lost: list[Any]) -> None:
         """Rebuild the broken pool and resubmit every task it held, while retries last."""
         lost += self.futures.values()
         self.futures.clear()
@@ -145,8 +153,9 @@ def _pin_to_cores(index: int, threads: int) -> None:
         os.sched_setaffinity(0, mine)
 
 
-def make_evaluator(config: RunConfig, lock: CoreLock | None = None) -> Evaluator:
-    """The backend ``config.evaluator.backend`` names."""
+def make_evaluator(config: RunConfig, lock: CoreLock | None = None,
+                   work: Work = evaluate) -> Evaluator:
+    """The backend ``config.evaluator.backend`` names, running ``work`` on each task."""
     if config.evaluator.backend == "process":
-        return ProcessEvaluator(config, lock)
-    return SerialEvaluator(config, lock)
+        return ProcessEvaluator(config, lock, work)
+    return SerialEvaluator(config, lock, work)

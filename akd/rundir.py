@@ -33,24 +33,40 @@ class RunDir:
         self.tensorboard.mkdir(parents=True, exist_ok=True)
 
     def read_trials(self) -> list[dict]:
-        """Every complete trial line; a torn last line is cut off the file."""
-        if not self.trials.exists():
+        return self.read_lines(self.trials)
+
+    def append_trial(self, record: dict) -> None:
+        self.append_line(self.trials, record)
+
+    @staticmethod
+    def read_lines(path: Path) -> list[dict]:
+        """Every complete line of a JSON Lines file; a torn last line is cut off the file."""
+        if not path.exists():
             return []
-        data = self.trials.read_bytes()
+        data = path.read_bytes()
         complete = data[:data.rfind(b"\n") + 1]
         if len(complete) < len(data):
-            warnings.warn(f"{self.trials}: dropping a trial line cut short by a crash; that "
-                          "candidate is evaluated again", stacklevel=2)
-            with open(self.trials, "r+b") as handle:
+            warnings.warn(f"{path}: dropping a line cut short by a crash; that work is done "
+                          "again", stacklevel=2)
+            with open(path, "r+b") as handle:
                 handle.truncate(len(complete))
         return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]
 
-    def append_trial(self, record: dict) -> None:
+    @staticmethod
+    def append_line(path: Path, record: dict) -> None:
+        """Append one JSON line, flushed and fsynced before returning."""
         line = json.dumps(_json_safe(record)) + "\n"
-        with open(self.trials, "a") as handle:
+        with open(path, "a") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+
+    @staticmethod
+    def write_json(path: Path, value: dict) -> None:
+        """Write ``value`` atomically (temporary file, then rename)."""
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(_json_safe(value), indent=1) + "\n")
+        os.replace(partial, path)
 
     def save_checkpoint(self, arm: str, state: dict) -> None:
         path = self.checkpoints / f"{arm}.pt"

@@ -16,7 +16,6 @@ before the checkpoint. So no recorded trial is lost or run twice, and each arm e
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,14 +89,14 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
         return {arm: [t for t in recorded if t["arm"] == arm] for arm in config.search.arms}
     timing = Timing(workers=config.evaluator.workers)
     start = time.perf_counter()
-    space = get_space(config.space.name, **_space_kwargs(config))
+    space = get_space(config.space.name, **space_kwargs(config))
     work = workspace(config)  # trains the teacher and fills the logit cache if they are missing
     if work.teacher is not None:
         print(f"teacher {config.teacher.name}: test accuracy {work.teacher.test_accuracy:.4f} "
               f"({work.teacher.description})")
     timing.setup = time.perf_counter() - start
     lock = CoreLock()
-    latency = _latency_source(config, work.dataset.input_size, work.dataset.num_classes, lock)
+    latency = latency_source(config, work.dataset.input_size, work.dataset.num_classes, lock)
     arms = [_open_arm(name, config, space, run, recorded or []) for name in config.search.arms]
     for position, arm in enumerate(arms):
         arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name, position=position,
@@ -117,7 +116,7 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
             arm.board.close()
     timing.loop = time.perf_counter() - loop_start
     timing.total = time.perf_counter() - start
-    (run.path / "timing.json").write_text(json.dumps(timing.as_dict(), indent=1) + "\n")
+    run.write_json(run.path / "timing.json", timing.as_dict())
     _print_summary(arms, config, run, timing)
     return {arm.name: arm.trials for arm in arms}
 
@@ -142,14 +141,14 @@ def _prepare(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
     return None
 
 
-def _space_kwargs(config: RunConfig) -> dict:
+def space_kwargs(config: RunConfig) -> dict:
     kwargs = dict(config.space.options)
     if config.space.preset is not None:
         kwargs["preset"] = config.space.preset
     return kwargs
 
 
-def _latency_source(config: RunConfig, input_size: tuple[int, int, int], num_classes: int,
+def latency_source(config: RunConfig, input_size: tuple[int, int, int], num_classes: int,
                     lock: CoreLock):
     timing = config.latency.timing(input_size)
     path = config.latency.cache or cache_dir(config) / "latency.jsonl"
@@ -249,11 +248,11 @@ def _end_step(arm: Arm, config: RunConfig) -> None:
 def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: RunConfig,
             run: RunDir) -> None:
     ok = outcome.status == "ok"
-    reward = mnas_reward(outcome.val_acc, latency_ms, config.reward) if ok else FAILED_REWARD
+    reward = mnas_reward(outcome.accuracy, latency_ms, config.reward) if ok else FAILED_REWARD
     _tell(arm, arm.batch.pop(task.candidate_id), reward)
     record = {"arm": task.arm, "step": task.step, "index": task.index,
               "candidate_id": task.candidate_id, "arch": task.arch, "decisions": task.decisions,
-              "val_acc": outcome.val_acc, "latency_ms": latency_ms, "reward": reward,
+              "val_acc": outcome.accuracy, "latency_ms": latency_ms, "reward": reward,
               "params": outcome.params, "flops": outcome.flops, "status": outcome.status,
               "error": outcome.error, "seconds": outcome.seconds}
     run.append_trial(record)

@@ -44,7 +44,7 @@ def resnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = (32, 64
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ch, num_classes))
 
 
-def vgg(in_channels: int, num_classes: int, widths: tuple[int, ...] = (32, 64, 128)) -> nn.Module:
+def vgg(in_channels: int, num_classes: int, widths: tuple[int, ...] = (56, 112, 224)) -> nn.Module:
     """VGG-style (Simonyan & Zisserman 2015): pairs of 3x3 convs, max-pooling between them."""
     layers: list[nn.Module] = []
     ch = in_channels

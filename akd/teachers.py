@@ -95,6 +95,9 @@ def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
     if config.train_images > 0:  # the training split is already in seeded random order
         train_split = train_split.subset(torch.arange(min(config.train_images, len(train_split))))
     recipe = {"teacher": config.name, "dataset": dataset.name,
+              # the zoo's code may change a teacher's layers; a cache of the old shapes must miss
+              "shapes": hashlib.sha256(str([(k, tuple(v.shape)) for k, v in
+                                            model.state_dict().items()]).encode()).hexdigest(),
               "train_images": train_split.fingerprint(),
               # the device does not change what is learned, only where
               "training": {k: v for k, v in dataclasses.asdict(config.training).items()

@@ -99,6 +99,7 @@ class MnasNetSpace(SearchSpace):
             raise ValueError(f"width multipliers {tuple(width_multipliers)} must all be > 0")
         if not isinstance(channel_divisor, int) or channel_divisor < 1:
             raise ValueError(f"channel_divisor = {channel_divisor!r}; allowed: an integer >= 1")
+        self.channel_divisor = channel_divisor
         decisions = []
         for i, stage in enumerate(self.skeleton):
             channels = [make_divisible(stage.channels * m, channel_divisor)
@@ -117,6 +118,21 @@ class MnasNetSpace(SearchSpace):
                        tuple(channels), tuple(layers))
             decisions += [Decision(f"b{i}.{f}", o) for f, o in zip(FIELDS, options)]
         super().__init__(decisions)
+
+    def hand_designed(self, width: float = 1.0) -> Architecture:
+        """The skeleton as a hand-designed MobileNetV2-style network: MBConv6, 3x3, no SE,
+        identity residuals, base layers, base channels times ``width``. The reference a searched
+        student has to beat; it need not be a point of the space (e.g. when ops exclude MBConv6).
+        """
+        blocks = [self.stem] if self.stem else []
+        for stage in self.skeleton:
+            blocks.append(Block(op="ir", layers=stage.layers, kernel=3, stride=stage.stride,
+                                channels=make_divisible(stage.channels * width,
+                                                        self.channel_divisor),
+                                expansion=6, se_ratio=0.0, skip=True))
+        if self.head:
+            blocks.append(self.head)
+        return Architecture(tuple(blocks))
 
     def _assemble(self, values: list) -> Architecture:
         blocks = [self.stem] if self.stem else []

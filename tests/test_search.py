@@ -3,6 +3,7 @@ kill -9 and resume, the process-pool evaluator."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,8 +40,12 @@ def quick(cache, *overrides):
                                                 *overrides])
 
 
+def read_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def read_trials(run):
-    return [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    return read_lines(run / "trials.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +82,37 @@ def test_quick_run_writes_the_contract_files(quick_run):
         assert state["controller"]["pending"] == [] and state["step"] == 2
     timing = json.loads((quick_run / "timing.json").read_text())
     assert timing["evaluation_seconds"] > 0 and 0 <= timing["overhead_share"] < 1
+
+
+def test_quick_run_ends_with_the_final_stage(quick_run):
+    final = json.loads((quick_run / "final.json").read_text())
+    assert [(s["source"], s["rank"]) for s in final["students"]] == [
+        ("akd", 1), ("nas", 1), ("reference", 1)]
+    for student in final["students"]:
+        assert sorted((r["mode"], r["seed"]) for r in student["runs"]) == [
+            ("cls", 0), ("cls", 1), ("kd", 0), ("kd", 1)]
+        assert all(r["status"] == "ok" and 0 < r["test_acc"] <= 1 for r in student["runs"])
+        assert student["latency_ms"] > 0 and student["params"] > 0 and student["flops"] > 0
+    # the hand-designed reference: MBConv6 3x3 throughout
+    assert all(block.startswith("ir_") and "_k3_" in block and "_e6_" in block
+               for block in final["students"][2]["arch"].split("|")[1:-1])
+    assert final["gain"]["n"] == 2 and len(final["gain"]["ci95"]) == 2
+    assert set(final["table_2x2"]) == {"hard_label", "distillation"}
+    assert len(read_lines(quick_run / "final_runs.jsonl")) == 12
+
+
+def test_final_only_finishes_a_stopped_final_stage(quick_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    runs = (run / "final_runs.jsonl").read_text().splitlines(keepends=True)
+    (run / "final_runs.jsonl").write_text("".join(runs[:10]) + runs[10][:20])  # torn line
+    (run / "final.json").unlink()
+    assert main(["--out", str(run), "--final-only", "--set", "progress=false"]) == 0
+    after = read_lines(run / "final_runs.jsonl")
+    assert len(after) == 12 and after[:10] == [json.loads(line) for line in runs[:10]]
+    assert json.loads((run / "final.json").read_text())["gain"]["n"] == 2
+    assert main(["--out", str(run), "--final-only", "--set", "progress=false"]) == 0
+    assert "already complete" in capsys.readouterr().out
 
 
 def test_tensorboard_has_one_readable_run_per_arm(quick_run):
@@ -139,8 +175,10 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, 
         assert sorted((t["step"], t["arch"]) for t in after if t["arm"] == arm) == sorted(
             (t["step"], t["arch"]) for t in reference if t["arm"] == arm)
 
+    assert (run / "final.json").exists()
     again = subprocess.run(command + ["--resume"], capture_output=True, text=True)
     assert again.returncode == 0 and "already finished" in again.stdout
+    assert "already complete" in again.stdout
     assert read_trials(run) == after
 
 

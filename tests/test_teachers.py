@@ -12,6 +12,7 @@ from akd.teachers import TeacherConfig, load_teacher, teacher_record
 from akd.trainer import TrainConfig
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+TEACHERS_BEFORE = dict(TEACHERS)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,15 @@ def test_zoo_teacher_is_trained_once_then_reused(data, tmp_path):
                                                                         lr=0.02)),
                          data, tmp_path, progress=False)
     assert other.description.startswith("trained")  # another recipe is another teacher
+
+
+def test_a_zoo_teacher_whose_layers_changed_is_trained_again(data, tmp_path, monkeypatch):
+    config = TeacherConfig(name="vgg", training=QUICK)
+    load_teacher(config, data, tmp_path, progress=False)
+    monkeypatch.setitem(TEACHERS, "vgg", lambda c, n: TEACHERS_BEFORE["vgg"](c, n, (8, 16, 32)))
+    changed = load_teacher(config, data, tmp_path, progress=False)
+    assert changed.description.startswith("trained")  # not a crash on the old cached weights
+    assert len(list((tmp_path / "teachers").glob("vgg-*.pt"))) == 2
 
 
 def _write_factory(tmp_path, monkeypatch, classes, module="my_teachers"):
