@@ -158,7 +158,7 @@ class RunConfig:
     latency: LatencySettings = field(default_factory=LatencySettings)  # how latency is obtained
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)  # where candidates run
     final: FinalConfig = field(default_factory=FinalConfig)  # retraining the best from scratch
-    cache_dir: str | None = None  # data, teachers, logits, latency; null: $AKD_CACHE or ~/.cache/akd
+    cache_dir: str | None = None  # data, teachers, logits, latency; null: $AKD_CACHE, ~/.cache/akd
     progress: bool = True  # tqdm progress bars
 
     def __post_init__(self) -> None:

@@ -5,9 +5,13 @@ order they finish, which for parallel backends is not the order they were submit
 
 * ``serial``: in the driver's process, one at a time, with all the machine's threads.
 * ``process``: a local pool of N spawned workers, each pinned to its own cores with a matching
-  torch thread budget, and each with its own copy of the workspace (dataset and cached teacher logits, loaded once per worker). A worker that
-  dies (killed, out of memory) breaks the pool: the pool is rebuilt and the candidates it held are
-  submitted again, up to ``MAX_RETRIES`` times each, then recorded as failed.
+  torch thread budget and each with its own copy of the workspace (dataset and cached teacher
+  logits, loaded once per worker). A worker that dies (killed, out of memory) breaks the pool:
+  the pool is rebuilt and the tasks it held are submitted again, up to ``MAX_RETRIES`` times
+  each, then returned as failed.
+
+The work is a module-level function ``(task, config, lock) -> Outcome``: candidate evaluation in
+the search, from-scratch training in the final stage.
 """
 
 from __future__ import annotations

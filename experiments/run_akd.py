@@ -7,7 +7,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
+# runs from a checkout whether or not the package is installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from akd.cli import main  # noqa: E402
 
