@@ -7,8 +7,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test data clean
 
+# a second `make demo` continues (or just shows) the first run instead of refusing to overwrite it
 demo: $(VENV)/.installed data
-	$(PY) experiments/run_akd.py
+	$(PY) experiments/run_akd.py $$([ -f runs/demo/config.yaml ] && echo --resume)
 
 test: $(VENV)/.installed data
 	$(PY) -m pytest

@@ -91,7 +91,9 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     todo = [t for t in tasks if t.key() not in done]
     if not todo and (run.path / "final.json").exists():
         print(f"final stage of {run.path} is already complete; nothing to do")
-        return json.loads((run.path / "final.json").read_text())
+        result = json.loads((run.path / "final.json").read_text())
+        print(final_table(result))
+        return result
     final_workspace(config)  # the teacher's logits of the training set, before any worker
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="final", unit="run",
                disable=not config.progress)
