@@ -87,9 +87,9 @@ def _load_workspace(config: RunConfig) -> Workspace:
     if "akd" in config.search.arms:
         space.teacher = load_teacher(config.teacher, space.dataset, cache,
                                      progress=config.progress)
-        space.signal = _filled(CachedTeacher(space.teacher, space.dataset.proxy, config.proxy,
-                                             cache, progress=config.progress),
-                               config.proxy.epochs)
+        space.signal = CachedTeacher(space.teacher, space.dataset.proxy, config.proxy, cache,
+                                     progress=config.progress)
+        space.signal.fill(config.proxy.epochs)  # now, before any worker reads the cache
     return space
 
 
@@ -107,32 +107,36 @@ def final_workspace(config: RunConfig) -> Workspace:
             train_split = train_split.subset(
                 torch.arange(min(config.final.train_images, len(train_split))))
         space.final_train = train_split
-        space.final_signal = _filled(CachedTeacher(space.teacher, train_split,
-                                                   config.final.training, cache,
-                                                   progress=config.progress),
-                                     config.final.training.epochs)
+        space.final_signal = CachedTeacher(space.teacher, train_split, config.final.training,
+                                           cache, progress=config.progress)
+        space.final_signal.fill(config.final.training.epochs)
     return space
-
-
-def _filled(signal: CachedTeacher, epochs: int) -> CachedTeacher:
-    for epoch in range(epochs):  # fill the cache now, before any worker reads it
-        signal.epoch_logits(epoch)
-    return signal
 
 
 def evaluate(task: Task, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
     """Train ``task``'s student on the proxy split and measure its validation accuracy."""
+    def run() -> tuple:
+        space = workspace(config)
+        training = space.training(task.arm)
+        # one seed for every candidate: the same architecture starts equal in both arms
+        return (space.dataset, config.search.seed, space.dataset.proxy, space.dataset.val,
+                training, space.signal if training.alpha > 0 else None)
+
+    return train_student(task.arch, run, lock)
+
+
+def train_student(arch: str, setting, lock: CoreLock | None) -> Outcome:
+    """Build ``arch`` from a seed and train it as ``setting()`` says: a function returning
+    (dataset, seed, train split, evaluation split, TrainConfig, teacher signal or None), called
+    inside the guard so that a failure to load counts as the candidate's failure. Never raises."""
     start = time.perf_counter()
     try:
-        space = workspace(config)
-        data = space.dataset
-        arch = Architecture.parse(task.arch)
-        cost = count_cost(arch, data.input_size, data.num_classes)
-        torch.manual_seed(config.search.seed)  # the same architecture starts equal in both arms
-        model = build_model(arch, data.num_classes, data.input_size[0])
-        training = space.training(task.arm)
-        result = train(model, data.proxy, data.val, training,
-                       teacher=space.signal if training.alpha > 0 else None, lock=lock)
+        data, seed, train_split, eval_split, training, signal = setting()
+        parsed = Architecture.parse(arch)
+        cost = count_cost(parsed, data.input_size, data.num_classes)
+        torch.manual_seed(seed)
+        model = build_model(parsed, data.num_classes, data.input_size[0])
+        result = train(model, train_split, eval_split, training, teacher=signal, lock=lock)
     except Exception as error:  # any candidate may fail; the search must not
         return Outcome("failed", None, None, None, describe_error(error),
                        time.perf_counter() - start)

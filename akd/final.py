@@ -16,23 +16,20 @@ import dataclasses
 import json
 import math
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from search_spaces import Architecture, build_model, count_cost, get_space
+from search_spaces import count_cost, get_space
 
 from .board import top_trials
 from .config import RunConfig
-from .evaluation import Outcome, describe_error, final_workspace, workspace
+from .evaluation import Outcome, final_workspace, train_student, workspace
 from .evaluator import make_evaluator
 from .latency_lock import CoreLock
 from .rundir import RunDir
 from .search import latency_source, space_kwargs
-from .trainer import train
 
 MODES = ("cls", "kd")
 # Two-sided 95% Student t quantiles by degrees of freedom (any statistics table); beyond 30 the
@@ -50,30 +47,25 @@ class FinalTask:
     seed: int
 
     def key(self) -> tuple:
-        return (self.source, self.rank, self.mode, self.seed)
+        return run_key(dataclasses.asdict(self))
+
+
+def run_key(run: dict) -> tuple:
+    """What identifies a final run, in a task or in a final_runs.jsonl record."""
+    return (run["source"], run["rank"], run["mode"], run["seed"])
 
 
 def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
     """Train ``task``'s student from scratch on the training set; its test accuracy."""
-    start = time.perf_counter()
-    try:
+    def run() -> tuple:
         space = final_workspace(config)  # in a worker: reads the logits the driver cached
-        data = space.dataset
-        arch = Architecture.parse(task.arch)
-        cost = count_cost(arch, data.input_size, data.num_classes)
-        torch.manual_seed(task.seed)
-        model = build_model(arch, data.num_classes, data.input_size[0])
+        kd = task.mode == "kd"
         training = dataclasses.replace(config.final.training, seed=task.seed,
-                                       alpha=config.final.training.alpha if task.mode == "kd"
-                                       else 0.0)
-        result = train(model, space.final_train, data.test, training,
-                       teacher=space.final_signal if task.mode == "kd" else None, lock=lock)
-    except Exception as error:  # one failed training must not lose the others
-        return Outcome("failed", None, None, None, describe_error(error),
-                       time.perf_counter() - start)
-    ok = result.status == "ok"
-    return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
-                   result.error, time.perf_counter() - start)
+                                       alpha=config.final.training.alpha if kd else 0.0)
+        return (space.dataset, task.seed, space.final_train, space.dataset.test, training,
+                space.final_signal if kd else None)
+
+    return train_student(task.arch, run, lock)
 
 
 def run_final(config: RunConfig, out: str | Path) -> dict:
@@ -85,7 +77,7 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     students = _students(config, trials)
     if not students:
         raise ValueError(f"{run.path}: no arm has a successful trial to train")
-    done = {tuple(r["key"]): r for r in _read_runs(run.path / "final_runs.jsonl")}
+    done = {run_key(r): r for r in RunDir.read_lines(run.path / "final_runs.jsonl")}
     tasks = [FinalTask(s["source"], s["rank"], s["arch"], mode, seed)
              for s in students for mode in MODES for seed in range(config.final.seeds)]
     todo = [t for t in tasks if t.key() not in done]
@@ -102,7 +94,7 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
             evaluator.submit(task)
         while evaluator.in_flight:
             task, outcome = evaluator.next_finished()
-            record = {"key": list(task.key()), **dataclasses.asdict(task),
+            record = {**dataclasses.asdict(task),
                       "test_acc": outcome.accuracy, "status": outcome.status,
                       "error": outcome.error, "seconds": outcome.seconds}
             run.append_line(run.path / "final_runs.jsonl", record)
@@ -146,7 +138,7 @@ def _reference(config: RunConfig, space, students: list[dict]) -> dict:
 
 def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict:
     """final.json's content from the students and their finished runs."""
-    by_key = {tuple(r["key"]): r for r in runs}
+    by_key = {run_key(r): r for r in runs}
     for student in students:
         student["runs"] = [by_key[k] for k in sorted(by_key)
                            if k[:2] == (student["source"], student["rank"])]
@@ -220,7 +212,3 @@ def final_table(result: dict) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
-
-
-def _read_runs(path: Path) -> list[dict]:
-    return RunDir(path.parent).read_lines(path)

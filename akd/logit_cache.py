@@ -34,6 +34,11 @@ class CachedTeacher:
     def __call__(self, epoch: int, indices: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         return self.epoch_logits(epoch)[indices].to(batch.device, non_blocking=True)
 
+    def fill(self, epochs: int) -> None:
+        """Compute (or load) the logits of epochs 0..epochs-1 now, e.g. before workers read them."""
+        for epoch in range(epochs):
+            self.epoch_logits(epoch)
+
     def epoch_logits(self, epoch: int) -> torch.Tensor:
         """Logits for every image of the split as the student sees it in ``epoch``."""
         seed = self.config.augment_seed + epoch if self.config.augment_padding > 0 else None

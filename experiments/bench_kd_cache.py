@@ -56,8 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as fresh:  # time the fill from scratch, not a warm cache
         cached = CachedTeacher(teacher, data.proxy, config, Path(fresh))
         start = time.perf_counter()
-        for epoch in range(args.epochs):
-            cached.epoch_logits(epoch)
+        cached.fill(args.epochs)
         fill_seconds = time.perf_counter() - start
         cached_speed, cached_acc = run(cached)
     print(f"student {args.student}")

@@ -1,6 +1,5 @@
 """fvcore cost wrapper: exact counts on a network small enough to count by hand."""
 
-import warnings
 
 import pytest
 

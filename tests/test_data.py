@@ -1,7 +1,6 @@
 """Datasets: the real Fashion-MNIST from its IDX files, seeded splits, clear errors."""
 
 import gzip
-from pathlib import Path
 
 import pytest
 import torch

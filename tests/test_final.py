@@ -9,7 +9,7 @@ from akd.final import mean_ci, summarize
 
 
 def run(source, mode, seed, acc):
-    return {"key": [source, 1, mode, seed], "source": source, "rank": 1, "arch": source,
+    return {"source": source, "rank": 1, "arch": source,
             "mode": mode, "seed": seed, "test_acc": acc, "status": "ok", "error": None,
             "seconds": 1.0}
 
