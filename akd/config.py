@@ -20,6 +20,9 @@ from typing import Any
 import dacite
 import yaml
 
+from controllers import available_controllers
+from search_spaces import available_spaces
+
 from .data import DataConfig
 from .latency import LatencyConfig
 from .teachers import TeacherConfig
@@ -162,6 +165,11 @@ class RunConfig:
     progress: bool = True  # tqdm progress bars
 
     def __post_init__(self) -> None:
+        for key, name, known in (("space.name", self.space.name, available_spaces()),
+                                 ("controller.name", self.controller.name,
+                                  available_controllers())):
+            if name not in known:
+                raise ValueError(f"{key} = {name!r}; allowed: {', '.join(known)}")
         if "akd" in self.search.arms and not self.proxy.alpha > 0:
             raise ValueError(f"proxy.alpha = {self.proxy.alpha} leaves the akd arm without KD; "
                              "use an alpha in (0, 1] or search.arms: [nas]")

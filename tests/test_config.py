@@ -44,6 +44,8 @@ def test_a_section_given_in_part_keeps_its_own_defaults(tmp_path):
     ("search.arms=[akd, akd]", "search.arms"),
     ("proxy.alpha=0", "proxy.alpha = 0.0 leaves the akd arm without KD"),
     ("evaluator.backend=gpu", "evaluator.backend = 'gpu'; allowed: serial, process"),
+    ("controller.name=bayes", "controller.name = 'bayes'; allowed: evolution, lstm_ppo"),
+    ("space.name=darts", "space.name = 'darts'; allowed: mnasnet, toy"),
     ("noequals", "expected key.path=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):
