@@ -8,7 +8,8 @@ order they finish, which for parallel backends is not the order they were submit
   torch thread budget and each with its own copy of the workspace (dataset and cached teacher
   logits, loaded once per worker). A worker that dies (killed, out of memory) breaks the pool:
   the pool is rebuilt and the tasks it held are submitted again, up to ``MAX_RETRIES`` times
-  each, then returned as failed.
+  each, then returned as failed. The pool cannot say which task killed it, so every task in
+  flight at a death counts one attempt.
 
 The work is a module-level function ``(task, config, lock) -> Outcome``: candidate evaluation in
 the search, from-scratch training in the final stage.
