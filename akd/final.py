@@ -148,19 +148,20 @@ def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict
             student[f"{mode}_mean"] = statistics.mean(accs) if accs else None
     best = {s["source"]: s for s in students if s["rank"] == 1}
     result = {"final": dataclasses.asdict(config.final), "students": students,
-              "gain": _gain(best, config.final.seeds), "table_2x2": _table(best)}
+              "gain": gain_metric(best), "table_2x2": table_2x2(best)}
     return result
 
 
-def _gain(best: dict, seeds: int) -> dict | None:
-    """[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)], paired by seed."""
+def gain_metric(best: dict) -> dict | None:
+    """[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)], paired by seed: ``best`` maps
+    "akd" and "nas" to their best student with its runs; seeds missing a run are left out."""
     if "akd" not in best or "nas" not in best:
         return None
     acc = {(s, r["mode"], r["seed"]): r["test_acc"] for s in ("akd", "nas")
            for r in best[s]["runs"] if r["status"] == "ok"}
     per_seed = [(acc["akd", "kd", seed] - acc["akd", "cls", seed])
                 - (acc["nas", "kd", seed] - acc["nas", "cls", seed])
-                for seed in range(seeds)
+                for seed in sorted({seed for _, _, seed in acc})
                 if all((s, m, seed) in acc for s in ("akd", "nas") for m in MODES)]
     return {"per_seed": per_seed, **mean_ci(per_seed),
             "same_architecture": best["akd"]["arch"] == best["nas"]["arch"]}
@@ -185,7 +186,7 @@ def _t95(df: int) -> float:
     return _T95[max(k for k in _T95 if k <= df)]  # the next lower tabled df: conservative
 
 
-def _table(best: dict) -> dict:
+def table_2x2(best: dict) -> dict:
     """Test accuracy of each arm's best, by how it was searched and how it was trained."""
     rows = {"hard_label": best.get("nas"), "distillation": best.get("akd")}
     return {searched: {f"trained_{'hard_label' if m == 'cls' else 'distillation'}":

@@ -39,13 +39,14 @@ class RunDir:
         self.append_line(self.trials, record)
 
     @staticmethod
-    def read_lines(path: Path) -> list[dict]:
-        """Every complete line of a JSON Lines file; a torn last line is cut off the file."""
+    def read_lines(path: Path, repair: bool = True) -> list[dict]:
+        """Every complete line of a JSON Lines file; a torn last line is cut off the file
+        (``repair=False``, for readers such as the report: ignored, the file left as it is)."""
         if not path.exists():
             return []
         data = path.read_bytes()
         complete = data[:data.rfind(b"\n") + 1]
-        if len(complete) < len(data):
+        if len(complete) < len(data) and repair:
             warnings.warn(f"{path}: dropping a line cut short by a crash; that work is done "
                           "again", stacklevel=2)
             with open(path, "r+b") as handle:

@@ -158,8 +158,8 @@ def latency_source(config: RunConfig, input_size: tuple[int, int, int], num_clas
     return lambda arch: latency_of(arch, cache, timing, num_classes, lock).median_ms
 
 
-def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
-              recorded: list[dict]) -> Arm:
+def make_controller(config: RunConfig, space: SearchSpace) -> Controller:
+    """A fresh controller of ``config`` for ``space`` (each arm has its own)."""
     options = dict(config.controller.options)
     controller = get_controller(config.controller.name, space.choices, seed=config.search.seed,
                                 **options)
@@ -168,6 +168,12 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
         controller = get_controller(config.controller.name, space.choices,
                                     seed=config.search.seed,
                                     **options, batch_size=config.search.batch_size)
+    return controller
+
+
+def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
+              recorded: list[dict]) -> Arm:
+    controller = make_controller(config, space)
     trials = [t for t in recorded if t["arm"] == name]
     checkpoint = run.load_checkpoint(name)
     if checkpoint is None and trials:
