@@ -29,12 +29,6 @@ TRIAL_FIELDS = {"arm", "step", "index", "arch", "decisions", "val_acc", "latency
                 "params", "flops", "status", "error", "seconds"}
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """One cache (prepared data, the quick teacher, logits, latencies) for the whole module."""
-    return tmp_path_factory.mktemp("cache")
-
-
 def quick(cache, *overrides):
     return load_config(PRESETS / "quick.yaml", [f"cache_dir={cache}", "progress=false",
                                                 *overrides])
@@ -46,14 +40,6 @@ def read_lines(path):
 
 def read_trials(run):
     return read_lines(run / "trials.jsonl")
-
-
-@pytest.fixture(scope="module")
-def quick_run(cache, tmp_path_factory):
-    run = tmp_path_factory.mktemp("quick") / "run"
-    assert main(["--config", "quick", "--out", str(run), "--set", f"cache_dir={cache}",
-                 "--set", "progress=false"]) == 0
-    return run
 
 
 def test_quick_run_writes_the_contract_files(quick_run):
