@@ -1,0 +1,84 @@
+"""The architecture-knowledge experiment: the AKD paper's motivation table, as a command.
+
+A fixed set of students at similar latency (sampled from the space, latency measured and cached),
+each trained on the proxy split with labels only (CLS) and distilled from each zoo teacher, over
+seeds; their validation accuracy and rank per column, and the rank correlation (Spearman, Kendall)
+between every pair of columns. Writes results.jsonl, ranking.csv, correlation.csv and
+arch_knowledge.md into --out; rerunning the same command after a kill finishes what is missing.
+
+    python experiments/arch_knowledge.py                       # 5 students, 4 teachers, 2 seeds
+    python experiments/arch_knowledge.py --teachers resnet,vgg --students 4 --seeds 3
+    python experiments/arch_knowledge.py --config experiments/configs/arch_knowledge/tiny.yaml \\
+        --out runs/arch_knowledge_tiny                         # in seconds
+
+Default budget (experiments/configs/arch_knowledge/default.yaml): Fashion-MNIST, every teacher
+trained 1 epoch on 20,000 images, students 2 epochs on 5,000 proxy images, 64 sampled
+architectures: 50 student trainings. Runtime on 2 CPU cores: see the README's "Architecture
+knowledge" section (the first run also trains the four teachers; reruns load them from the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
+
+from akd.arch_knowledge import Options, run_experiment  # noqa: E402
+from akd.config import ConfigError, load_config  # noqa: E402
+
+DEFAULT_CONFIG = ROOT / "experiments" / "configs" / "arch_knowledge" / "default.yaml"
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config, args.set)
+        options = Options(students=args.students, seeds=args.seeds, samples=args.samples,
+                          teachers=tuple(t.strip() for t in args.teachers.split(",") if t.strip()))
+        run_experiment(config, options, args.out)
+    except (ConfigError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arch_knowledge.py", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys it uses (python experiments/run_akd.py --help lists them all):\n"
+               "  data, space, latency, cache_dir, progress as in a search; search.seed: the\n"
+               "  sampling seed; teacher.training, teacher.train_images: every teacher's budget\n"
+               "  (--teachers names them); proxy: the students' training (KD: its alpha and\n"
+               "  temperature; CLS: alpha 0)")
+    default = Options()
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help=f"YAML run config (default: {DEFAULT_CONFIG.relative_to(ROOT)}; "
+                             "tiny.yaml beside it runs in seconds, for tests)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override one config key (repeatable), e.g. --set proxy.epochs=3")
+    parser.add_argument("--students", type=int, default=default.students,
+                        help=f"students at similar latency (default {default.students})")
+    parser.add_argument("--teachers", default=",".join(default.teachers),
+                        help="comma-separated zoo teachers (default: "
+                             f"{','.join(default.teachers)})")
+    parser.add_argument("--seeds", type=int, default=default.seeds,
+                        help="trainings per student and column, seeds 0..N-1 (default "
+                             f"{default.seeds})")
+    parser.add_argument("--samples", type=int, default=default.samples,
+                        help="architectures sampled to choose the students from (default "
+                             f"{default.samples})")
+    parser.add_argument("--out", default="runs/arch_knowledge",
+                        help="output directory (default runs/arch_knowledge)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
