@@ -64,6 +64,10 @@ class Dataset:
     val: Split  # held-out part of the training set: the search reward
     test: Split  # the official test set: only the final stage touches it
     proxy: Split  # seeded subset of ``train`` for candidate evaluation
+    # per-channel statistics of the raw training images (pixels scaled to [0, 1] for the image
+    # datasets) that every split was normalised with: what a deployment must apply too
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
     input_size: tuple[int, int, int] = field(init=False)  # (C, H, W)
 
     def __post_init__(self) -> None:
@@ -91,7 +95,8 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     # ``train`` is already in seeded random order, so its head is a seeded random subset.
     proxy_size = min(config.proxy_size or len(train), len(train))
     proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
-    return Dataset(config.name, classes, train, val, test, proxy)
+    return Dataset(config.name, classes, train, val, test, proxy,
+                   tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
 
 
 def split_indices(num_images: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

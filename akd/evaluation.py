@@ -24,6 +24,7 @@ from .config import RunConfig
 from .data import Dataset, Split, default_cache_dir, load_dataset
 from .latency_lock import CoreLock
 from .logit_cache import CachedTeacher
+from .rundir import save_atomic
 from .teachers import Teacher, load_teacher
 from .trainer import TrainConfig, train
 
@@ -125,10 +126,12 @@ def evaluate(task: Task, config: RunConfig, lock: CoreLock | None = None) -> Out
     return train_student(task.arch, run, lock)
 
 
-def train_student(arch: str, setting, lock: CoreLock | None) -> Outcome:
+def train_student(arch: str, setting, lock: CoreLock | None, save_to: str | None = None
+                  ) -> Outcome:
     """Build ``arch`` from a seed and train it as ``setting()`` says: a function returning
     (dataset, seed, train split, evaluation split, TrainConfig, teacher signal or None), called
-    inside the guard so that a failure to load counts as the candidate's failure. Never raises."""
+    inside the guard so that a failure to load counts as the candidate's failure. Never raises.
+    ``save_to``: the file that keeps the trained state dict (final trainings); None: not kept."""
     start = time.perf_counter()
     try:
         data, seed, train_split, eval_split, training, signal = setting()
@@ -137,6 +140,9 @@ def train_student(arch: str, setting, lock: CoreLock | None) -> Outcome:
         torch.manual_seed(seed)
         model = build_model(parsed, data.num_classes, data.input_size[0])
         result = train(model, train_split, eval_split, training, teacher=signal, lock=lock)
+        if save_to and result.status == "ok":  # on the CPU, in the default layout: loads anywhere
+            save_atomic({name: tensor.detach().cpu().contiguous()
+                         for name, tensor in model.state_dict().items()}, Path(save_to))
     except Exception as error:  # any candidate may fail; the search must not
         return Outcome("failed", None, None, None, describe_error(error),
                        time.perf_counter() - start)

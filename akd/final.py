@@ -4,7 +4,9 @@ For the top ``final.top_k`` architectures of each arm (by reward) and, when the 
 hand-designed reference student at a similar latency, train from scratch on the training set with
 labels only (CLS) and with KD from the teacher, once per seed, and test each on the test split.
 Each finished training is appended to ``final_runs.jsonl`` as it finishes (so a killed final stage
-resumes where it stopped); ``final.json`` then holds every run, the AKD paper's gain metric
+resumes where it stopped), and the state dict of each that succeeded is kept in
+``weights/<source>-<rank>-<mode>-seed<seed>.pt`` (the record's ``weights``) for export.
+``final.json`` then holds every run, the AKD paper's gain metric
 ``[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)]`` over seeds with a 95% confidence
 interval, and its 2x2 table (searched by hard label / distillation x trained by hard label /
 distillation).
@@ -45,6 +47,7 @@ class FinalTask:
     arch: str
     mode: str  # "cls" (labels only) or "kd"
     seed: int
+    save_to: str | None = None  # the file that keeps the trained state dict; None: not kept
 
     def key(self) -> tuple:
         return run_key(dataclasses.asdict(self))
@@ -53,6 +56,28 @@ class FinalTask:
 def run_key(run: dict) -> tuple:
     """What identifies a final run, in a task or in a final_runs.jsonl record."""
     return (run["source"], run["rank"], run["mode"], run["seed"])
+
+
+def weights_file(key: tuple) -> str:
+    """Where the final run ``key`` keeps its trained state dict, relative to the run directory."""
+    source, rank, mode, seed = key
+    return f"weights/{source}-{rank}-{mode}-seed{seed}.pt"
+
+
+def final_task(run: RunDir, source: str, rank: int, arch: str, mode: str, seed: int
+               ) -> FinalTask:
+    """A final training whose trained weights are kept in ``run``'s weights/ folder."""
+    return FinalTask(source, rank, arch, mode, seed,
+                     save_to=str(run.path / weights_file((source, rank, mode, seed))))
+
+
+def final_record(task: FinalTask, outcome: Outcome) -> dict:
+    """The final_runs.jsonl line of a finished final training."""
+    record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy, "status": outcome.status,
+              "error": outcome.error, "seconds": outcome.seconds}
+    kept = record.pop("save_to") and outcome.status == "ok"
+    record["weights"] = weights_file(task.key()) if kept else None
+    return record
 
 
 def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
@@ -65,7 +90,7 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
         return (space.dataset, task.seed, space.final_train, space.dataset.test, training,
                 space.final_signal if kd else None)
 
-    return train_student(task.arch, run, lock)
+    return train_student(task.arch, run, lock, save_to=task.save_to)
 
 
 def run_final(config: RunConfig, out: str | Path) -> dict:
@@ -77,8 +102,8 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     students = _students(config, trials)
     if not students:
         raise ValueError(f"{run.path}: no arm has a successful trial to train")
-    done = {run_key(r): r for r in RunDir.read_lines(run.path / "final_runs.jsonl")}
-    tasks = [FinalTask(s["source"], s["rank"], s["arch"], mode, seed)
+    done = {run_key(r): r for r in run.read_lines(run.final_runs)}
+    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed)
              for s in students for mode in MODES for seed in range(config.final.seeds)]
     todo = [t for t in tasks if t.key() not in done]
     if not todo and (run.path / "final.json").exists():
@@ -94,10 +119,8 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
             evaluator.submit(task)
         while evaluator.in_flight:
             task, outcome = evaluator.next_finished()
-            record = {**dataclasses.asdict(task),
-                      "test_acc": outcome.accuracy, "status": outcome.status,
-                      "error": outcome.error, "seconds": outcome.seconds}
-            run.append_line(run.path / "final_runs.jsonl", record)
+            record = final_record(task, outcome)
+            run.append_line(run.final_runs, record)
             done[task.key()] = record
             bar.update()
     bar.close()
@@ -113,14 +136,18 @@ def _students(config: RunConfig, trials: list[dict]) -> list[dict]:
     for arm in config.search.arms:
         for rank, trial in enumerate(top_trials([t for t in trials if t["arm"] == arm],
                                                 config.final.top_k), start=1):
-            students.append({"source": arm, "rank": rank, "arch": trial["arch"],
-                             "latency_ms": trial["latency_ms"], "params": trial["params"],
-                             "flops": trial["flops"], "search_reward": trial["reward"],
-                             "search_val_acc": trial["val_acc"]})
+            students.append(searched_student(arm, rank, trial))
     space = get_space(config.space.name, **space_kwargs(config))
     if config.final.references and students and hasattr(space, "hand_designed"):
         students.append(_reference(config, space, students))
     return students
+
+
+def searched_student(arm: str, rank: int, trial: dict) -> dict:
+    """A final-stage student from ``arm``'s trial of that reward rank."""
+    return {"source": arm, "rank": rank, "arch": trial["arch"], "latency_ms": trial["latency_ms"],
+            "params": trial["params"], "flops": trial["flops"], "search_reward": trial["reward"],
+            "search_val_acc": trial["val_acc"]}
 
 
 def _reference(config: RunConfig, space, students: list[dict]) -> dict:

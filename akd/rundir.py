@@ -7,6 +7,8 @@
 * ``checkpoints/<arm>.pt``: controller state and step per arm, written to a temporary file and
   renamed, so a checkpoint is always either the old one or the new one, never half of each.
 * ``tensorboard/<arm>/``: one TensorBoard run per arm, so the arms' curves overlay.
+* ``final_runs.jsonl`` and ``weights/``: each final-stage training's record, and the state dict
+  of each that succeeded (written like a checkpoint).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RunDir:
         self.trials = self.path / "trials.jsonl"
         self.checkpoints = self.path / "checkpoints"
         self.tensorboard = self.path / "tensorboard"
+        self.final_runs = self.path / "final_runs.jsonl"
 
     def create(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -63,17 +66,17 @@ class RunDir:
             os.fsync(handle.fileno())
 
     @staticmethod
+    def write_lines(path: Path, records: list[dict]) -> None:
+        """Replace a JSON Lines file with ``records``, atomically."""
+        _write_text(path, "".join(json.dumps(_json_safe(r)) + "\n" for r in records))
+
+    @staticmethod
     def write_json(path: Path, value: dict) -> None:
         """Write ``value`` atomically (temporary file, then rename)."""
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(_json_safe(value), indent=1) + "\n")
-        os.replace(partial, path)
+        _write_text(path, json.dumps(_json_safe(value), indent=1) + "\n")
 
     def save_checkpoint(self, arm: str, state: dict) -> None:
-        path = self.checkpoints / f"{arm}.pt"
-        partial = path.with_suffix(".partial")
-        torch.save(state, partial)
-        os.replace(partial, path)
+        save_atomic(state, self.checkpoints / f"{arm}.pt")
 
     def load_checkpoint(self, arm: str) -> dict | None:
         path = self.checkpoints / f"{arm}.pt"
@@ -84,6 +87,20 @@ class RunDir:
         except Exception as error:  # any unreadable file: say which and stop
             raise ValueError(f"checkpoint {path} cannot be read ({error}); it was not written by "
                              "akd or is damaged") from None
+
+
+def save_atomic(value, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: the file is whole, old or new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(value, partial)
+    os.replace(partial, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _json_safe(value):

@@ -9,6 +9,9 @@ and gated by a sigmoid, as in the MnasNet paper.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -92,11 +95,18 @@ class StudentNet(nn.Module):
 
 
 def build_model(arch: Architecture | str, num_classes: int = 10, in_channels: int = 3,
-                dropout: float = 0.2) -> StudentNet:
+                dropout: float = 0.2,
+                weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None
+                ) -> StudentNet:
     """Build ``arch`` (an Architecture or its string) for any input channels and class count.
 
     Global pooling makes the network resolution-agnostic; the input only has to be at least 1x1
-    after the strides, which padding guarantees for any size >= 1.
+    after the strides, which padding guarantees for any size >= 1. ``weights``, a state-dict file
+    or a state dict, is loaded into the model (as torchvision's ``weights=``), so a block string
+    and a weights file rebuild a trained student::
+
+        model = build_model(Path("student.arch").read_text(), num_classes=10, in_channels=1,
+                            weights="student.pt").eval()
     """
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
@@ -105,7 +115,43 @@ def build_model(arch: Architecture | str, num_classes: int = 10, in_channels: in
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    return StudentNet(arch, num_classes, in_channels, dropout)
+    model = StudentNet(arch, num_classes, in_channels, dropout)
+    if weights is not None:
+        _load_weights(model, weights)
+    return model
+
+
+def _load_weights(model: StudentNet, weights: str | os.PathLike | Mapping) -> None:
+    """Load a state dict (or a file holding one); ValueError naming the file and the problem."""
+    where = "the state dict"
+    if not isinstance(weights, Mapping):
+        where = f"weights file {os.fspath(weights)!r}"
+        if not os.path.isfile(weights):
+            raise ValueError(f"{where} does not exist")
+        try:
+            weights = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:  # any unreadable file: say which and why, in one line
+            raise ValueError(f"{where} cannot be read ({str(error).splitlines()[0]}); it must be "
+                             "a state dict saved with torch.save") from None
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"{where} holds a {type(weights).__name__}, not a state dict")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    resized = [f"{k} {tuple(getattr(weights[k], 'shape', ()))} vs {tuple(expected[k].shape)}"
+               for k in expected if k in weights
+               and tuple(getattr(weights[k], "shape", ())) != tuple(expected[k].shape)]
+    problems = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in (
+        (missing, "missing keys"), (unexpected, "unexpected keys"),
+        (resized, "shape mismatches, file vs model")) if keys]
+    if problems:
+        raise ValueError(f"{where} does not fit this model: {'; '.join(problems)}; build it with "
+                         "the block string, num_classes and in_channels it was trained with")
+    try:
+        model.load_state_dict(weights)
+    except Exception as error:  # values that are not tensors
+        raise ValueError(f"{where} does not fit this model: {' '.join(str(error).split())}"
+                         ) from None
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -74,3 +74,38 @@ def test_layer_rules():
 def test_builder_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_model(Architecture.parse("cn_r1_k3_s1_c8"), **kwargs)
+
+
+def test_weights_rebuild_a_trained_model_and_bad_weights_are_one_line_errors(tmp_path):
+    text = "cn_r1_k3_s1_c8|ir_r2_k3_s2_e3_c16_se0.25|cn_r1_k1_s1_c32"
+    torch.manual_seed(0)
+    trained = build_model(text, num_classes=4, in_channels=1).eval()
+    with torch.no_grad():  # weights unlike a fresh model's, running statistics included
+        for tensor in trained.state_dict().values():
+            tensor.add_(torch.rand_like(tensor.float()).to(tensor.dtype))
+    torch.save(trained.state_dict(), tmp_path / "student.pt")
+    (tmp_path / "student.arch").write_text(text)
+    # the documented one-liner
+    model = build_model((tmp_path / "student.arch").read_text(), num_classes=4, in_channels=1,
+                        weights=tmp_path / "student.pt").eval()
+    x = torch.randn(3, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(model(x), trained(x))
+        assert torch.equal(build_model(text, 4, 1, weights=trained.state_dict()).eval()(x),
+                           trained(x))
+
+    torch.save([1, 2], tmp_path / "list.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    for weights, kwargs, message in [
+        (tmp_path / "missing.pt", {}, r"weights file '.*missing.pt' does not exist"),
+        (tmp_path / "junk.pt", {}, r"weights file '.*junk.pt' cannot be read \(.*\); it must be"),
+        (tmp_path / "list.pt", {}, r"weights file '.*list.pt' holds a list, not a state dict"),
+        (tmp_path / "student.pt", {"num_classes": 5},
+         r"does not fit this model: 2 shape mismatches, file vs model \(first: classifier.weight "
+         r"\(4, 32\) vs \(5, 32\)\)"),
+        ({"extra": torch.zeros(1)}, {}, r"the state dict does not fit this model: \d+ missing keys "
+         r"\(first: features.0.0.body.0.weight\); 1 unexpected keys \(first: extra\)"),
+    ]:
+        with pytest.raises(ValueError, match=message) as error:
+            build_model(text, **{"num_classes": 4, "in_channels": 1, **kwargs}, weights=weights)
+        assert "\n" not in str(error.value)

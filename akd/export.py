@@ -1,0 +1,294 @@
+"""Export the best student of a run: state dict, block string, TorchScript and ONNX, checked.
+
+    python experiments/export.py runs/demo          # the best student, to runs/demo/export
+    python experiments/export.py runs/demo --source nas --out nasnet
+
+Which student: by default the one in ``final.json`` with the highest mean KD test accuracy among
+the searched arms (akd, nas), in its KD training of seed 0. The seed is fixed rather than the
+seed with the best test accuracy: choosing among trainings by the test split would make the test
+accuracy reported for the export an optimistic, selected number. Without ``final.json`` (final
+stage disabled or not run yet) it is the akd arm's best trial by reward. ``--source``, ``--rank``
+and ``--seed`` pick another of the final stage's trainings.
+
+Its weights are the final stage's (``weights/`` of the run). When they are missing (a run from
+before the final stage kept weights, or no final stage yet) that training is done now, by the
+final stage's own code and budget, and recorded in the run as the final stage would have.
+
+The export folder (default ``<run>/export``) gets ``student.pt`` (state dict), ``student.arch``
+(block string), ``student.json`` (shapes, input normalisation, provenance, accuracy, cost, the
+rebuild one-liner and the checks), ``student.torchscript.pt`` and ``student.onnx`` (dynamic batch).
+They are written to ``<out>.partial`` first; only when the model rebuilt from the written files,
+the TorchScript module and the ONNX model under onnxruntime all reproduce the trained model's
+logits on test images within ``TOLERANCE`` (and its predicted classes) are they moved to ``<out>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import typing
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from search_spaces import build_model
+
+from .board import top_trials
+from .config import ARMS, RunConfig, config_from_dict, load_config
+from .data import Dataset, load_dataset
+from .evaluation import cache_dir
+from .final import (evaluate_final, final_record, final_task, run_key, searched_student,
+                    weights_file)
+from .rundir import RunDir
+
+TOLERANCE = 1e-4  # largest absolute logit difference allowed between an export and the model
+CHECK_IMAGES = 64  # test images the exports are checked on
+REBUILD = ('model = build_model(Path("student.arch").read_text(), num_classes={num_classes}, '
+           'in_channels={in_channels}, weights="student.pt").eval()')
+IMPORTS = "from pathlib import Path; from search_spaces import build_model"
+
+
+class ExportError(ValueError):
+    """The run cannot be exported as asked, or an export does not match the model."""
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
+               source: str | None = None, rank: int | None = None, seed: int = 0) -> dict:
+    """Export a student of the run in ``run_dir`` to ``out``; the content of student.json."""
+    _require_onnx()  # before any training
+    run = RunDir(run_dir)
+    config = run_config(run)
+    if not 0 <= seed < config.final.seeds:
+        raise ExportError(f"--seed {seed} is not one of the run's final seeds 0.."
+                          f"{config.final.seeds - 1}")
+    student = choose_student(run, config, source, rank)
+    weights, record = trained_weights(run, config, student, seed)
+    data = load_dataset(config.data, cache_dir(config))
+    model = build_model(student["arch"], data.num_classes, data.input_size[0],
+                        weights=weights).eval()
+    out = Path(out) if out else run.path / "export"
+    staging = out.with_name(out.name + ".partial")
+    info = describe(run, config, data, model, student, record)
+    stage(staging, model, data.test.images[:CHECK_IMAGES], info)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in staging.iterdir():
+        os.replace(path, out / path.name)
+    staging.rmdir()
+    return {**info, "folder": str(out)}
+
+
+def stage(folder: Path, model: torch.nn.Module, images: torch.Tensor, info: dict) -> None:
+    """Write every file of the export to ``folder`` and check them on ``images``; ExportError
+    when an exported model does not reproduce ``model``."""
+    shutil.rmtree(folder, ignore_errors=True)  # what a failed export left
+    folder.mkdir(parents=True)
+    write_files(folder, model, info["arch"], images)
+    info["checks"] = check_files(folder, model, images)
+    RunDir.write_json(folder / "student.json", info)
+    failed = [name for name, check in info["checks"].items()
+              if isinstance(check, dict) and not check["ok"]]
+    if failed:
+        raise ExportError(f"the exported {', '.join(failed)} model does not reproduce the trained "
+                          f"one within {TOLERANCE:g} (see checks in {folder / 'student.json'})")
+
+
+def run_config(run: RunDir) -> RunConfig:
+    """The run's config, with the final budget its final stage used when it has one."""
+    if not run.path.is_dir():
+        raise ExportError(f"run directory {str(run.path)!r} does not exist; pass the --out of a "
+                          "run_akd.py run")
+    if not run.config.is_file() or not run.trials.is_file():
+        raise ExportError(f"{run.path} is not a finished search (no config.yaml or trials.jsonl); "
+                          "run experiments/run_akd.py first")
+    config = load_config(run.config)
+    final = run.path / "final.json"
+    if final.exists():  # --final-only may have changed the final budget after the search
+        config = config_from_dict({**config.to_dict(), "final": _read_final(final)["final"]})
+    return config
+
+
+def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
+                   rank: int | None = None) -> dict:
+    """The student to export (a final.json student, or one built from a trial); see the module
+    docstring for the rule."""
+    final = run.path / "final.json"
+    students = _read_final(final)["students"] if final.exists() else []
+    if source is None and rank is None:
+        scored = [s for s in students if s["source"] in ARMS and s.get("kd_mean") is not None]
+        if scored:  # the first of equals: final.json lists akd before nas
+            return max(scored, key=lambda s: s["kd_mean"])
+    source = source or ("akd" if "akd" in config.search.arms else config.search.arms[0])
+    rank = 1 if rank is None else rank
+    if not 1 <= rank <= config.final.top_k:
+        raise ExportError(f"--rank {rank} is not one of the run's final students 1.."
+                          f"{config.final.top_k} (final.top_k)")
+    for student in students:
+        if (student["source"], student["rank"]) == (source, rank):
+            return student
+    if source == "reference":
+        raise ExportError(f"{run.path} has no reference student: the final stage picks it; run "
+                          f"experiments/run_akd.py --out {run.path} --final-only first")
+    if source not in config.search.arms:
+        raise ExportError(f"--source {source}: the run searched with "
+                          f"{', '.join(config.search.arms)} only")
+    best = top_trials([t for t in run.read_trials() if t["arm"] == source], rank)
+    if len(best) < rank:
+        raise ExportError(f"arm {source} of {run.path} has {len(best)} successful trials, so no "
+                          f"student of rank {rank}")
+    return searched_student(source, rank, best[-1])
+
+
+def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
+                    ) -> tuple[Path, dict]:
+    """The state-dict file of ``student``'s KD training of ``seed`` and its final_runs.jsonl
+    record; trained now, the final stage's way, when the run does not hold it."""
+    task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed)
+    done = {run_key(r): r for r in run.read_lines(run.final_runs)}  # the latest line wins
+    record = done.get(task.key())
+    if record and record.get("weights") == weights_file(task.key()) \
+            and Path(task.save_to).is_file():
+        return Path(task.save_to), record
+    print(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); training "
+          f"it now with the run's final budget (final.training.epochs = "
+          f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")
+    outcome = evaluate_final(task, config)
+    if outcome.status != "ok":
+        raise ExportError(f"training {_name(student)} (KD, seed {seed}) failed: {outcome.error}")
+    record = final_record(task, outcome)
+    done[task.key()] = record  # replaces a record without weights (from before they were kept)
+    run.write_lines(run.final_runs, list(done.values()))
+    return Path(task.save_to), record
+
+
+def write_files(folder: Path, model: torch.nn.Module, arch: str, example: torch.Tensor) -> None:
+    """state dict, block string, TorchScript and ONNX (batch dimension dynamic) of ``model``."""
+    torch.save(model.state_dict(), folder / "student.pt")
+    (folder / "student.arch").write_text(arch)  # no newline: the one-liner parses it as it is
+    with warnings.catch_warnings():  # torch.jit is deprecated, yet what C++ and mobile load
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(model).save(str(folder / "student.torchscript.pt"))
+    torch.onnx.export(model, (example,), folder / "student.onnx", input_names=["images"],
+                      output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},),
+                      dynamo=True, external_data=False, verbose=False)
+
+
+def check_files(folder: Path, model: torch.nn.Module, images: torch.Tensor) -> dict:
+    """How far each written model's logits on ``images`` are from ``model``'s."""
+    import onnxruntime
+
+    with torch.inference_mode():
+        expected = model(images).numpy()
+        rebuilt = build_model((folder / "student.arch").read_text(),
+                              num_classes=expected.shape[1], in_channels=images.shape[1],
+                              weights=folder / "student.pt").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            scripted = torch.jit.load(str(folder / "student.torchscript.pt"))
+        session = onnxruntime.InferenceSession(str(folder / "student.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        outputs = {"pytorch_rebuilt": rebuilt(images).numpy(),
+                   "torchscript": scripted(images).numpy(),
+                   "onnx": session.run(None, {"images": images.numpy()})[0],
+                   # a single image: the batch dimension really is dynamic
+                   "onnx_batch1": session.run(None, {"images": images[:1].numpy()})[0]}
+    checks: dict = {"images": len(images), "tolerance": TOLERANCE}
+    for name, output in outputs.items():
+        checks[name] = compare(expected[:len(output)], output)
+    return checks
+
+
+def compare(expected: np.ndarray, output: np.ndarray) -> dict:
+    """Largest absolute difference and agreement of predicted classes. Images whose two top
+    logits are within twice the tolerance may swap classes without anything being wrong."""
+    diff = float(np.abs(expected - output).max())
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 2 * TOLERANCE
+    same = bool((expected.argmax(1) == output.argmax(1))[decided].all())
+    return {"max_abs_diff": diff, "same_argmax": same, "ok": diff <= TOLERANCE and same}
+
+
+def describe(run: RunDir, config: RunConfig, data: Dataset, model: torch.nn.Module,
+             student: dict, record: dict) -> dict:
+    """student.json without its checks: what rebuilds, deploys and explains the student."""
+    shape = {"num_classes": data.num_classes, "in_channels": data.input_size[0]}
+    return {
+        "arch": student["arch"], **shape, "input_size": list(data.input_size),
+        "dropout": model.dropout.p, "dataset": data.name,
+        "normalization": {"mean": list(data.mean), "std": list(data.std),
+                          "apply": "input = (image - mean) / std per channel, image as the "
+                                   "dataset loader gives it (pixels / 255 for image datasets), "
+                                   "shape (batch, *input_size)"},
+        "rebuild": f"{IMPORTS}; {REBUILD.format(**shape)}",
+        "files": {"weights": "student.pt", "arch": "student.arch",
+                  "torchscript": "student.torchscript.pt", "onnx": "student.onnx"},
+        "source": student["source"], "rank": student["rank"], "mode": record["mode"],
+        "seed": record["seed"], "teacher": config.teacher.name,
+        "test_acc": record["test_acc"], "kd_mean_over_seeds": student.get("kd_mean"),
+        "cls_mean_over_seeds": student.get("cls_mean"),
+        "latency_ms": student["latency_ms"], "params": student["params"],
+        "flops": student["flops"], "run": str(run.path), "run_weights": record["weights"],
+    }
+
+
+def summary(info: dict) -> str:
+    checks = info["checks"]
+    diffs = ", ".join(f"{name} {check['max_abs_diff']:.2g}" for name, check in checks.items()
+                      if isinstance(check, dict))
+    return "\n".join([
+        f"exported {_name(info)}, trained with KD (seed {info['seed']}): test accuracy "
+        f"{info['test_acc']:.4f}, {info['latency_ms']:.3f} ms, {info['params'] / 1e3:.1f}k "
+        f"params, {info['flops'] / 1e6:.2f} MMACs",
+        f"  architecture  {info['arch']}",
+        f"  files         {info['folder']}/student.{{pt,arch,json,torchscript.pt,onnx}}",
+        f"  checks        max |logit diff| on {checks['images']} test images (tolerance "
+        f"{checks['tolerance']:g}): {diffs}",
+        f"  rebuild       {info['rebuild']}"])
+
+
+def _require_onnx() -> None:
+    missing = [name for name in ("onnx", "onnxscript", "onnxruntime")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(f"exporting needs {', '.join(missing)}: pip install -e '.[export]' "
+                          "(make installs it)")
+
+
+def _name(student: dict) -> str:
+    return f"{student['source']} #{student['rank']}"
+
+
+def _read_final(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise ExportError(f"{path} is not valid JSON ({error}); rerun the final stage with "
+                          "run_akd.py --final-only") from None
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="export.py", description="Export the best student of a run (trained weights, block "
+        "string, TorchScript, ONNX), checked against the PyTorch model on test images.")
+    parser.add_argument("run_dir", help="a run directory of experiments/run_akd.py")
+    parser.add_argument("--out", help="export folder (default: RUN_DIR/export)")
+    parser.add_argument("--source", choices=(*ARMS, "reference"),
+                        help="whose student: an arm's, or the hand-designed reference (default: "
+                             "the searched student with the best mean KD test accuracy)")
+    parser.add_argument("--rank", type=int, help="the source's student of this reward rank "
+                                                  "(default 1)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="which of the final stage's KD trainings (default 0)")
+    args = parser.parse_args(argv)
+    try:
+        info = export_run(args.run_dir, args.out, args.source, args.rank, args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary(info))
+    return 0
