@@ -150,8 +150,9 @@ def _students(config: RunConfig, options: Options, dataset: Dataset, out: Path,
         saved = json.loads(path.read_text())
         changed = [key for key in settings if saved["settings"].get(key) != settings[key]]
         if changed:
-            raise ValueError(f"{out} holds the experiment with other {', '.join(changed)}; "
-                             "rerun with its settings to finish it, or pick another --out")
+            raise ValueError(f"{out} holds an experiment with other settings "
+                             f"({', '.join(changed)}); rerun with its settings to finish it, or "
+                             "pick another --out")
         return saved["students"]
     space = get_space(config.space.name, **space_kwargs(config))
     rng = np.random.default_rng(config.search.seed)
