@@ -16,7 +16,7 @@ test: $(VENV)/.installed data
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,export]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,export,ray]'
 	touch $@
 
 # Fashion-MNIST from Debian's package where apt-get exists; elsewhere torchvision downloads it.

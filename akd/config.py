@@ -29,7 +29,7 @@ from .teachers import TeacherConfig
 from .trainer import TrainConfig
 
 ARMS = ("akd", "nas")  # KD-guided reward, ground-truth reward
-BACKENDS = ("serial", "process")
+BACKENDS = ("serial", "process", "ray")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ class SearchConfig:
     # controller.options.batch_size says otherwise
     seed: int = 0  # controller seed and the weight-init seed of every candidate
     top_k: int = 5  # architectures shown in the summary table and TensorBoard's top list
+    asynchronous: bool = False  # ask a new candidate as soon as one finishes instead of waiting
+    # for the step's whole batch, so no worker idles (the LSTM still updates every batch_size
+    # results); results then depend on finishing order, so runs are no longer repeatable
+    max_in_flight: int = 0  # asynchronous: candidates being evaluated at once, all arms
+    # together; 0: evaluator.workers
 
     def __post_init__(self) -> None:
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -62,6 +67,8 @@ class SearchConfig:
         for name in ("trials", "batch_size", "top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_in_flight < 0:
+            raise ValueError(f"search.max_in_flight must be >= 0, got {self.max_in_flight}")
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,14 @@ class LatencySettings:
 
 @dataclass(frozen=True)
 class EvaluatorConfig:
-    backend: str = "serial"  # serial (in this process) or process (a local pool of workers)
-    workers: int = 1  # parallel candidate evaluations (process backend)
+    backend: str = "serial"  # serial (in this process), process (a local pool of workers) or
+    # ray (Ray actors, on this machine or a cluster)
+    workers: int = 1  # parallel candidate evaluations (process and ray backends)
     threads: int = 0  # torch threads per worker; 0: the machine's cores divided by workers
+    address: str | None = None  # ray: null starts a local Ray instance for the run; "auto" or
+    # "ray://head:10001" joins a running cluster (cache_dir must then be a shared path)
+    num_cpus: float = 0  # ray: CPUs each worker reserves; 0: its threads
+    num_gpus: float = 0  # ray: GPUs each worker reserves (fractions share a GPU)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -111,7 +123,13 @@ class EvaluatorConfig:
                              f"{self.workers} and {self.threads}")
         if self.backend == "serial" and self.workers != 1:
             raise ValueError(f"evaluator.workers = {self.workers} needs evaluator.backend: "
-                             "process; the serial backend runs one candidate at a time")
+                             "process or ray; the serial backend runs one candidate at a time")
+        if self.num_cpus < 0 or self.num_gpus < 0:
+            raise ValueError(f"evaluator.num_cpus and evaluator.num_gpus must be >= 0, got "
+                             f"{self.num_cpus} and {self.num_gpus}")
+        ray_only = [k for k in ("address", "num_cpus", "num_gpus") if getattr(self, k)]
+        if ray_only and self.backend != "ray":
+            raise ValueError(f"evaluator.{ray_only[0]} needs evaluator.backend: ray")
 
     def threads_per_worker(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

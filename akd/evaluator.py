@@ -1,4 +1,4 @@
-"""Where candidates are evaluated: one small interface, a serial and a process-pool backend.
+"""Where candidates are evaluated: one small interface; serial, process-pool and Ray backends.
 
 The driver ``submit``s tasks and takes back ``(task, outcome)`` pairs from ``next_finished`` in the
 order they finish, which for parallel backends is not the order they were submitted in.
@@ -10,6 +10,9 @@ order they finish, which for parallel backends is not the order they were submit
   the pool is rebuilt and the tasks it held are submitted again, up to ``MAX_RETRIES`` times
   each, then returned as failed. The pool cannot say which task killed it, so every task in
   flight at a death counts one attempt.
+
+* ``ray``: Ray actors on this machine or a cluster (:mod:`akd.ray_evaluator`); a dead actor
+  costs only its own task an attempt.
 
 The work is a module-level function ``(task, config, lock) -> Outcome``: candidate evaluation in
 the search, from-scratch training in the final stage.
@@ -142,12 +145,12 @@ class ProcessEvaluator(Evaluator):
 def _start_worker(config: RunConfig, threads: int, started) -> None:
     with started.get_lock():
         index, started.value = started.value, started.value + 1
-    _pin_to_cores(index, threads)
+    pin_to_cores(index, threads)
     torch.set_num_threads(threads)
     workspace(config)  # load the dataset and teacher logits before the first task arrives
 
 
-def _pin_to_cores(index: int, threads: int) -> None:
+def pin_to_cores(index: int, threads: int) -> None:
     """Bind worker ``index`` to its own ``threads`` cores, so workers never share a core."""
     if not hasattr(os, "sched_setaffinity"):  # macOS, Windows: threads alone bound the budget
         return
@@ -163,4 +166,7 @@ def make_evaluator(config: RunConfig, lock: CoreLock | None = None,
     """The backend ``config.evaluator.backend`` names, running ``work`` on each task."""
     if config.evaluator.backend == "process":
         return ProcessEvaluator(config, lock, work)
+    if config.evaluator.backend == "ray":
+        from .ray_evaluator import RayEvaluator  # Ray is an optional dependency
+        return RayEvaluator(config, lock, work)
     return SerialEvaluator(config, lock, work)

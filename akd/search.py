@@ -7,6 +7,9 @@ to ``trials.jsonl``. The ``akd`` arm's reward uses the accuracy after proxy KD t
 ``nas`` arm's the accuracy after proxy training on labels only; the arms share the latency cache and
 nothing else.
 
+With ``search.asynchronous`` there are no steps to wait for: whenever a candidate finishes, the
+next arm in turn asks for one more, keeping ``search.max_in_flight`` candidates in the evaluator.
+
 Resume: a checkpoint is written right after each ask, so it holds the batch in flight as the
 controller's pending candidates. Resuming loads it, tells the controller the trials of that batch
 that had already been recorded, and evaluates only the rest; every other trial was learned from
@@ -105,6 +108,8 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
     loop_start = time.perf_counter()
     try:
         with make_evaluator(config, lock) as evaluator:
+            if config.search.asynchronous:
+                _run_async(arms, config, space, run, evaluator, latency, timing)
             while any(len(arm.trials) < total for arm in arms):
                 _run_step([a for a in arms if len(a.trials) < total], config, space, run,
                           evaluator, latency, timing)
@@ -193,10 +198,9 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
     if not pending:
         return arm  # the final checkpoint: its step is already the next one
     for trial in trials:  # recorded after the checkpoint: learn from them, do not re-run
-        if trial["step"] == arm.step and trial["candidate_id"] in pending:
+        if trial["candidate_id"] in pending:
             _tell(arm, pending.pop(trial["candidate_id"]), trial["reward"])
-    if not pending:  # the whole batch had been recorded: that step is complete
-        _end_step(arm, config)
+    _end_complete_steps(arm, config)
     return arm
 
 
@@ -215,28 +219,86 @@ def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDi
                        str(space.decode(c.decisions))) for c in batch]
     by_name = {arm.name: arm for arm in arms}
     latencies = {}
-    start = time.perf_counter()
-    for task in tasks:
-        try:
-            latencies[task.arch] = latencies.get(task.arch) or latency(task.arch)
-        except Exception as error:  # an architecture that cannot even be built and run
-            _finish(by_name[task.arm], task, Outcome("failed", None, None, None,
-                                                     f"latency: {type(error).__name__}: {error}",
-                                                     0.0), float("nan"), config, run)
-            continue
-    timing.latency += time.perf_counter() - start
+    measured = [t for t in tasks if _measure(t, by_name, latency, latencies, config, run, timing)]
     # slowest first (training time grows with latency), so that the step's last candidates are
     # short ones and parallel workers finish the step together instead of one waiting for another
-    for task in sorted((t for t in tasks if t.arch in latencies),
-                       key=lambda t: -latencies[t.arch]):
+    for task in sorted(measured, key=lambda t: -latencies[t.arch]):
         evaluator.submit(task)
     while evaluator.in_flight:
-        start = time.perf_counter()
-        task, outcome = evaluator.next_finished()
-        timing.waiting += time.perf_counter() - start
-        timing.candidates += outcome.seconds
-        _finish(by_name[task.arm], task, outcome, latencies[task.arch], config, run)
+        _collect(by_name, evaluator, latencies, config, run, timing)
     for arm in arms:
+        _end_complete_steps(arm, config)
+
+
+def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
+               latency, timing: Timing) -> None:
+    """Keep ``search.max_in_flight`` candidates evaluating: whenever one finishes, the next arm
+    in turn asks for a new one, so no worker waits for the rest of a step. A candidate's step is
+    its id // batch_size; the LSTM updates after every batch_size results, whichever they are."""
+    limit = config.search.max_in_flight or config.evaluator.workers
+    by_name = {arm.name: arm for arm in arms}
+    latencies: dict[str, float] = {}
+    resumed = [(arm, c) for arm in arms for c in arm.controller.pending]  # re-run these first
+    turn = 0
+    while True:
+        while evaluator.in_flight < limit:
+            if resumed:
+                arm, candidate = resumed.pop(0)
+            else:
+                open_arms = [a for a in arms if len(a.trials) + len(a.batch) < config.search.trials]
+                if not open_arms:
+                    break
+                arm, turn = open_arms[turn % len(open_arms)], turn + 1
+                candidate = arm.controller.ask(1)[0]
+                run.save_checkpoint(arm.name, _checkpoint(arm))
+            step, index = divmod(candidate.id, config.search.batch_size)
+            task = Task(arm.name, step, index, candidate.id, candidate.decisions,
+                        str(space.decode(candidate.decisions)))
+            arm.batch[candidate.id] = candidate
+            if _measure(task, by_name, latency, latencies, config, run, timing):
+                evaluator.submit(task)
+        if not evaluator.in_flight:
+            return
+        _collect(by_name, evaluator, latencies, config, run, timing)
+
+
+def _measure(task: Task, by_name: dict[str, Arm], latency, latencies: dict, config: RunConfig,
+             run: RunDir, timing: Timing) -> bool:
+    """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock);
+    an architecture that cannot even be built and run is recorded as failed: False."""
+    start = time.perf_counter()
+    try:
+        latencies[task.arch] = latencies.get(task.arch) or latency(task.arch)
+        return True
+    except Exception as error:
+        _finish(by_name[task.arm], task, Outcome("failed", None, None, None,
+                                                 f"latency: {type(error).__name__}: {error}",
+                                                 0.0), float("nan"), config, run)
+        return False
+    finally:
+        timing.latency += time.perf_counter() - start
+
+
+def _collect(by_name: dict[str, Arm], evaluator, latencies: dict, config: RunConfig,
+             run: RunDir, timing: Timing) -> None:
+    """Wait for the next finished candidate and record it."""
+    start = time.perf_counter()
+    task, outcome = evaluator.next_finished()
+    timing.waiting += time.perf_counter() - start
+    timing.candidates += outcome.seconds
+    arm = by_name[task.arm]
+    _finish(arm, task, outcome, latencies[task.arch], config, run)
+    if config.search.asynchronous:
+        _end_complete_steps(arm, config)
+
+
+def _end_complete_steps(arm: Arm, config: RunConfig) -> None:
+    """Log every step from ``arm.step`` on whose candidates have all been told."""
+    while True:
+        size = min(config.search.batch_size,
+                   config.search.trials - arm.step * config.search.batch_size)
+        if size <= 0 or sum(t["step"] == arm.step for t in arm.trials) < size:
+            return
         _end_step(arm, config)
 
 

@@ -73,17 +73,18 @@ def train(model: nn.Module, train_split: Split, eval_split: Split, config: Train
           lock: CoreLock | None = None) -> TrainResult:
     """Train ``model`` in place on ``train_split`` and return its accuracy on ``eval_split``.
 
-    ``lock``, when given, is held shared for the whole run so that no latency measurement on the
-    same cores overlaps it.
+    ``lock``, when given, is held shared during every optimisation step and the evaluation, so
+    that no latency measurement on the same cores overlaps them; a measurement waits for one step
+    at most, not for the whole training.
     """
     if config.alpha > 0 and teacher is None:
         raise ValueError(f"alpha = {config.alpha} needs a teacher; use alpha = 0 for labels only")
-    with lock.training() if lock else contextlib.nullcontext():
-        return _train(model, train_split, eval_split, config, teacher, progress)
+    return _train(model, train_split, eval_split, config, teacher, progress,
+                  lock.training if lock else contextlib.nullcontext)
 
 
 def _train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
-           teacher: TeacherSignal | None, progress: bool) -> TrainResult:
+           teacher: TeacherSignal | None, progress: bool, computing) -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -103,14 +104,20 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
         order = torch.from_numpy(order_rng.permutation(len(train_split)))
         for step in range(steps_per_epoch):
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
-            batch = images[index.to(device)]
-            if augment is not None:
-                batch = apply_augment(batch, augment, index)
-            batch = batch.contiguous(memory_format=layout)
-            teacher_logits = teacher(epoch, index, batch) if config.alpha > 0 else None
-            loss = kd_loss(model(batch), teacher_logits, labels[index.to(device)],
-                           config.temperature, config.alpha)
-            value = loss.item()
+            with computing():
+                batch = images[index.to(device)]
+                if augment is not None:
+                    batch = apply_augment(batch, augment, index)
+                batch = batch.contiguous(memory_format=layout)
+                teacher_logits = teacher(epoch, index, batch) if config.alpha > 0 else None
+                loss = kd_loss(model(batch), teacher_logits, labels[index.to(device)],
+                               config.temperature, config.alpha)
+                value = loss.item()
+                if math.isfinite(value):
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
             first_loss = value if first_loss is None else first_loss
             running = value if running is None else 0.9 * running + 0.1 * value
             if not math.isfinite(value) or running > config.divergence_factor * first_loss:
@@ -118,15 +125,12 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                 what = "became non-finite" if not math.isfinite(value) else "diverged"
                 return TrainResult("failed", float("nan"), f"loss {what} ({value:.3g}) at epoch "
                                    f"{epoch} step {step}", time.perf_counter() - start, 0.0)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
             bar.update()
             bar.set_postfix(loss=f"{running:.3f}", refresh=False)
     bar.close()
     train_seconds = time.perf_counter() - start
-    accuracy = evaluate(model, eval_split, config.batch_size * 4, device)
+    with computing():
+        accuracy = evaluate(model, eval_split, config.batch_size * 4, device)
     return TrainResult("ok", accuracy, None, time.perf_counter() - start,
                        config.epochs * len(train_split) / train_seconds)
 

@@ -134,19 +134,29 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path,
     assert read_trials(tmp_path / "run")[1]["status"] == "failed"
 
 
-def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path):
-    run = tmp_path / "run"
+def quick_command(run, cache, *overrides):
     command = [sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--config", "quick",
                "--out", str(run), "--set", f"cache_dir={cache}", "--set", "progress=false"]
+    return command + [arg for override in overrides for arg in ("--set", override)]
+
+
+def kill_9_after_three_trials(command, run):
+    """Start ``command`` and kill -9 it once three trials are recorded; the recorded trials."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trials = run / "trials.jsonl"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not (trials.exists() and trials.read_text().count("\n") >= 3):
         assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    before = read_trials(run)
+    return read_trials(run)
+
+
+def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path):
+    run = tmp_path / "run"
+    command = quick_command(run, cache)
+    before = kill_9_after_three_trials(command, run)
     assert 3 <= len(before) < 8
 
     result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
@@ -183,3 +193,25 @@ def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
     recorded = read_trials(tmp_path / "run")
     assert len(recorded) == 4 and all(t["status"] == "ok" for t in recorded)
     assert TRIAL_FIELDS <= set(recorded[0])
+
+
+def test_asynchronous_search_keeps_the_budget_through_kill_9_and_resume(cache, tmp_path):
+    run = tmp_path / "run"
+    command = quick_command(run, cache, "search.asynchronous=true", "search.trials=5",
+                            "evaluator.backend=process", "evaluator.workers=2",
+                            "final.enabled=false")
+    before = kill_9_after_three_trials(command, run)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = read_trials(run)
+    assert after[:len(before)] == before
+    for arm in ("akd", "nas"):
+        ids = sorted(t["candidate_id"] for t in after if t["arm"] == arm)
+        assert ids == list(range(5))  # exactly the budget, nothing twice, no gap
+    assert all(t["status"] == "ok" for t in after)
+    # a candidate's step is its id // batch_size, as in a synchronous run
+    assert all(divmod(t["candidate_id"], 2) == (t["step"], t["index"]) for t in after)
+    for arm in ("akd", "nas"):  # every step, the last short one too, reached TensorBoard
+        events = EventAccumulator(str(run / "tensorboard" / arm), size_guidance={"scalars": 0})
+        events.Reload()
+        assert [e.step for e in events.Scalars("reward/mean")] == [0, 1, 2]

@@ -1,0 +1,98 @@
+"""Scale-out: the search on 1 and 2 workers, process pool and Ray, synchronous and asynchronous.
+
+For each backend it runs the same search (final stage off) with 1 worker and with 2, and prints
+the search loop's wall time, the speed-up of 2 workers over 1, and the per-candidate overhead:
+loop time not spent training or measuring, per candidate, (loop - latency - candidate time /
+workers) / candidates. A no-op round trip through each backend's evaluator isolates its own cost
+per task (Ray: serialising the task, scheduling it on an actor, returning the outcome).
+
+    python experiments/bench_scaling.py                  # quick budget (about 5 minutes)
+    python experiments/bench_scaling.py --budget demo    # demo's candidates, 8 per arm (~15 min)
+
+Teacher and logit caches are filled before the first timed run; run it on an otherwise idle
+machine (two CPU-heavy jobs at once on 2 cores slow both several times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from akd.cli import PRESETS  # noqa: E402
+from akd.config import load_config  # noqa: E402
+from akd.evaluation import Outcome, workspace  # noqa: E402
+from akd.evaluator import make_evaluator  # noqa: E402
+from akd.search import run_search  # noqa: E402
+
+BUDGETS = {"quick": ("quick.yaml", []), "demo": ("demo.yaml", ["search.trials=8"])}
+
+
+def noop(task, config, lock) -> Outcome:
+    return Outcome("ok", 1.0, 0, 0, None, 0.0)
+
+
+def round_trip_seconds(config, tasks: int = 200) -> float:
+    """Mean seconds per no-op task through the evaluator, workers already started."""
+    with make_evaluator(config, None, noop) as evaluator:
+        evaluator.submit(0)  # start-up (actors, workspaces) is not a per-task cost
+        evaluator.next_finished()
+        start = time.perf_counter()
+        for task in range(tasks):
+            evaluator.submit(task)
+        while evaluator.in_flight:
+            evaluator.next_finished()
+        return (time.perf_counter() - start) / tasks
+
+
+def search_seconds(base: list[str], overrides: list[str], preset: str) -> dict:
+    config = load_config(PRESETS / preset, base + overrides)
+    with tempfile.TemporaryDirectory() as out:
+        run_search(config, out)
+        timing = json.loads((Path(out) / "timing.json").read_text())
+    candidates = config.search.trials * len(config.search.arms)
+    overhead = (timing["loop_seconds"] - timing["latency_seconds"]
+                - timing["candidate_seconds"] / timing["workers"]) / candidates
+    return {"loop": timing["loop_seconds"], "per_candidate": timing["candidate_seconds"]
+            / candidates, "overhead": overhead}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=BUDGETS, default="quick")
+    parser.add_argument("--backends", default="process,ray")
+    parser.add_argument("--trials", type=int, help="trials per arm (default: the budget's)")
+    args = parser.parse_args()
+    preset, budget = BUDGETS[args.budget]
+    base = ["progress=false", "final.enabled=false", *budget]
+    if args.trials:
+        base.append(f"search.trials={args.trials}")
+    workspace(load_config(PRESETS / preset, base))  # teacher and logits cached before timing
+    rows = []
+    for backend in args.backends.split(","):
+        runs = {}
+        for workers, mode in ((1, "sync"), (2, "sync"), (2, "async")):
+            overrides = [f"evaluator.backend={backend}", f"evaluator.workers={workers}",
+                         f"search.asynchronous={mode == 'async'}"]
+            runs[workers, mode] = search_seconds(base, overrides, preset)
+            print(f"{backend} {workers} worker(s) {mode}: {runs[workers, mode]}", flush=True)
+        noop_config = load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
+                                                            "evaluator.workers=2"])
+        rows.append((backend, runs, round_trip_seconds(noop_config)))
+    print(f"\n{args.budget} budget ({base[2:] or 'preset trials'}): search loop seconds")
+    print(f"{'backend':<8} {'1 worker':>9} {'2 sync':>8} {'2 async':>8} {'speed-up':>9} "
+          f"{'async':>6} {'s/cand':>7} {'overhead/cand':>14} {'no-op task':>11}")
+    for backend, runs, noop_seconds in rows:
+        one, two, two_async = (runs[k]["loop"] for k in ((1, "sync"), (2, "sync"), (2, "async")))
+        print(f"{backend:<8} {one:>9.1f} {two:>8.1f} {two_async:>8.1f} {one / two:>8.2f}x "
+              f"{one / two_async:>5.2f}x {runs[1, 'sync']['per_candidate']:>7.2f} "
+              f"{runs[2, 'sync']['overhead']:>13.3f}s {1000 * noop_seconds:>9.2f}ms")
+
+
+if __name__ == "__main__":
+    main()
