@@ -165,9 +165,9 @@ def _students(config: RunConfig, options: Options, dataset: Dataset, out: Path,
                          f"samples of the {config.space.name} space; lower --students or raise "
                          "--samples")
     archs = list(sampled)
-    latency = latency_source(config, dataset.input_size, dataset.num_classes, lock)
-    latencies = [latency(arch) for arch in tqdm(archs, desc="latency", unit="arch",
-                                                disable=not config.progress)]
+    with latency_source(config, dataset.input_size, dataset.num_classes, lock) as latency:
+        latencies = [latency(arch) for arch in tqdm(archs, desc="latency", unit="arch",
+                                                    disable=not config.progress)]
     chosen = choose_students(latencies, [sampled[a] for a in archs], options.students)
     students = []
     for number, index in enumerate(chosen, start=1):

@@ -93,10 +93,18 @@ class LatencySettings:
     repeats: int = 30  # timed runs; their median is the latency
     max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
     retries: int = 3  # re-measurements allowed
+    where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
+    # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
+    resource: str | None = None  # where=worker: a custom Ray resource that only the target
+    # machine offers (ray start --resources='{"target": 1}'), so the actor runs there
 
     def __post_init__(self) -> None:
         if self.mode not in ("measured", "table"):
             raise ValueError(f"latency.mode = {self.mode!r}; allowed: measured, table")
+        if self.where not in ("driver", "worker"):
+            raise ValueError(f"latency.where = {self.where!r}; allowed: driver, worker")
+        if self.resource and self.where != "worker":
+            raise ValueError("latency.resource needs latency.where: worker")
 
     def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
         return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
@@ -188,6 +196,8 @@ class RunConfig:
                                   available_controllers())):
             if name not in known:
                 raise ValueError(f"{key} = {name!r}; allowed: {', '.join(known)}")
+        if self.latency.where == "worker" and self.evaluator.backend != "ray":
+            raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
         if "akd" in self.search.arms and not self.proxy.alpha > 0:
             raise ValueError(f"proxy.alpha = {self.proxy.alpha} leaves the akd arm without KD; "
                              "use an alpha in (0, 1] or search.arms: [nas]")

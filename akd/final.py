@@ -152,10 +152,10 @@ def searched_student(arm: str, rank: int, trial: dict) -> dict:
 
 def _reference(config: RunConfig, space, students: list[dict]) -> dict:
     data = workspace(config).dataset
-    latency = latency_source(config, data.input_size, data.num_classes, CoreLock())
     target = statistics.mean(s["latency_ms"] for s in students)
     options = [space.hand_designed(width) for width in (0.5, 0.75, 1.0, 1.25, 1.5)]
-    timed = [(latency(str(arch)), arch) for arch in options]
+    with latency_source(config, data.input_size, data.num_classes, CoreLock()) as latency:
+        timed = [(latency(str(arch)), arch) for arch in options]
     ms, arch = min(timed, key=lambda pair: abs(pair[0] - target))
     cost = count_cost(arch, data.input_size, data.num_classes)
     return {"source": "reference", "rank": 1, "arch": str(arch), "latency_ms": ms,

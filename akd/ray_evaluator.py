@@ -17,7 +17,9 @@ the evaluator closes; "auto" (or a ``ray://`` address) joins a running cluster a
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +70,15 @@ class RayEvaluator(Evaluator):
         settings = config.evaluator
         self.threads = settings.threads_per_worker()
         self.local = settings.address is None
-        self.started = not ray.is_initialized()
-        if self.started:
-            try:
-                ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False,
-                         runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}})
-            except ConnectionError as error:
-                raise ValueError(f"evaluator.address = {settings.address!r}: no Ray cluster "
-                                 f"answers there ({error}); null starts a local one") from None
+        cpus = settings.num_cpus or self.threads
+        if self.local and config.latency.where == "worker" and \
+                settings.workers * cpus + config.latency.threads > (os.cpu_count() or 1):
+            # Ray would keep an actor waiting for CPUs forever
+            raise ValueError(f"latency.where: worker needs latency.threads = "
+                             f"{config.latency.threads} CPU(s) beside the {settings.workers} "
+                             f"worker(s) x {cpus}, but this machine has {os.cpu_count()}; lower "
+                             "evaluator.workers or evaluator.threads")
+        self.started = init_ray(config)
         self.actor_class = ray.remote(RayWorker).options(
             num_cpus=settings.num_cpus or self.threads, num_gpus=settings.num_gpus,
             max_restarts=0)
@@ -143,6 +145,54 @@ class RayEvaluator(Evaluator):
             self.ray.kill(actor)
         if self.started:
             self.ray.shutdown()
+
+
+def init_ray(config: RunConfig) -> bool:
+    """Connect to (or start) the configured Ray instance; whether this call started it."""
+    import ray
+    if ray.is_initialized():
+        return False
+    address = config.evaluator.address
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}})
+    except ConnectionError as error:
+        raise ValueError(f"evaluator.address = {address!r}: no Ray cluster answers there "
+                         f"({error}); null starts a local one") from None
+    return True
+
+
+class LatencyWorker:
+    """The dedicated latency actor: it only measures, with the cores (or GPU) it reserved, under
+    the core lock of its machine so that no training there overlaps a measurement."""
+
+    def __init__(self, config: RunConfig, input_size: tuple[int, int, int],
+                 num_classes: int) -> None:
+        from .search import local_latency
+        torch.set_num_threads(config.latency.threads)
+        self.latency = local_latency(config, input_size, num_classes, CoreLock())
+
+    def measure(self, arch: str) -> float:
+        return self.latency(arch)
+
+
+@contextlib.contextmanager
+def latency_worker(config: RunConfig, input_size: tuple[int, int, int],
+                   num_classes: int) -> Iterator[Callable[[str], float]]:
+    """``arch -> ms`` measured by a :class:`LatencyWorker` for as long as the block lasts."""
+    import ray
+    started = init_ray(config)
+    settings = config.latency
+    actor = ray.remote(LatencyWorker).options(
+        num_cpus=settings.threads, num_gpus=1 if settings.device.startswith("cuda") else 0,
+        resources={settings.resource: 1} if settings.resource else None,
+    ).remote(config, input_size, num_classes)
+    try:
+        yield lambda arch: ray.get(actor.measure.remote(arch))
+    finally:
+        ray.kill(actor)
+        if started:
+            ray.shutdown()
 
 
 def _pythonpath() -> str:

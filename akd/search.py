@@ -19,7 +19,9 @@ before the checkpoint. So no recorded trial is lost or run twice, and each arm e
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +101,6 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
               f"({work.teacher.description})")
     timing.setup = time.perf_counter() - start
     lock = CoreLock()
-    latency = latency_source(config, work.dataset.input_size, work.dataset.num_classes, lock)
     arms = [_open_arm(name, config, space, run, recorded or []) for name in config.search.arms]
     for position, arm in enumerate(arms):
         arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name, position=position,
@@ -107,7 +108,8 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
         _show_best(arm)
     loop_start = time.perf_counter()
     try:
-        with make_evaluator(config, lock) as evaluator:
+        with make_evaluator(config, lock) as evaluator, latency_source(
+                config, work.dataset.input_size, work.dataset.num_classes, lock) as latency:
             if config.search.asynchronous:
                 _run_async(arms, config, space, run, evaluator, latency, timing)
             while any(len(arm.trials) < total for arm in arms):
@@ -153,8 +155,21 @@ def space_kwargs(config: RunConfig) -> dict:
     return kwargs
 
 
+@contextlib.contextmanager
 def latency_source(config: RunConfig, input_size: tuple[int, int, int], num_classes: int,
-                    lock: CoreLock):
+                   lock: CoreLock) -> Iterator[Callable[[str], float]]:
+    """The function ``arch -> latency in ms`` that ``config.latency`` describes: measured here
+    under ``lock`` or, with ``where: worker``, by a dedicated Ray actor."""
+    if config.latency.where == "worker":
+        from .ray_evaluator import latency_worker  # Ray is an optional dependency
+        with latency_worker(config, input_size, num_classes) as latency:
+            yield latency
+        return
+    yield local_latency(config, input_size, num_classes, lock)
+
+
+def local_latency(config: RunConfig, input_size: tuple[int, int, int], num_classes: int,
+                  lock: CoreLock) -> Callable[[str], float]:
     timing = config.latency.timing(input_size)
     path = config.latency.cache or cache_dir(config) / "latency.jsonl"
     cache = LatencyCache(path)

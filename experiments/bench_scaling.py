@@ -37,26 +37,30 @@ def noop(task, config, lock) -> Outcome:
     return Outcome("ok", 1.0, 0, 0, None, 0.0)
 
 
-def round_trip_seconds(config, tasks: int = 200) -> float:
-    """Mean seconds per no-op task through the evaluator, workers already started."""
+def evaluator_costs(config, tasks: int = 200) -> tuple[float, float]:
+    """Seconds to start the evaluator (workers up, workspaces loaded, first task back) and mean
+    seconds per no-op task afterwards."""
+    start = time.perf_counter()
     with make_evaluator(config, None, noop) as evaluator:
-        evaluator.submit(0)  # start-up (actors, workspaces) is not a per-task cost
+        evaluator.submit(0)
         evaluator.next_finished()
+        startup = time.perf_counter() - start
         start = time.perf_counter()
         for task in range(tasks):
             evaluator.submit(task)
         while evaluator.in_flight:
             evaluator.next_finished()
-        return (time.perf_counter() - start) / tasks
+        return startup, (time.perf_counter() - start) / tasks
 
 
-def search_seconds(base: list[str], overrides: list[str], preset: str) -> dict:
+def search_seconds(base: list[str], overrides: list[str], preset: str, startup: float) -> dict:
     config = load_config(PRESETS / preset, base + overrides)
     with tempfile.TemporaryDirectory() as out:
         run_search(config, out)
         timing = json.loads((Path(out) / "timing.json").read_text())
     candidates = config.search.trials * len(config.search.arms)
-    overhead = (timing["loop_seconds"] - timing["latency_seconds"]
+    # the evaluator's start-up is paid once per search, not per candidate
+    overhead = (timing["loop_seconds"] - startup - timing["latency_seconds"]
                 - timing["candidate_seconds"] / timing["workers"]) / candidates
     return {"loop": timing["loop_seconds"], "per_candidate": timing["candidate_seconds"]
             / candidates, "overhead": overhead}
@@ -75,23 +79,25 @@ def main() -> None:
     workspace(load_config(PRESETS / preset, base))  # teacher and logits cached before timing
     rows = []
     for backend in args.backends.split(","):
+        costs = evaluator_costs(load_config(PRESETS / preset, base + [
+            f"evaluator.backend={backend}", "evaluator.workers=2"]))
         runs = {}
         for workers, mode in ((1, "sync"), (2, "sync"), (2, "async")):
             overrides = [f"evaluator.backend={backend}", f"evaluator.workers={workers}",
                          f"search.asynchronous={mode == 'async'}"]
-            runs[workers, mode] = search_seconds(base, overrides, preset)
+            runs[workers, mode] = search_seconds(base, overrides, preset, costs[0])
             print(f"{backend} {workers} worker(s) {mode}: {runs[workers, mode]}", flush=True)
-        noop_config = load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
-                                                            "evaluator.workers=2"])
-        rows.append((backend, runs, round_trip_seconds(noop_config)))
-    print(f"\n{args.budget} budget ({base[2:] or 'preset trials'}): search loop seconds")
+        rows.append((backend, runs, costs))
+    print(f"\n{args.budget} budget ({' '.join(base[2:]) or 'preset trials'}): search loop "
+          "seconds")
     print(f"{'backend':<8} {'1 worker':>9} {'2 sync':>8} {'2 async':>8} {'speed-up':>9} "
-          f"{'async':>6} {'s/cand':>7} {'overhead/cand':>14} {'no-op task':>11}")
-    for backend, runs, noop_seconds in rows:
+          f"{'async':>6} {'s/cand':>7} {'start-up':>9} {'overhead/cand':>14} {'no-op task':>11}")
+    for backend, runs, (startup, noop_seconds) in rows:
         one, two, two_async = (runs[k]["loop"] for k in ((1, "sync"), (2, "sync"), (2, "async")))
         print(f"{backend:<8} {one:>9.1f} {two:>8.1f} {two_async:>8.1f} {one / two:>8.2f}x "
               f"{one / two_async:>5.2f}x {runs[1, 'sync']['per_candidate']:>7.2f} "
-              f"{runs[2, 'sync']['overhead']:>13.3f}s {1000 * noop_seconds:>9.2f}ms")
+              f"{startup:>8.1f}s {runs[2, 'sync']['overhead']:>13.3f}s "
+              f"{1000 * noop_seconds:>9.2f}ms")
 
 
 if __name__ == "__main__":

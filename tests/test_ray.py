@@ -129,3 +129,33 @@ def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
     final, reference = (json.loads((run / "final.json").read_text()) for run in (on_ray, pool))
     assert final["table_2x2"] == reference["table_2x2"] and final["gain"] == reference["gain"]
     assert sorted(p.name for p in on_ray.iterdir()) == sorted(p.name for p in pool.iterdir())
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_path, monkeypatch,
+                                                                   no_ray_left):
+    import akd.search
+
+    def not_here(*args):
+        raise AssertionError("the driver measured a latency")
+
+    monkeypatch.setattr(akd.search, "local_latency", not_here)  # the actor has its own copy
+    lat_cache = tmp_path / "latency.jsonl"  # empty: every latency is measured now
+    assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
+                 f"cache_dir={cache}", "--set", "progress=false", "--set", "final.enabled=false",
+                 "--set", "search.trials=2", "--set", "evaluator.backend=ray",
+                 "--set", "evaluator.threads=1", "--set", "latency.where=worker",
+                 "--set", f"latency.cache={lat_cache}"]) == 0
+    trials = read_trials(tmp_path / "run")
+    measured = [json.loads(line) for line in lat_cache.read_text().splitlines()]
+    assert len(trials) == 4 and all(t["latency_ms"] > 0 for t in trials)
+    assert len(measured) >= len({t["arch"] for t in trials})
+
+
+def test_a_latency_worker_that_cannot_get_a_cpu_is_refused(tmp_path):
+    config = load_config(None, ["evaluator.backend=ray", "evaluator.workers=2",
+                                f"evaluator.threads={os.cpu_count()}", "latency.where=worker",
+                                "data.name=synthetic", f"cache_dir={tmp_path}"])
+    with pytest.raises(ValueError, match="latency.where: worker needs latency.threads"):
+        make_evaluator(config)
