@@ -1,8 +1,18 @@
 """Fixtures shared by the end-to-end tests: one quick run on the real dataset per session."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from akd.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +29,30 @@ def quick_run(cache, tmp_path_factory):
     assert main(["--config", "quick", "--out", str(run), "--set", f"cache_dir={cache}",
                  "--set", "progress=false"]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def quick_command():
+    """The command line of a quick run into ``run`` with ``cache`` and ``key=value`` overrides."""
+    def command(run, cache, *overrides):
+        line = [sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--config", "quick",
+                "--out", str(run), "--set", f"cache_dir={cache}", "--set", "progress=false"]
+        return line + [arg for override in overrides for arg in ("--set", override)]
+    return command
+
+
+@pytest.fixture(scope="session")
+def kill_9_after_three_trials():
+    """Start a command and kill -9 it once three trials are recorded; the recorded trials."""
+    def run_and_kill(command, run):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        trials = run / "trials.jsonl"
+        deadline = time.monotonic() + 300
+        while not (trials.exists() and trials.read_text().count("\n") >= 3):
+            assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        return [json.loads(line) for line in trials.read_text().splitlines()]
+    return run_and_kill

@@ -2,13 +2,8 @@
 kill -9 and resume, the process-pool evaluator."""
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,7 +19,6 @@ pytestmark = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(),
     reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
 
-ROOT = Path(__file__).resolve().parents[1]
 TRIAL_FIELDS = {"arm", "step", "index", "arch", "decisions", "val_acc", "latency_ms", "reward",
                 "params", "flops", "status", "error", "seconds"}
 
@@ -134,26 +128,9 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path,
     assert read_trials(tmp_path / "run")[1]["status"] == "failed"
 
 
-def quick_command(run, cache, *overrides):
-    command = [sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--config", "quick",
-               "--out", str(run), "--set", f"cache_dir={cache}", "--set", "progress=false"]
-    return command + [arg for override in overrides for arg in ("--set", override)]
-
-
-def kill_9_after_three_trials(command, run):
-    """Start ``command`` and kill -9 it once three trials are recorded; the recorded trials."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    trials = run / "trials.jsonl"
-    deadline = time.monotonic() + 300
-    while not (trials.exists() and trials.read_text().count("\n") >= 3):
-        assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    return read_trials(run)
-
-
-def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path):
+def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path,
+                                                               quick_command,
+                                                               kill_9_after_three_trials):
     run = tmp_path / "run"
     command = quick_command(run, cache)
     before = kill_9_after_three_trials(command, run)
@@ -195,7 +172,8 @@ def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
     assert TRIAL_FIELDS <= set(recorded[0])
 
 
-def test_asynchronous_search_keeps_the_budget_through_kill_9_and_resume(cache, tmp_path):
+def test_asynchronous_search_keeps_the_budget_through_kill_9_and_resume(
+        cache, tmp_path, quick_command, kill_9_after_three_trials):
     run = tmp_path / "run"
     command = quick_command(run, cache, "search.asynchronous=true", "search.trials=5",
                             "evaluator.backend=process", "evaluator.workers=2",
