@@ -18,7 +18,7 @@ from search_spaces import SearchSpace, get_space
 
 from .board import top_trials
 from .config import ConfigError, RunConfig, load_config
-from .final import MODES, gain_metric, summarize, table_2x2
+from .final import searched_student, statistics_of, summarize
 from .rundir import RunDir
 from .search import make_controller, space_kwargs
 
@@ -248,27 +248,20 @@ def _read_final(run: Run, run_dir: RunDir) -> dict | None:
 
 
 def _final_students(run: Run, runs: list[dict]) -> list[dict]:
-    """The students of the finished trainings, their costs looked up in the trials."""
+    """The students of the finished trainings, their costs looked up in the trials (none for a
+    student the trials do not hold, such as the hand-designed reference)."""
     by_arch = {t["arch"]: t for t in run.trials}
+    unknown = dict.fromkeys(("latency_ms", "params", "flops", "reward", "val_acc"))
     students = {}
     for record in runs:
-        trial = by_arch.get(record["arch"], {})
-        students.setdefault((record["source"], record["rank"]), {
-            "source": record["source"], "rank": record["rank"], "arch": record["arch"],
-            "latency_ms": trial.get("latency_ms"), "params": trial.get("params"),
-            "flops": trial.get("flops"), "search_reward": trial.get("reward"),
-            "search_val_acc": trial.get("val_acc")})
+        trial = by_arch.get(record["arch"], {**unknown, "arch": record["arch"]})
+        students.setdefault((record["source"], record["rank"]),
+                            searched_student(record["source"], record["rank"], trial))
     return [students[key] for key in sorted(students)]
 
 
 def _with_statistics(final: dict) -> dict:
-    for student in final["students"]:
-        for mode in MODES:
-            accs = [r["test_acc"] for r in student.get("runs", [])
-                    if r.get("mode") == mode and r.get("status") == "ok"]
-            student[f"{mode}_mean"] = sum(accs) / len(accs) if accs else None
-    best = {s["source"]: s for s in final["students"] if s.get("rank") == 1}
-    return {**final, "gain": gain_metric(best), "table_2x2": table_2x2(best)}
+    return {**final, **statistics_of(final["students"])}
 
 
 def curves(trials: list[dict]) -> list[dict]:

@@ -169,14 +169,20 @@ def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict
     for student in students:
         student["runs"] = [by_key[k] for k in sorted(by_key)
                            if k[:2] == (student["source"], student["rank"])]
+    return {"final": dataclasses.asdict(config.final), "students": students,
+            **statistics_of(students)}
+
+
+def statistics_of(students: list[dict]) -> dict:
+    """Each student's mean CLS and KD accuracy over its successful runs (set on the student),
+    and the gain metric and 2x2 table of the arms' best: final.json's statistics."""
+    for student in students:
         for mode in MODES:
-            accs = [r["test_acc"] for r in student["runs"]
-                    if r["mode"] == mode and r["status"] == "ok"]
+            accs = [r["test_acc"] for r in student.get("runs", [])
+                    if r.get("mode") == mode and r.get("status") == "ok"]
             student[f"{mode}_mean"] = statistics.mean(accs) if accs else None
-    best = {s["source"]: s for s in students if s["rank"] == 1}
-    result = {"final": dataclasses.asdict(config.final), "students": students,
-              "gain": gain_metric(best), "table_2x2": table_2x2(best)}
-    return result
+    best = {s["source"]: s for s in students if s.get("rank") == 1}
+    return {"gain": gain_metric(best), "table_2x2": table_2x2(best)}
 
 
 def gain_metric(best: dict) -> dict | None:
