@@ -49,6 +49,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: --out {out} --resume", file=sys.stderr)
         return 130
+    finally:
+        if "akd.ray_evaluator" in sys.modules:  # the run used Ray: end it with the command
+            sys.modules["akd.ray_evaluator"].end_ray()
     return 0
 
 

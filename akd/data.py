@@ -4,6 +4,10 @@ Small-image datasets fit in memory many times over, and indexing one tensor is f
 DataLoader of per-sample PIL transforms on 2 CPU cores; so every source is loaded once through
 torchvision's dataset class into normalised float tensors. Random augmentation is replayed from a
 seed (see ``augment``), which is what lets teacher logits be cached for an augmented epoch.
+
+The first load also keeps the decoded images (uint8) in ``<cache>/datasets/prepared/``, keyed on
+the dataset's settings and the names, sizes and times of its source files; later loads, every
+search worker's among them, read that copy instead and never import torchvision (1.3 s each).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .rundir import save_atomic
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
               "t10k-labels-idx1-ubyte")
 DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
+_PREPARED_FORMAT = 1  # raise when what the loaders return changes: old prepared copies go unused
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,8 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     if config.name not in DATASETS:
         raise ValueError(f"unknown dataset {config.name!r}; allowed: {', '.join(DATASETS)}")
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    (train_images, train_labels), (test_images, test_labels), classes = _LOADERS[config.name](
-        config, cache)
+    (train_images, train_labels), (test_images, test_labels), classes = _decoded(config, cache)
+    train_images, test_images = _as_float(train_images), _as_float(test_images)
     # in float64: a float32 sum depends on how many threads split it, and every cache key that
     # hashes these images (teachers, logits) must not depend on the thread count
     mean = train_images.double().mean(dim=(0, 2, 3), keepdim=True).float()
@@ -97,6 +104,55 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
     return Dataset(config.name, classes, train, val, test, proxy,
                    tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
+
+
+def _decoded(config: DataConfig, cache: Path):
+    """The loader's images and labels, from the prepared copy when the source is unchanged."""
+    if config.name == "synthetic":  # generated in milliseconds: nothing to keep
+        return _LOADERS[config.name](config, cache)
+    path = _prepared_path(config, cache)
+    if path is not None and path.exists():
+        try:
+            kept = torch.load(path, map_location="cpu", weights_only=True)
+            return ((kept["train_images"], kept["train_labels"]),
+                    (kept["test_images"], kept["test_labels"]), kept["classes"])
+        except Exception:  # a damaged copy: decode the source again and replace it
+            pass
+    (train_images, train_labels), (test_images, test_labels), classes = _LOADERS[config.name](
+        config, cache)
+    path = _prepared_path(config, cache)  # a download has just created the source files
+    if path is not None and train_images.dtype == torch.uint8:
+        save_atomic({"train_images": train_images, "train_labels": train_labels,
+                     "test_images": test_images, "test_labels": test_labels,
+                     "classes": classes}, path)
+        for stale in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.pt"):
+            if stale != path:  # of an older version of the same source
+                stale.unlink(missing_ok=True)
+    return (train_images, train_labels), (test_images, test_labels), classes
+
+
+def _prepared_path(config: DataConfig, cache: Path) -> Path | None:
+    """``<cache>/datasets/prepared/<name>-<source>-<signature>.pt``: the source folder's hash,
+    then one of the settings that shape the images and every source file's name, size and
+    modification time; None when there is no source on disk yet."""
+    if config.root:
+        folder = Path(config.root)
+    elif config.name == "fashion_mnist" and DEBIAN_FASHION_MNIST.is_dir():
+        folder = DEBIAN_FASHION_MNIST
+    else:
+        folder = cache / "datasets" / config.name  # where torchvision downloads it
+    files = []
+    for parent, _, names in os.walk(folder, followlinks=True):
+        for name in names:
+            stat = (Path(parent) / name).stat()
+            files.append((str(Path(parent, name).relative_to(folder)), stat.st_size,
+                          stat.st_mtime_ns))
+    if not files:
+        return None
+    source = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    signature = hashlib.sha256(repr((_PREPARED_FORMAT, config.image_size, sorted(files)))
+                               .encode()).hexdigest()[:16]
+    return cache / "datasets" / "prepared" / f"{config.name}-{source}-{signature}.pt"
 
 
 def split_indices(num_images: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +186,7 @@ def _fashion_mnist(config: DataConfig, cache: Path):
             raise ValueError(f"the Fashion-MNIST files in {str(source)!r} are unreadable "
                              f"({type(error).__name__}: {error}); replace them") from None
         raise ValueError(f"{_missing_fashion_mnist()} ({error})") from None
-    return (_as_float(train.data), train.targets), (_as_float(test.data), test.targets), 10
+    return (train.data.unsqueeze(1), train.targets), (test.data.unsqueeze(1), test.targets), 10
 
 
 def _missing_fashion_mnist() -> str:
@@ -177,7 +233,7 @@ def _cifar(config: DataConfig, cache: Path):
                          f"({error}); set data.root to a folder holding torchvision's copy") from None
 
     def channels_first(data: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(data).permute(0, 3, 1, 2).float() / 255.0
+        return torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()
 
     return ((channels_first(train.data), torch.tensor(train.targets)),
             (channels_first(test.data), torch.tensor(test.targets)), classes)
@@ -191,7 +247,7 @@ def _imagefolder(config: DataConfig, cache: Path):
         raise ValueError("data.root must name a folder with train/ and test/ subfolders of "
                          "class folders for the imagefolder dataset")
     transform = transforms.Compose([transforms.Resize((config.image_size, config.image_size)),
-                                    transforms.ToTensor()])
+                                    transforms.PILToTensor()])  # uint8, as the others
     splits = []
     for part in ("train", "test"):
         folder = Path(config.root) / part
@@ -217,8 +273,9 @@ def _synthetic(config: DataConfig, cache: Path):
     return make(2400), make(600), classes
 
 
-def _as_float(data: torch.Tensor) -> torch.Tensor:
-    return data.unsqueeze(1).float() / 255.0
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1]: image loaders give uint8 (N, C, H, W); synthetic data is float already."""
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images
 
 
 _LOADERS = {"fashion_mnist": _fashion_mnist, "cifar10": _cifar, "cifar100": _cifar,

@@ -20,9 +20,11 @@ the search, from-scratch training in the final stage.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import multiprocessing
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -148,6 +150,16 @@ def _start_worker(config: RunConfig, threads: int, started) -> None:
     pin_to_cores(index, threads)
     torch.set_num_threads(threads)
     workspace(config)  # load the dataset and teacher logits before the first task arrives
+    atexit.register(_exit_now)
+
+
+def _exit_now() -> None:
+    """A pool worker's last act: skip the interpreter's teardown of torch and the workspace
+    (about 0.5 s of CPU per worker that the search would wait for); results have already been
+    sent synchronously, so nothing is lost."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def pin_to_cores(index: int, threads: int) -> None:

@@ -90,9 +90,10 @@ class RunDir:
 
 
 def save_atomic(value, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: the file is whole, old or new."""
+    """``torch.save`` to a temporary file, then rename: the file is whole, old or new (and two
+    processes writing the same file at once never write into each other's partial file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     torch.save(value, partial)
     os.replace(partial, path)
 

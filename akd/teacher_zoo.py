@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torchvision.models import resnet18 as torchvision_resnet18
 
 
 def _conv_bn_relu(in_ch: int, out_ch: int, stride: int = 1) -> list[nn.Module]:
@@ -67,6 +66,8 @@ def wide(in_channels: int, num_classes: int, width: int = 128) -> nn.Module:
 
 def resnet18(in_channels: int, num_classes: int) -> nn.Module:
     """torchvision's resnet18 for small images: 3x3 stride-1 stem and no max-pool (as for CIFAR)."""
+    # imported here: torchvision.models costs 0.8 s, paid by every worker that imports akd
+    from torchvision.models import resnet18 as torchvision_resnet18
     model = torchvision_resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
     model.maxpool = nn.Identity()

@@ -1,6 +1,10 @@
 """Datasets: the real Fashion-MNIST from its IDX files, seeded splits, clear errors."""
 
 import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,3 +110,30 @@ def test_fingerprints_do_not_depend_on_the_thread_count(tmp_path):
     finally:
         torch.set_num_threads(previous)
     assert prints[0] == prints[1]
+
+
+@needs_fashion_mnist
+def test_later_loads_read_the_prepared_copy_without_torchvision(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in DEBIAN_FASHION_MNIST.glob("*.gz"):
+        (flat / path.name).write_bytes(path.read_bytes())
+    config = DataConfig(root=str(flat), download=False)
+    first = load_dataset(config, tmp_path / "c")
+    [prepared] = (tmp_path / "c" / "datasets" / "prepared").glob("fashion_mnist-*.pt")
+    # a fresh process, as a search worker: same images, and torchvision (1.3 s) never imported
+    code = ("import sys; from akd.data import DataConfig, load_dataset; "
+            f"d = load_dataset(DataConfig(root={str(flat)!r}), {str(tmp_path / 'c')!r}); "
+            "print(d.train.fingerprint(), d.test.fingerprint(), 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == [first.train.fingerprint(), first.test.fingerprint(), "False"]
+    # a changed source file replaces the copy; a damaged copy is decoded again
+    os.utime(flat / "t10k-labels-idx1-ubyte.gz", ns=(1, 1))
+    load_dataset(config, tmp_path / "c")
+    [replaced] = (tmp_path / "c" / "datasets" / "prepared").glob("fashion_mnist-*.pt")
+    assert replaced != prepared
+    replaced.write_bytes(b"damaged")
+    again = load_dataset(config, tmp_path / "c")
+    assert again.test.fingerprint() == first.test.fingerprint()
+    assert replaced.stat().st_size > 1000

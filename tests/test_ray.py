@@ -1,6 +1,7 @@
 """The Ray backend on a local Ray instance started and stopped by each test: a dead worker costs
 only its own task an attempt, the quick preset gives the serial run's trials even when a worker
-is killed mid-candidate, and nothing of Ray is left running afterwards."""
+is killed mid-candidate, and nothing of Ray is left running afterwards (a command ends the Ray
+instance it started; the evaluator alone leaves it to the program's end, which end_ray plays)."""
 
 import json
 import os
@@ -17,6 +18,7 @@ from akd.config import load_config
 from akd.data import DEBIAN_FASHION_MNIST
 from akd.evaluation import Outcome
 from akd.evaluator import MAX_RETRIES, make_evaluator
+from akd.ray_evaluator import end_ray
 
 ray = pytest.importorskip("ray")
 HERE = Path(__file__).resolve().parent
@@ -75,6 +77,7 @@ def test_a_dead_worker_costs_only_its_own_task_an_attempt(tmp_path, monkeypatch,
             assert task[0] not in results  # each task comes back exactly once
             results[task[0]] = outcome
         attempts = {name: evaluator.attempts[id(task)] for name, task in tasks.items()}
+    end_ray()
     assert {name: o.status for name, o in results.items()} == {
         "a": "ok", "b": "ok", "poison": "failed", "c": "ok"}
     assert f"died {MAX_RETRIES + 1} times" in results["poison"].error
