@@ -4,15 +4,14 @@ The driver ``submit``s tasks and takes back ``(task, outcome)`` pairs from ``nex
 order they finish, which for parallel backends is not the order they were submitted in.
 
 * ``serial``: in the driver's process, one at a time, with all the machine's threads.
-* ``process``: a local pool of N spawned workers, each pinned to its own cores with a matching
-  torch thread budget and each with its own copy of the workspace (dataset and cached teacher
-  logits, loaded once per worker). A worker that dies (killed, out of memory) breaks the pool:
-  the pool is rebuilt and the tasks it held are submitted again, up to ``MAX_RETRIES`` times
-  each, then returned as failed. The pool cannot say which task killed it, so every task in
-  flight at a death counts one attempt.
+* ``process``: N spawned worker processes, each pinned to its own cores with a matching torch
+  thread budget and each with its own copy of the workspace (dataset and cached teacher logits,
+  loaded once per worker).
+* ``ray``: Ray actors on this machine or a cluster (:mod:`akd.ray_evaluator`).
 
-* ``ray``: Ray actors on this machine or a cluster (:mod:`akd.ray_evaluator`); a dead actor
-  costs only its own task an attempt.
+Both parallel backends run each task on one worker they can name, so a worker that dies (killed,
+out of memory, its node lost) costs only its own task an attempt: the task is retried on a fresh
+worker up to ``MAX_RETRIES`` times, then returned as failed; the tasks on other workers go on.
 
 The work is a module-level function ``(task, config, lock) -> Outcome``: candidate evaluation in
 the search, from-scratch training in the final stage.
@@ -88,66 +87,123 @@ class SerialEvaluator(Evaluator):
         return len(self.queue)
 
 
-class ProcessEvaluator(Evaluator):
-    def __init__(self, config: RunConfig, lock: CoreLock | None = None,
-                 work: Work = evaluate) -> None:
-        self.config, self.lock, self.work = config, lock, work
-        self.workers = config.evaluator.workers
-        self.threads = config.evaluator.threads_per_worker()
-        self.futures: dict[Future, Any] = {}  # in submission order
+class WorkerDied(Exception):
+    """A worker process ended while it ran a task (killed, out of memory, node lost)."""
+
+
+class SlotEvaluator(Evaluator):
+    """Parallel backends: one worker per slot, one task per worker at a time. Knowing which
+    worker ran which task is what lets a death cost only that task an attempt."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = [self._start(slot) for slot in range(workers)]
+        self.idle = collections.deque(range(workers))  # slots with no task
+        self.queue: collections.deque[Any] = collections.deque()  # tasks waiting for a slot
+        self.running: dict[Any, tuple[Any, int]] = {}  # handle -> (task, slot), oldest first
         self.attempts: collections.Counter[int] = collections.Counter()  # by id(task)
         self.given_up: collections.deque[tuple[Any, Outcome]] = collections.deque()
-        self.pool = self._new_pool()
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: a forked child inherits the parent's OpenMP state and can hang in it
-        context = multiprocessing.get_context("spawn")
-        started = context.Value("i", 0)  # hands each worker its own slice of the cores
-        return ProcessPoolExecutor(self.workers, context, initializer=_start_worker,
-                                   initargs=(self.config, self.threads, started))
+    @abstractmethod
+    def _start(self, slot: int) -> Any:
+        """A new worker for ``slot`` (it may still be starting when this returns)."""
+
+    @abstractmethod
+    def _run(self, worker: Any, task: Any) -> Any:
+        """Start ``task`` on ``worker``; a handle for :meth:`_first_done` and :meth:`_outcome`."""
+
+    @abstractmethod
+    def _first_done(self, handles: list[Any]) -> Any:
+        """Block until one of ``handles`` is done; that one (the oldest of several)."""
+
+    @abstractmethod
+    def _outcome(self, handle: Any) -> Outcome:
+        """The finished task's outcome; :class:`WorkerDied` when its worker died under it."""
+
+    @abstractmethod
+    def _stop(self, worker: Any) -> None:
+        """End ``worker`` (dead or alive) without waiting for its task."""
 
     def submit(self, task: Any) -> None:
-        self.futures[self.pool.submit(self.work, task, self.config, self.lock)] = task
+        self.queue.append(task)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.idle and self.queue:
+            slot, task = self.idle.popleft(), self.queue.popleft()
+            self.running[self._run(self.workers[slot], task)] = (task, slot)
 
     def next_finished(self) -> tuple[Any, Outcome]:
         while not self.given_up:
-            done, _ = wait(self.futures, return_when=FIRST_COMPLETED)
-            future = next(f for f in self.futures if f in done)  # oldest first
-            task = self.futures.pop(future)
+            handle = self._first_done(list(self.running))
+            task, slot = self.running.pop(handle)
             try:
-                return task, future.result()
-            except BrokenProcessPool:
-                self._restart([task])
+                outcome = self._outcome(handle)
+            except WorkerDied as error:
+                self._replace(slot, task, error)
+                continue
+            self.idle.append(slot)
+            self._dispatch()
+            return task, outcome
         return self.given_up.popleft()
+
+    def _replace(self, slot: int, task: Any, error: WorkerDied) -> None:
+        """A fresh worker for ``slot``; ``task`` (and only it) retried while retries last."""
+        self._stop(self.workers[slot])
+        self.workers[slot] = self._start(slot)
+        self.idle.append(slot)
+        self.attempts[id(task)] += 1
+        if self.attempts[id(task)] > MAX_RETRIES:
+            self.given_up.append((task, Outcome(
+                "failed", None, None, None,
+                f"its worker died {self.attempts[id(task)]} times ({error})", 0.0)))
+        else:
+            self.queue.appendleft(task)
+        self._dispatch()
 
     @property
     def in_flight(self) -> int:
-        return len(self.futures) + len(self.given_up)
+        return len(self.queue) + len(self.running) + len(self.given_up)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def _restart(self, lost: list[Any]) -> None:
-        """Rebuild the broken pool and resubmit every task it held, while retries last."""
-        lost += self.futures.values()
-        self.futures.clear()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = self._new_pool()
-        for task in lost:
-            self.attempts[id(task)] += 1
-            if self.attempts[id(task)] > MAX_RETRIES:
-                self.given_up.append((task, Outcome(
-                    "failed", None, None, None,
-                    f"its worker died {self.attempts[id(task)]} times (killed or out of memory)",
-                    0.0)))
-            else:
-                self.submit(task)
+        for worker in self.workers:
+            self._stop(worker)
 
 
-def _start_worker(config: RunConfig, threads: int, started) -> None:
-    with started.get_lock():
-        index, started.value = started.value, started.value + 1
-    pin_to_cores(index, threads)
+class ProcessEvaluator(SlotEvaluator):
+    """Each worker is a one-process pool of its own, so a broken pool names its task."""
+
+    def __init__(self, config: RunConfig, lock: CoreLock | None = None,
+                 work: Work = evaluate) -> None:
+        self.config, self.lock, self.work = config, lock, work
+        self.threads = config.evaluator.threads_per_worker()
+        super().__init__(config.evaluator.workers)
+
+    def _start(self, slot: int) -> ProcessPoolExecutor:
+        # spawn, not fork: a forked child inherits the parent's OpenMP state and can hang in it
+        return ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker,
+                                   initargs=(self.config, self.threads, slot))
+
+    def _run(self, worker: ProcessPoolExecutor, task: Any) -> Future:
+        return worker.submit(self.work, task, self.config, self.lock)
+
+    def _first_done(self, handles: list[Future]) -> Future:
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return next(f for f in handles if f in done)
+
+    def _outcome(self, handle: Future) -> Outcome:
+        try:
+            return handle.result()
+        except BrokenProcessPool:
+            raise WorkerDied("killed or out of memory") from None
+
+    def _stop(self, worker: ProcessPoolExecutor) -> None:
+        # a worker ends when its task does (closing: there is none), a dead one at once
+        worker.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(config: RunConfig, threads: int, slot: int) -> None:
+    pin_to_cores(slot, threads)
     torch.set_num_threads(threads)
     workspace(config)  # load the dataset and teacher logits before the first task arrives
     atexit.register(_exit_now)

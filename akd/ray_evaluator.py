@@ -7,8 +7,7 @@ so on a cluster ``cache_dir`` has to be a path every node sees (a shared file sy
 carry the data, only the candidate.
 
 A task runs on exactly one actor, so when an actor dies (killed, out of memory, its node lost)
-Ray says which call failed: only that task counts an attempt; it is retried on a fresh actor up to
-``MAX_RETRIES`` times, then returned as failed. The other tasks in flight are untouched.
+Ray says which call failed: only that task counts an attempt (see :class:`SlotEvaluator`).
 
 ``evaluator.address``: null starts a local Ray instance with this machine's cores, "auto" (or a
 ``ray://`` address) joins a running cluster. Either way the connection is made once per program:
@@ -18,9 +17,9 @@ the search, the latency worker and the final stage share it (starting a local in
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import torch
 
 from .config import RunConfig
 from .evaluation import Outcome, describe_error, evaluate, workspace
-from .evaluator import MAX_RETRIES, Evaluator, Work, pin_to_cores
+from .evaluator import SlotEvaluator, Work, WorkerDied, pin_to_cores
 from .latency_lock import CoreLock
 
 ROOT = Path(__file__).resolve().parents[1]  # so actors import akd from a checkout, too
@@ -60,7 +59,7 @@ class RayWorker:
         return os.getpid()
 
 
-class RayEvaluator(Evaluator):
+class RayEvaluator(SlotEvaluator):
     def __init__(self, config: RunConfig, lock: CoreLock | None = None,
                  work: Work = evaluate) -> None:
         try:
@@ -82,69 +81,34 @@ class RayEvaluator(Evaluator):
                              "evaluator.workers or evaluator.threads")
         init_ray(config)
         self.actor_class = ray.remote(RayWorker).options(
-            num_cpus=settings.num_cpus or self.threads, num_gpus=settings.num_gpus,
-            max_restarts=0)
-        self.actors = [self._new_actor(slot) for slot in range(settings.workers)]
-        self.idle = collections.deque(range(settings.workers))  # actor slots with no task
-        self.queue: collections.deque[Any] = collections.deque()  # tasks waiting for an actor
-        self.running: dict[Any, tuple[Any, int]] = {}  # object ref -> (task, actor slot)
-        self.attempts: collections.Counter[int] = collections.Counter()  # by id(task)
-        self.given_up: collections.deque[tuple[Any, Outcome]] = collections.deque()
+            num_cpus=cpus, num_gpus=settings.num_gpus, max_restarts=0)
+        super().__init__(settings.workers)
 
-    def _new_actor(self, slot: int):
+    def _start(self, slot: int):
         return self.actor_class.remote(self.config, self.work, self.lock, self.threads,
                                        slot if self.local else None)
 
-    def submit(self, task: Any) -> None:
-        self.queue.append(task)
-        self._dispatch()
+    def _run(self, worker, task: Any):
+        return worker.run.remote(task)
 
-    def _dispatch(self) -> None:
-        while self.idle and self.queue:
-            slot, task = self.idle.popleft(), self.queue.popleft()
-            self.running[self.actors[slot].run.remote(task)] = (task, slot)
+    def _first_done(self, handles: list):
+        ready, _ = self.ray.wait(handles, num_returns=1)
+        return ready[0]
 
-    def next_finished(self) -> tuple[Any, Outcome]:
+    def _outcome(self, handle) -> Outcome:
         from ray.exceptions import OutOfMemoryError, RayActorError, WorkerCrashedError
-        while not self.given_up:
-            ready, _ = self.ray.wait(list(self.running), num_returns=1)
-            task, slot = self.running.pop(ready[0])
-            try:
-                outcome = self.ray.get(ready[0])
-            except (RayActorError, WorkerCrashedError, OutOfMemoryError) as error:
-                self._replace(slot, task, error)
-                continue
-            self.idle.append(slot)
-            self._dispatch()
-            return task, outcome
-        return self.given_up.popleft()
+        try:
+            return self.ray.get(handle)
+        except (RayActorError, WorkerCrashedError, OutOfMemoryError) as error:
+            raise WorkerDied(f"{type(error).__name__}: killed, out of memory or node "
+                             "lost") from None
 
-    def _replace(self, slot: int, task: Any, error: Exception) -> None:
-        """A fresh actor for ``slot``; ``task`` (and only it) retried while retries last."""
-        self.ray.kill(self.actors[slot])
-        self.actors[slot] = self._new_actor(slot)
-        self.idle.append(slot)
-        self.attempts[id(task)] += 1
-        if self.attempts[id(task)] > MAX_RETRIES:
-            self.given_up.append((task, Outcome(
-                "failed", None, None, None,
-                f"its worker died {self.attempts[id(task)]} times ({type(error).__name__}: "
-                "killed, out of memory or node lost)", 0.0)))
-        else:
-            self.queue.appendleft(task)
-        self._dispatch()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self.queue) + len(self.running) + len(self.given_up)
+    def _stop(self, worker) -> None:
+        self.ray.kill(worker)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the actors (for tests and diagnostics)."""
-        return self.ray.get([actor.pid.remote() for actor in self.actors])
-
-    def close(self) -> None:
-        for actor in self.actors:
-            self.ray.kill(actor)
+        return self.ray.get([actor.pid.remote() for actor in self.workers])
 
 
 def init_ray(config: RunConfig) -> None:
@@ -154,12 +118,39 @@ def init_ray(config: RunConfig) -> None:
     if ray.is_initialized():
         return
     address = config.evaluator.address
+    problem = address and _unreachable(address)
+    if problem:
+        raise ValueError(f"evaluator.address = {address!r}: no Ray cluster answers there "
+                         f"({problem}); null starts a local one")
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+        # "local": a new instance even where a `ray start` cluster runs (Ray would join that)
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}})
     except ConnectionError as error:
         raise ValueError(f"evaluator.address = {address!r}: no Ray cluster answers there "
                          f"({error}); null starts a local one") from None
+
+
+def _unreachable(address: str) -> str | None:
+    """Why the head that ``address`` names does not answer, or None. Checked with a 5-second TCP
+    connect first, because ``ray.init`` keeps retrying a dead head for many minutes (as when the
+    cluster that ``auto`` finds recorded in Ray's temp folder has stopped)."""
+    if address.startswith("ray://"):
+        target = address[len("ray://"):]
+    else:
+        try:  # "auto" -> RAY_ADDRESS or the latest `ray start` (Ray's own lookup; private API)
+            from ray._private.services import canonicalize_bootstrap_address
+            target = canonicalize_bootstrap_address(address)
+        except Exception:  # none recorded, or the API moved: ray.init says what is wrong
+            return None
+    if not target:
+        return None
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as error:
+        return f"{target}: {error}"
+    return None
 
 
 def end_ray() -> None:

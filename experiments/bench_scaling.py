@@ -1,13 +1,18 @@
 """Scale-out: the search on 1 and 2 workers, process pool and Ray, synchronous and asynchronous.
 
-For each backend it runs the same search (final stage off) with 1 worker and with 2, and prints
-the search loop's wall time, the speed-up of 2 workers over 1, and the per-candidate overhead:
-loop time not spent training or measuring, per candidate, (loop - latency - candidate time /
-workers) / candidates. A no-op round trip through each backend's evaluator isolates its own cost
-per task (Ray: serialising the task, scheduling it on an actor, returning the outcome).
+For each backend it runs the same search (final stage off) with 1 worker and with 2, each setting
+``--repeats`` times interleaved, and prints the median search loop's wall time (the evaluator's
+start-up included), the speed-up of 2 workers over 1, the bound on it that candidate time alone
+sets (one worker trains a candidate with both cores' threads, so 2 workers cannot reach 2x), and
+the per-candidate overhead: loop time not spent starting workers, training or measuring, per
+candidate, (loop - start-up - latency - candidate time / workers) / candidates. A no-op round trip
+through each backend's evaluator isolates its own cost per task (Ray: serialising the task,
+scheduling it on an actor, returning the outcome). A local Ray instance is started once for the
+program, as the command does (on a running cluster there is none to start); its start and stop
+are printed apart.
 
-    python experiments/bench_scaling.py                  # quick budget (about 5 minutes)
-    python experiments/bench_scaling.py --budget demo    # demo's candidates, 8 per arm (~15 min)
+    python experiments/bench_scaling.py                  # quick budget (about 8 minutes)
+    python experiments/bench_scaling.py --budget demo    # demo's candidates, 8 per arm (~35 min)
 
 Teacher and logit caches are filled before the first timed run; run it on an otherwise idle
 machine (two CPU-heavy jobs at once on 2 cores slow both several times).
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +35,7 @@ from akd.config import load_config  # noqa: E402
 from akd.evaluation import Outcome, workspace  # noqa: E402
 from akd.evaluator import make_evaluator  # noqa: E402
 from akd.search import run_search  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 BUDGETS = {"quick": ("quick.yaml", []), "demo": ("demo.yaml", ["search.trials=8"])}
 
@@ -71,33 +78,62 @@ def main() -> None:
     parser.add_argument("--budget", choices=BUDGETS, default="quick")
     parser.add_argument("--backends", default="process,ray")
     parser.add_argument("--trials", type=int, help="trials per arm (default: the budget's)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each setting, interleaved; the median is reported")
     args = parser.parse_args()
     preset, budget = BUDGETS[args.budget]
     base = ["progress=false", "final.enabled=false", *budget]
     if args.trials:
         base.append(f"search.trials={args.trials}")
     workspace(load_config(PRESETS / preset, base))  # teacher and logits cached before timing
-    rows = []
-    for backend in args.backends.split(","):
-        costs = evaluator_costs(load_config(PRESETS / preset, base + [
-            f"evaluator.backend={backend}", "evaluator.workers=2"]))
-        runs = {}
-        for workers, mode in ((1, "sync"), (2, "sync"), (2, "async")):
-            overrides = [f"evaluator.backend={backend}", f"evaluator.workers={workers}",
-                         f"search.asynchronous={mode == 'async'}"]
-            runs[workers, mode] = search_seconds(base, overrides, preset, costs[0])
-            print(f"{backend} {workers} worker(s) {mode}: {runs[workers, mode]}", flush=True)
-        rows.append((backend, runs, costs))
+    backends = args.backends.split(",")
+    settings = ((1, "sync"), (2, "sync"), (2, "async"))
+    costs, instance = {}, {}
+    for backend in backends:
+        config = load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
+                                                       "evaluator.workers=2"])
+        if backend == "ray":  # started once per program (none to start on a running cluster)
+            from akd.ray_evaluator import init_ray
+            start = time.perf_counter()
+            init_ray(config)
+            instance["start"] = time.perf_counter() - start
+        costs[backend] = evaluator_costs(config)
+    runs = {(b, w, m): [] for b in backends for w, m in settings}
+    for repeat in tqdm(range(args.repeats), desc="repeats"):
+        for backend in backends:
+            for workers, mode in settings:
+                overrides = [f"evaluator.backend={backend}", f"evaluator.workers={workers}",
+                             f"search.asynchronous={mode == 'async'}"]
+                run = search_seconds(base, overrides, preset, costs[backend][0])
+                runs[backend, workers, mode].append(run)
+                tqdm.write(f"{backend} {workers} worker(s) {mode}: {run}")
+    if "ray" in backends:
+        from akd.ray_evaluator import end_ray
+        start = time.perf_counter()
+        end_ray()
+        instance["stop"] = time.perf_counter() - start
+
+    def median(backend: str, workers: int, mode: str, key: str = "loop") -> float:
+        return statistics.median(run[key] for run in runs[backend, workers, mode])
+
     print(f"\n{args.budget} budget ({' '.join(base[2:]) or 'preset trials'}): search loop "
-          "seconds")
+          f"seconds, median of {args.repeats}")
     print(f"{'backend':<8} {'1 worker':>9} {'2 sync':>8} {'2 async':>8} {'speed-up':>9} "
-          f"{'async':>6} {'s/cand':>7} {'start-up':>9} {'overhead/cand':>14} {'no-op task':>11}")
-    for backend, runs, (startup, noop_seconds) in rows:
-        one, two, two_async = (runs[k]["loop"] for k in ((1, "sync"), (2, "sync"), (2, "async")))
+          f"{'async':>6} {'bound':>6} {'s/cand':>7} {'start-up':>9} {'overhead/cand':>14} "
+          f"{'no-op task':>11}")
+    for backend in backends:
+        one, two, two_async = (median(backend, *s) for s in settings)
+        # the speed-up were start-up, idle workers and the driver free: candidate time alone
+        bound = median(backend, 1, "sync", "per_candidate") / (
+            median(backend, 2, "sync", "per_candidate") / 2)
+        startup, noop_seconds = costs[backend]
         print(f"{backend:<8} {one:>9.1f} {two:>8.1f} {two_async:>8.1f} {one / two:>8.2f}x "
-              f"{one / two_async:>5.2f}x {runs[1, 'sync']['per_candidate']:>7.2f} "
-              f"{startup:>8.1f}s {runs[2, 'sync']['overhead']:>13.3f}s "
-              f"{1000 * noop_seconds:>9.2f}ms")
+              f"{one / two_async:>5.2f}x {bound:>5.2f}x "
+              f"{median(backend, 1, 'sync', 'per_candidate'):>7.2f} {startup:>8.1f}s "
+              f"{median(backend, 2, 'sync', 'overhead'):>13.3f}s {1000 * noop_seconds:>9.2f}ms")
+    if instance:
+        print(f"the local Ray instance, once per program and not in the loop times: start "
+              f"{instance['start']:.1f} s, stop {instance['stop']:.1f} s")
 
 
 if __name__ == "__main__":

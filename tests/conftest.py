@@ -1,5 +1,6 @@
 """Fixtures shared by the end-to-end tests: one quick run on the real dataset per session."""
 
+import contextlib
 import json
 import os
 import signal
@@ -56,3 +57,36 @@ def kill_9_after_three_trials():
         process.wait()
         return [json.loads(line) for line in trials.read_text().splitlines()]
     return run_and_kill
+
+
+# Ray processes (on this machine) and a check that a test leaves none of its own behind
+RAY_PROCESS = ("raylet", "gcs_server", "ray::", "/ray/", "-m ray.")  # agents, monitors too
+
+
+def ray_processes() -> set[int]:
+    out = subprocess.run(["ps", "-eww", "-o", "pid=,stat=,args="], capture_output=True,
+                         text=True).stdout  # ww: whole command lines, where "/ray/" may be late
+    return {int(line.split()[0]) for line in out.splitlines()
+            if any(name in line for name in RAY_PROCESS) and line.split()[1][0] != "Z"}
+
+
+@pytest.fixture
+def no_ray_left():
+    """Fails the test when Ray processes it started are still running a while after it."""
+    before = ray_processes()
+    yield
+    deadline = time.monotonic() + 15
+    while (left := ray_processes() - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"Ray processes left running: {left}"
+
+
+def end_processes(pids: set[int]) -> None:
+    """End ``pids`` as `ray stop` would: SIGTERM, then SIGKILL what is left after 10 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while (pids := pids & ray_processes()) and time.monotonic() < deadline:
+            time.sleep(0.2)

@@ -1,51 +1,68 @@
-"""The process-pool evaluator survives workers that die, and gives up on a task that kills every
-worker it meets, after a bounded number of retries."""
+"""The parallel evaluators survive workers that die: a death costs only the task that was on that
+worker an attempt, and a task that kills every worker it meets is failed after a bounded number of
+retries; the other tasks in flight are never charged."""
 
 import os
+import signal
+import time
 from pathlib import Path
+
+import pytest
 
 from akd.config import load_config
 from akd.evaluation import Outcome
-from akd.evaluator import MAX_RETRIES, ProcessEvaluator
+from akd.evaluator import MAX_RETRIES, make_evaluator
+
+HERE = Path(__file__).resolve().parent
 
 
-def die_the_first_time(task: str, config, lock) -> Outcome:
-    marker = Path(task)
-    if marker.name == "dies" and not marker.exists():
-        marker.write_text("died here once")
-        os._exit(1)  # as a kill -9 or the OOM killer would end it: no exception, no cleanup
-    return Outcome("ok", 0.5, 1, 1, None, 0.0)
+def sleepy_work(task, config, lock):
+    """Evaluator work for the fault test: writes its pid, then sleeps; "poison" kills its worker
+    every time it runs."""
+    name, seconds, folder = task
+    (Path(folder) / f"{name}.{os.getpid()}").touch()
+    if name == "poison":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(seconds)
+    return Outcome("ok", 1.0, 0, 0, None, seconds)
 
 
-def always_die(task: str, config, lock) -> Outcome:
-    Path(task).with_suffix(f".{os.getpid()}").write_text("died")
-    os._exit(1)
-
-
-def test_dead_workers_are_replaced_and_their_tasks_retried(tmp_path):
-    config = load_config(None, ["evaluator.backend=process", "evaluator.workers=2",
-                                "search.arms=[nas]", "data.name=synthetic", "data.val_size=400",
-                                f"cache_dir={tmp_path / 'cache'}", "progress=false"])
-    # one worker death breaks the whole pool, and every task in flight then counts one attempt
-    # (the pool cannot say which task killed it); one death stays well within the retries
-    tasks = [str(tmp_path / name) for name in ("a", "dies", "c")]
-    with ProcessEvaluator(config, work=die_the_first_time) as evaluator:
-        for task in tasks:
+@pytest.mark.parametrize("backend", ["process", "ray"])
+def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, monkeypatch,
+                                                          no_ray_left):
+    if backend == "ray":
+        pytest.importorskip("ray")
+    monkeypatch.setenv("PYTHONPATH", str(HERE))  # Ray workers import sleepy_work from here
+    config = load_config(None, ["data.name=synthetic", "data.val_size=200", "search.arms=[nas]",
+                                "progress=false",
+                                f"cache_dir={tmp_path / 'cache'}", f"evaluator.backend={backend}",
+                                "evaluator.workers=2", "evaluator.threads=1"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    tasks = {name: (name, seconds, str(marks))
+             for name, seconds in (("a", 4.0), ("b", 4.0), ("poison", 0.0), ("c", 0.1))}
+    with make_evaluator(config, None, sleepy_work) as evaluator:
+        for task in tasks.values():
             evaluator.submit(task)
-        results = dict(evaluator.next_finished() for _ in tasks)
-        assert evaluator.in_flight == 0
-    assert (tmp_path / "dies").exists()  # its first worker did die
-    assert sorted(results) == sorted(tasks)
-    assert all(outcome.status == "ok" for outcome in results.values())
+        deadline = time.monotonic() + 60
+        while not list(marks.glob("a.*")):  # "a" is running: kill its worker under it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(int(next(marks.glob("a.*")).suffix[1:]), signal.SIGKILL)
+        results = {}
+        while evaluator.in_flight:
+            task, outcome = evaluator.next_finished()
+            assert task[0] not in results  # each task comes back exactly once
+            results[task[0]] = outcome
+        attempts = {name: evaluator.attempts[id(task)] for name, task in tasks.items()}
+    if backend == "ray":  # the evaluator leaves the Ray instance to the program's end
+        from akd.ray_evaluator import end_ray
+        end_ray()
+    assert {name: o.status for name, o in results.items()} == {
+        "a": "ok", "b": "ok", "poison": "failed", "c": "ok"}
+    assert f"died {MAX_RETRIES + 1} times" in results["poison"].error
+    # per-task identity: b ran beside both deaths and was never charged for them
+    assert attempts == {"a": 1, "b": 0, "poison": MAX_RETRIES + 1, "c": 0}
+    assert len(list(marks.glob("poison.*"))) == MAX_RETRIES + 1
 
 
-def test_a_task_that_kills_every_worker_is_failed_after_the_retries(tmp_path):
-    config = load_config(None, ["evaluator.backend=process", "evaluator.workers=1",
-                                "search.arms=[nas]", "data.name=synthetic", "data.val_size=400",
-                                f"cache_dir={tmp_path / 'cache'}", "progress=false"])
-    with ProcessEvaluator(config, work=always_die) as evaluator:
-        evaluator.submit(str(tmp_path / "poison"))
-        task, outcome = evaluator.next_finished()
-    assert task == str(tmp_path / "poison") and outcome.status == "failed"
-    assert "died" in outcome.error
-    assert len(list(tmp_path.glob("poison.*"))) == MAX_RETRIES + 1  # one worker per attempt

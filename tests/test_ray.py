@@ -1,12 +1,15 @@
-"""The Ray backend on a local Ray instance started and stopped by each test: a dead worker costs
-only its own task an attempt, the quick preset gives the serial run's trials even when a worker
-is killed mid-candidate, and nothing of Ray is left running afterwards (a command ends the Ray
-instance it started; the evaluator alone leaves it to the program's end, which end_ray plays)."""
+"""The Ray backend on a local Ray instance started and stopped by each test: the quick preset
+gives the process pool's trials even when a worker is killed mid-candidate, latency on a dedicated
+worker, kill -9 of the driver then --resume, a running cluster joined with address auto, and
+nothing of Ray left running afterwards (a command ends the Ray instance it started). A dead
+worker costing only its own task is tested for both backends in test_evaluator.py."""
 
 import json
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,76 +19,11 @@ import pytest
 from akd.cli import main
 from akd.config import load_config
 from akd.data import DEBIAN_FASHION_MNIST
-from akd.evaluation import Outcome
-from akd.evaluator import MAX_RETRIES, make_evaluator
-from akd.ray_evaluator import end_ray
+from akd.evaluator import make_evaluator
+
+from conftest import end_processes, ray_processes
 
 ray = pytest.importorskip("ray")
-HERE = Path(__file__).resolve().parent
-RAY_PROCESS = ("raylet", "gcs_server", "ray::")
-
-
-def ray_processes() -> set[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True).stdout
-    return {int(line.split()[0]) for line in out.splitlines()
-            if any(name in line for name in RAY_PROCESS) and line.split()[1][0] != "Z"}
-
-
-@pytest.fixture
-def no_ray_left():
-    """Fails the test when Ray processes it started are still running a while after it."""
-    before = ray_processes()
-    yield
-    deadline = time.monotonic() + 15
-    while (left := ray_processes() - before) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not left, f"Ray processes left running: {left}"
-
-
-def sleepy_work(task, config, lock):
-    """Evaluator work for the fault test: writes its pid, then sleeps; "poison" kills its worker
-    every time it runs."""
-    name, seconds, folder = task
-    (Path(folder) / f"{name}.{os.getpid()}").touch()
-    if name == "poison":
-        os.kill(os.getpid(), signal.SIGKILL)
-    time.sleep(seconds)
-    return Outcome("ok", 1.0, 0, 0, None, seconds)
-
-
-def test_a_dead_worker_costs_only_its_own_task_an_attempt(tmp_path, monkeypatch, no_ray_left):
-    monkeypatch.setenv("PYTHONPATH", str(HERE))  # Ray workers import sleepy_work from here
-    config = load_config(None, ["data.name=synthetic", "data.val_size=200", "search.arms=[nas]",
-                                "progress=false",
-                                f"cache_dir={tmp_path / 'cache'}", "evaluator.backend=ray",
-                                "evaluator.workers=2", "evaluator.threads=1"])
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    tasks = {name: (name, seconds, str(marks))
-             for name, seconds in (("a", 4.0), ("b", 4.0), ("poison", 0.0), ("c", 0.1))}
-    with make_evaluator(config, None, sleepy_work) as evaluator:
-        for task in tasks.values():
-            evaluator.submit(task)
-        deadline = time.monotonic() + 60
-        while not list(marks.glob("a.*")):  # "a" is running: kill its worker under it
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.kill(int(next(marks.glob("a.*")).suffix[1:]), signal.SIGKILL)
-        results = {}
-        while evaluator.in_flight:
-            task, outcome = evaluator.next_finished()
-            assert task[0] not in results  # each task comes back exactly once
-            results[task[0]] = outcome
-        attempts = {name: evaluator.attempts[id(task)] for name, task in tasks.items()}
-    end_ray()
-    assert {name: o.status for name, o in results.items()} == {
-        "a": "ok", "b": "ok", "poison": "failed", "c": "ok"}
-    assert f"died {MAX_RETRIES + 1} times" in results["poison"].error
-    # per-task identity: b ran beside both deaths and was never charged for them
-    assert attempts == {"a": 1, "b": 0, "poison": MAX_RETRIES + 1, "c": 0}
-    assert len(list(marks.glob("poison.*"))) == MAX_RETRIES + 1
-
-
 def kill_first_running_candidate(stop: threading.Event, killed: list) -> None:
     """Kill the first Ray worker seen training a candidate (its title is RayWorker.run)."""
     while not stop.is_set() and not killed:
@@ -176,8 +114,7 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
     # a local Ray instance outlives a killed driver only in two idle agents (a Ray limitation,
     # see the README); end them as `ray stop` would
     time.sleep(3)
-    for pid in ray_processes() - before_run:
-        os.kill(pid, signal.SIGKILL)
+    end_processes(ray_processes() - before_run)
     result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     after = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
@@ -185,3 +122,52 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
     keys = sorted((t["arm"], t["candidate_id"]) for t in after)
     assert keys == [(arm, i) for arm in ("akd", "nas") for i in range(4)]
     assert all(t["status"] == "ok" for t in after)
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, quick_command,
+                                                                no_ray_left):
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    before = ray_processes()
+    started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--disable-usage-stats",
+                              "--include-dashboard=false"], capture_output=True, text=True,
+                             start_new_session=True)  # its signals never reach pytest's group
+    if started.returncode != 0:  # e.g. a cluster of the user's own already holds the port
+        pytest.skip(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
+    try:
+        cluster = ray_processes() - before
+        session = (Path(tempfile.gettempdir()) / "ray" / "session_latest").resolve()
+        run = tmp_path / "run"
+        process = subprocess.Popen(quick_command(run, cache, "evaluator.backend=ray",
+                                                 "evaluator.workers=2", "evaluator.address=auto",
+                                                 "search.trials=2", "final.enabled=false"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        _, stderr = process.communicate()
+        assert process.returncode == 0, stderr
+        trials = read_trials(run)
+        assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+        # the command was a driver of the cluster's session, started no Ray instance of its own
+        # (that would be a new session) and left the cluster up
+        assert (session.parent / "session_latest").resolve() == session
+        assert list((session / "logs").glob(f"python-core-driver-*_{process.pid}.log"))
+        assert cluster <= ray_processes()
+    finally:  # only the processes this test started (`ray stop` would end every cluster)
+        end_processes(ray_processes() - before)
+        # and, as `ray stop` does, the record that makes "auto" find this cluster
+        (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("address", ["auto", "127.0.0.1:1"])
+def test_an_address_where_no_cluster_runs_is_a_one_line_error(address, tmp_path, capsys):
+    if address == "auto" and any("raylet" in line and line.split()[0][0] != "Z" for line in subprocess.run(
+            ["ps", "-eww", "-o", "stat=,args="], capture_output=True, text=True).stdout.splitlines()):
+        pytest.skip("a Ray cluster is running on this machine")
+    assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
+                 "data.name=synthetic", "--set", "search.arms=[nas]", "--set",
+                 f"cache_dir={tmp_path}", "--set", "progress=false", "--set",
+                 "evaluator.backend=ray", "--set", f"evaluator.address={address}"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert f"evaluator.address = {address!r}: no Ray cluster answers there" in error
+    assert len(error.splitlines()) == 1
