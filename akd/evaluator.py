@@ -180,9 +180,11 @@ class ProcessEvaluator(SlotEvaluator):
 
     def _start(self, slot: int) -> ProcessPoolExecutor:
         # spawn, not fork: a forked child inherits the parent's OpenMP state and can hang in it
-        return ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
+        pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
                                    initializer=_start_worker,
                                    initargs=(self.config, self.threads, slot))
+        pool.submit(int)  # start the process now, not at its first task: all workers boot at once
+        return pool
 
     def _run(self, worker: ProcessPoolExecutor, task: Any) -> Future:
         return worker.submit(self.work, task, self.config, self.lock)
