@@ -22,8 +22,10 @@ from __future__ import annotations
 import atexit
 import collections
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -205,10 +207,19 @@ class ProcessEvaluator(SlotEvaluator):
 
 
 def _start_worker(config: RunConfig, threads: int, slot: int) -> None:
+    # a worker holds both ends of its task pipe, so it would wait for tasks forever after the
+    # driver is killed (kill -9, OOM); a watchdog ends it with the driver instead
+    threading.Thread(target=_exit_with, args=(multiprocessing.parent_process().sentinel,),
+                     daemon=True, name="exit-with-driver").start()
     pin_to_cores(slot, threads)
     torch.set_num_threads(threads)
     workspace(config)  # load the dataset and teacher logits before the first task arrives
     atexit.register(_exit_now)
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])  # readable once the driver is gone
+    os._exit(1)
 
 
 def _exit_now() -> None:

@@ -42,6 +42,15 @@ def quick_command():
     return command
 
 
+def spawned_workers(parent: int | None = None) -> set[int]:
+    """Live multiprocessing workers whose parent is ``parent`` (None: any)."""
+    out = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True,
+                         text=True).stdout
+    return {int(line.split()[0]) for line in out.splitlines()
+            if parent in (None, int(line.split()[1])) and "spawn_main" in line
+            and line.split()[2][0] != "Z"}
+
+
 @pytest.fixture(scope="session")
 def kill_9_after_three_trials():
     """Start a command and kill -9 it once three trials are recorded; the recorded trials."""
@@ -53,8 +62,13 @@ def kill_9_after_three_trials():
         while not (trials.exists() and trials.read_text().count("\n") >= 3):
             assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
             time.sleep(0.05)
+        workers = spawned_workers(process.pid)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
+        deadline = time.monotonic() + 10  # process-pool workers end with their driver
+        while (left := workers & spawned_workers()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, f"workers of the killed driver still running: {left}"
         return [json.loads(line) for line in trials.read_text().splitlines()]
     return run_and_kill
 
