@@ -123,7 +123,7 @@ class SlotEvaluator(Evaluator):
 
     @abstractmethod
     def _stop(self, worker: Any) -> None:
-        """End ``worker`` (dead or alive) without waiting for its task."""
+        """End ``worker``: at once when it is dead; an idle one when the evaluator closes."""
 
     def submit(self, task: Any) -> None:
         self.queue.append(task)
@@ -202,7 +202,8 @@ class ProcessEvaluator(SlotEvaluator):
             raise WorkerDied("killed or out of memory") from None
 
     def _stop(self, worker: ProcessPoolExecutor) -> None:
-        # a worker ends when its task does (closing: there is none), a dead one at once
+        # waits for a task in progress: there is none when the search closes the evaluator,
+        # and Ctrl-C reaches the worker too (same process group)
         worker.shutdown(wait=True, cancel_futures=True)
 
 
