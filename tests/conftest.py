@@ -42,13 +42,19 @@ def quick_command():
     return command
 
 
+def live_processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, whole command line) of every process that is not a zombie."""
+    out = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True,
+                         text=True).stdout  # ww: whole command lines, where "/ray/" may be late
+    rows = [line.split(None, 3) for line in out.splitlines()]
+    return [(int(pid), int(ppid), args[0] if args else "")
+            for pid, ppid, stat, *args in rows if not stat.startswith("Z")]
+
+
 def spawned_workers(parent: int | None = None) -> set[int]:
     """Live multiprocessing workers whose parent is ``parent`` (None: any)."""
-    out = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True,
-                         text=True).stdout
-    return {int(line.split()[0]) for line in out.splitlines()
-            if parent in (None, int(line.split()[1])) and "spawn_main" in line
-            and line.split()[2][0] != "Z"}
+    return {pid for pid, ppid, args in live_processes()
+            if parent in (None, ppid) and "spawn_main" in args}
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +84,7 @@ RAY_PROCESS = ("raylet", "gcs_server", "ray::", "/ray/", "-m ray.")  # agents, m
 
 
 def ray_processes() -> set[int]:
-    out = subprocess.run(["ps", "-eww", "-o", "pid=,stat=,args="], capture_output=True,
-                         text=True).stdout  # ww: whole command lines, where "/ray/" may be late
-    return {int(line.split()[0]) for line in out.splitlines()
-            if any(name in line for name in RAY_PROCESS) and line.split()[1][0] != "Z"}
+    return {pid for pid, _, args in live_processes() if any(name in args for name in RAY_PROCESS)}
 
 
 @pytest.fixture

@@ -21,17 +21,16 @@ from akd.config import load_config
 from akd.data import DEBIAN_FASHION_MNIST
 from akd.evaluator import make_evaluator
 
-from conftest import end_processes, ray_processes
+from conftest import end_processes, live_processes, ray_processes
 
 ray = pytest.importorskip("ray")
 def kill_first_running_candidate(stop: threading.Event, killed: list) -> None:
     """Kill the first Ray worker seen training a candidate (its title is RayWorker.run)."""
     while not stop.is_set() and not killed:
-        out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if "ray::RayWorker.run" in line:
-                os.kill(int(line.split()[0]), signal.SIGKILL)
-                killed.append(int(line.split()[0]))
+        for pid, _, args in live_processes():
+            if "ray::RayWorker.run" in args:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
                 return
         time.sleep(0.2)
 
@@ -161,8 +160,7 @@ def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, 
 
 @pytest.mark.parametrize("address", ["auto", "127.0.0.1:1"])
 def test_an_address_where_no_cluster_runs_is_a_one_line_error(address, tmp_path, capsys):
-    if address == "auto" and any("raylet" in line and line.split()[0][0] != "Z" for line in subprocess.run(
-            ["ps", "-eww", "-o", "stat=,args="], capture_output=True, text=True).stdout.splitlines()):
+    if address == "auto" and any("raylet" in args for _, _, args in live_processes()):
         pytest.skip("a Ray cluster is running on this machine")
     assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
                  "data.name=synthetic", "--set", "search.arms=[nas]", "--set",
