@@ -1,7 +1,11 @@
-"""akd: the engine (data, teachers, KD training, latency, reward, search loop)."""
+"""akd: architecture-aware knowledge distillation (the engine: data, teachers, KD training,
+latency, evaluators, the search loop, the final stage, the report)."""
 
+from .cores import CoreLock
 from .distill import kd_loss
-from .latency import LatencyConfig, LatencyStats, measure_latency
-from .latency_cache import LatencyCache, latency_of
-from .latency_lock import CoreLock
-from .latency_table import LatencyTable
+from .errors import AkdError
+from .latency import (LatencyCache, LatencyConfig, LatencyStats, LatencyTable, latency_of,
+                      measure_latency)
+
+__all__ = ["AkdError", "CoreLock", "LatencyCache", "LatencyConfig", "LatencyStats",
+           "LatencyTable", "kd_loss", "latency_of", "measure_latency"]

@@ -13,57 +13,50 @@ import argparse
 import dataclasses
 import inspect
 import sys
+import textwrap
 import typing
 from pathlib import Path
 
-from .config import ConfigError, RunConfig, load_config
+from .cluster import disconnect
+from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
+from .errors import AkdError
+from .logs import configure_logging
 
-PRESETS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 DEFAULT_PRESET = "demo"
+HELP_WIDTH = 100
 
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    preset = _config_path(args.config or DEFAULT_PRESET)
+    preset = config_path(args.config or DEFAULT_PRESET)
     out = Path(args.out) if args.out else Path("runs") / preset.stem
     # continuing a run: its own saved config, unless another one is named
     saved = out / "config.yaml"
-    config_path = saved if (args.resume or args.final_only) and not args.config \
+    source = saved if (args.resume or args.final_only) and not args.config \
         and saved.exists() else preset
+    configure_logging()
     try:
-        config = load_config(config_path, args.set)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    from .final import run_final  # after parsing: --help stays instant
-    from .search import RunError, run_search
+        config = load_config(source, args.set)
+        from .final.stage import run_final  # after parsing: --help stays instant
+        from .search.loop import run_search
 
-    try:
         if not args.final_only:
             run_search(config, out, resume=args.resume)
         if config.final.enabled or args.final_only:
             run_final(config, out)
-    except (RunError, ValueError, FileNotFoundError) as error:
+    except AkdError as error:  # meant for the user; anything else is a bug: its traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: --out {out} --resume", file=sys.stderr)
         return 130
     finally:
-        if "akd.ray_evaluator" in sys.modules:  # the run used Ray: end it with the command
-            sys.modules["akd.ray_evaluator"].end_ray()
+        disconnect()  # a run that used Ray ends it with the command
     return 0
 
 
-def _config_path(name: str) -> Path:
-    path = Path(name)
-    if not path.suffix and not path.exists():
-        path = PRESETS / f"{name}.yaml"  # a preset by name
-    return path
-
-
 def _parser() -> argparse.ArgumentParser:
-    presets = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
+    presets = ", ".join(available_presets())
     parser = argparse.ArgumentParser(
         prog="run_akd.py", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Architecture-aware KD search: an LSTM controller samples students, a "
@@ -86,27 +79,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _options_help() -> str:
-    """Every config key with its default and comment, read from the dataclasses' source."""
+    """Every config key with its default and its whole comment, read from the dataclasses'
+    source; nested sections (``final.training``) are listed key by key too."""
     lines = ["config keys (YAML sections, or --set section.key=value):"]
-    defaults = RunConfig()
-    for section in dataclasses.fields(RunConfig):
-        default = getattr(defaults, section.name)
-        if dataclasses.is_dataclass(default):
-            lines.append(f"  {section.name}:")
-            comments = _field_comments(type(default))
-            for item in dataclasses.fields(default):
-                value = getattr(default, item.name)
-                lines.append(f"    {item.name} = {value!r}  {comments.get(item.name, '')}")
-        else:
-            lines.append(f"  {section.name} = {default!r}  "
-                         f"{_field_comments(RunConfig).get(section.name, '')}")
+    _describe_fields(RunConfig(), lines, indent=1)
     return "\n".join(lines)
 
 
+def _describe_fields(section, lines: list[str], indent: int) -> None:
+    comments = _field_comments(type(section))
+    pad = "  " * indent
+    for item in dataclasses.fields(section):
+        value = getattr(section, item.name)
+        comment = comments.get(item.name, "")
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{pad}{item.name}:  {comment}".rstrip())
+            _describe_fields(value, lines, indent + 1)
+        else:
+            lines += textwrap.wrap(f"{item.name} = {value!r}  {comment}", HELP_WIDTH,
+                                   initial_indent=pad, subsequent_indent=pad + "    ")
+
+
 def _field_comments(cls: type) -> dict[str, str]:
-    comments = {}
+    """Each field's comment, whole: the one on its line and the comment lines that continue it."""
+    comments: dict[str, str] = {}
+    name = None
     for line in inspect.getsource(cls).splitlines():
-        name, sep, rest = line.strip().partition(":")
-        if sep and "#" in rest and name.isidentifier():
-            comments[name] = "# " + rest.split("#", 1)[1].strip()
+        text = line.strip()
+        field_name, sep, rest = text.partition(":")
+        if sep and field_name.isidentifier() and not text.startswith("#"):
+            name = field_name if "#" in rest else None
+            if name:
+                comments[name] = "# " + rest.split("#", 1)[1].strip()
+        elif name and text.startswith("#"):
+            comments[name] += " " + text[1:].strip()
+        else:
+            name = None
     return comments

@@ -23,13 +23,15 @@ import yaml
 from controllers import available_controllers
 from search_spaces import available_spaces
 
-from .data import DataConfig
-from .latency import LatencyConfig
-from .teachers import TeacherConfig
-from .trainer import TrainConfig
+from .arms import ARMS, any_distills
+from .data import DataConfig, default_cache_dir
+from .distill import TeacherConfig, TrainConfig
+from .errors import ConfigError
+from .io import write_text
+from .latency import LatencySettings
 
-ARMS = ("akd", "nas")  # KD-guided reward, ground-truth reward
 BACKENDS = ("serial", "process", "ray")
+PRESETS = Path(__file__).resolve().parent / "presets"  # shipped inside the package
 
 
 @dataclass(frozen=True)
@@ -81,34 +83,6 @@ class RewardConfig:
             raise ValueError(f"reward.constraint = {self.constraint!r}; allowed: soft, hard")
         if not self.target_ms > 0:
             raise ValueError(f"reward.target_ms must be > 0, got {self.target_ms}")
-
-
-@dataclass(frozen=True)
-class LatencySettings:
-    mode: str = "measured"  # measured: time every student; table: sum a per-layer lookup table
-    cache: str | None = None  # JSON Lines cache file; null: latency.jsonl in the cache directory
-    threads: int = 1  # intra-op threads while timing (MnasNet: single-threaded)
-    device: str = "cpu"  # the target device the latency is for: cpu, cuda, cuda:N
-    warmup: int = 10  # untimed runs before timing
-    repeats: int = 30  # timed runs; their median is the latency
-    max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
-    retries: int = 3  # re-measurements allowed
-    where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
-    # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
-    resource: str | None = None  # where=worker: a custom Ray resource that only the target
-    # machine offers (ray start --resources='{"target": 1}'), so the actor runs there
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("measured", "table"):
-            raise ValueError(f"latency.mode = {self.mode!r}; allowed: measured, table")
-        if self.where not in ("driver", "worker"):
-            raise ValueError(f"latency.where = {self.where!r}; allowed: driver, worker")
-        if self.resource and self.where != "worker":
-            raise ValueError("latency.resource needs latency.where: worker")
-
-    def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
-        return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
-                             self.max_spread, self.retries)
 
 
 @dataclass(frozen=True)
@@ -198,7 +172,7 @@ class RunConfig:
                 raise ValueError(f"{key} = {name!r}; allowed: {', '.join(known)}")
         if self.latency.where == "worker" and self.evaluator.backend != "ray":
             raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
-        if "akd" in self.search.arms and not self.proxy.alpha > 0:
+        if any_distills(self.search.arms) and not self.proxy.alpha > 0:
             raise ValueError(f"proxy.alpha = {self.proxy.alpha} leaves the akd arm without KD; "
                              "use an alpha in (0, 1] or search.arms: [nas]")
 
@@ -210,10 +184,6 @@ class RunConfig:
 # Keys a resumed run may change: they decide where and how fast, not what is searched (the final
 # stage reads the search's files, so it may be changed and re-run on a finished search).
 RESUMABLE_CHANGES = ("evaluator", "progress", "final")
-
-
-class ConfigError(ValueError):
-    """A bad config file or override; the message names the key."""
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()
@@ -234,6 +204,19 @@ def load_config(path: str | os.PathLike | None = None, overrides: typing.Sequenc
     return config_from_dict(values)
 
 
+def available_presets() -> list[str]:
+    return sorted(path.stem for path in PRESETS.glob("*.yaml"))
+
+
+def config_path(name: str | os.PathLike) -> Path:
+    """A YAML file, or the preset of that name (``quick``, ``demo``...) when no such file
+    exists."""
+    path = Path(name)
+    if not path.suffix and not path.exists():
+        path = PRESETS / f"{path}.yaml"
+    return path
+
+
 def config_from_dict(values: dict) -> RunConfig:
     _check_keys(RunConfig, values, "")
     # onto the defaults, so that a section given in part keeps the rest of *its* defaults (the
@@ -252,10 +235,12 @@ def config_from_dict(values: dict) -> RunConfig:
 
 
 def save_config(config: RunConfig, path: Path) -> None:
-    text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-    partial = path.with_suffix(".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def cache_dir(config: RunConfig) -> Path:
+    """Where data, teachers, logits and latencies are kept: ``cache_dir``, else the default."""
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 
 
 def search_changes(saved: RunConfig, new: RunConfig) -> list[str]:
@@ -268,8 +253,8 @@ def search_changes(saved: RunConfig, new: RunConfig) -> list[str]:
 
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist; presets are in "
-                          "experiments/configs/")
+        raise ConfigError(f"config file {str(path)!r} does not exist; name a YAML file or a "
+                          f"preset ({', '.join(available_presets())})")
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import sys
@@ -39,23 +40,23 @@ import torch
 
 from search_spaces import build_model
 
-from .board import top_trials
-from .config import ARMS, RunConfig, config_from_dict, load_config
+from .arms import ARMS, arm_kind
+from .logs import configure_logging
+from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
-from .evaluation import cache_dir
-from .final import (evaluate_final, final_record, final_task, run_key, searched_student,
-                    weights_file)
-from .rundir import RunDir
+from .errors import AkdError, ExportError
+from .final import run_key, searched_student
+from .final.stage import evaluate_final, final_record, final_task, weights_file
+from .io import read_lines, write_json, write_lines
+from .search import RunDir, top_trials
+
+log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4  # largest absolute logit difference allowed between an export and the model
 CHECK_IMAGES = 64  # test images the exports are checked on
 REBUILD = ('model = build_model(Path("student.arch").read_text(), num_classes={num_classes}, '
            'in_channels={in_channels}, weights="student.pt").eval()')
 IMPORTS = "from pathlib import Path; from search_spaces import build_model"
-
-
-class ExportError(ValueError):
-    """The run cannot be exported as asked, or an export does not match the model."""
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -90,7 +91,7 @@ def stage(folder: Path, model: torch.nn.Module, images: torch.Tensor, info: dict
     folder.mkdir(parents=True)
     write_files(folder, model, info["arch"], images)
     info["checks"] = check_files(folder, model, images)
-    RunDir.write_json(folder / "student.json", info)
+    write_json(folder / "student.json", info)
     failed = [name for name, check in info["checks"].items()
               if isinstance(check, dict) and not check["ok"]]
     if failed:
@@ -123,7 +124,9 @@ def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
         scored = [s for s in students if s["source"] in ARMS and s.get("kd_mean") is not None]
         if scored:  # the first of equals: final.json lists akd before nas
             return max(scored, key=lambda s: s["kd_mean"])
-    source = source or ("akd" if "akd" in config.search.arms else config.search.arms[0])
+    # an arm that distils, since the export is the distilled student; else the only arm
+    source = source or next((arm for arm in config.search.arms if arm_kind(arm).distills),
+                            config.search.arms[0])
     rank = 1 if rank is None else rank
     if not 1 <= rank <= config.final.top_k:
         raise ExportError(f"--rank {rank} is not one of the run's final students 1.."
@@ -149,20 +152,20 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     """The state-dict file of ``student``'s KD training of ``seed`` and its final_runs.jsonl
     record; trained now, the final stage's way, when the run does not hold it."""
     task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed)
-    done = {run_key(r): r for r in run.read_lines(run.final_runs)}  # the latest line wins
+    done = {run_key(r): r for r in read_lines(run.final_runs)}  # the latest line wins
     record = done.get(task.key())
     if record and record.get("weights") == weights_file(task.key()) \
             and Path(task.save_to).is_file():
         return Path(task.save_to), record
-    print(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); training "
-          f"it now with the run's final budget (final.training.epochs = "
-          f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")
+    log.info(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); "
+             f"training it now with the run's final budget (final.training.epochs = "
+             f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")
     outcome = evaluate_final(task, config)
     if outcome.status != "ok":
         raise ExportError(f"training {_name(student)} (KD, seed {seed}) failed: {outcome.error}")
     record = final_record(task, outcome)
     done[task.key()] = record  # replaces a record without weights (from before they were kept)
-    run.write_lines(run.final_runs, list(done.values()))
+    write_lines(run.final_runs, list(done.values()))
     return Path(task.save_to), record
 
 
@@ -285,10 +288,11 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0,
                         help="which of the final stage's KD trainings (default 0)")
     args = parser.parse_args(argv)
+    configure_logging()
     try:
         info = export_run(args.run_dir, args.out, args.source, args.rank, args.seed)
-    except ValueError as error:
+    except AkdError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(summary(info))
+    log.info(summary(info))
     return 0

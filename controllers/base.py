@@ -50,6 +50,17 @@ class NoOptions:
     """Config of a controller that takes no options."""
 
 
+@dataclass
+class PolicyReadout:
+    """What the learned policy believes, for logs and the report."""
+
+    marginals: list[list[float]]  # per decision, P(choice) averaged over sampled prefixes
+    greedy: list[int]  # argmax at every step, each fed back: the usual stand-in for the mode
+    greedy_prob: float  # probability of the greedy architecture under the policy
+    entropy: float  # expected sequence entropy in nats (Monte Carlo)
+    max_entropy: float  # entropy of the uniform policy, sum of log(choices), for scale
+
+
 class Controller(ABC):
     """A search strategy over a fixed list of categorical decisions."""
 
@@ -139,6 +150,18 @@ class Controller(ABC):
                              "unchanged dict that state_dict() returned") from err
         self._next_id = next_id
         self._pending = {c.id: c for c in pending}
+
+    # ---- optional capabilities: each strategy that has one overrides its default --------------
+
+    def readout(self) -> PolicyReadout | None:
+        """What the strategy's learned policy believes (marginals, greedy choice, entropy), for
+        logs and the report; None for strategies without a policy (random, evolution)."""
+        return None
+
+    @classmethod
+    def accepts_option(cls, option: str) -> bool:
+        """Whether ``option`` is one of this strategy's keyword options."""
+        return option in {f.name for f in fields(cls.Config)}
 
     # ---- hooks for strategies -----------------------------------------------------------------
 

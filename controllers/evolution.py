@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .base import Candidate, check_option, is_int
 from .random_search import RandomSearch
+from .registry import register_controller
 
 
 @dataclass
@@ -34,6 +35,7 @@ class EvolutionConfig:
                      f"({self.population})")
 
 
+@register_controller("evolution")
 class RegularizedEvolution(RandomSearch):
     name = "evolution"
     Config = EvolutionConfig

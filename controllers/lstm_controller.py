@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Candidate, Controller, check_option, is_int, is_number
+from .base import Candidate, Controller, PolicyReadout, check_option, is_int, is_number
 from .lstm import LSTMPolicy, Rollout
+from .registry import register_controller
 
 READOUT_SEED = 0  # the readout draws from its own generator so it never shifts the asked stream
 
@@ -101,17 +102,7 @@ class PPOConfig(ReinforceConfig):
                      self.ppo_epochs, "an integer >= 1")
 
 
-@dataclass
-class PolicyReadout:
-    """What the learned policy believes, for logs and the report."""
-
-    marginals: list[list[float]]  # per decision, P(choice) averaged over sampled prefixes
-    greedy: list[int]  # argmax at every step, each fed back: the usual stand-in for the mode
-    greedy_prob: float  # probability of the greedy architecture under the policy
-    entropy: float  # expected sequence entropy in nats (Monte Carlo)
-    max_entropy: float  # entropy of the uniform policy, sum of log(choices), for scale
-
-
+@register_controller("lstm_reinforce")
 class ReinforceController(Controller):
     name = "lstm_reinforce"
     Config = ReinforceConfig
@@ -222,6 +213,7 @@ class ReinforceController(Controller):
         self._told = told
 
 
+@register_controller("lstm_ppo")
 class PPOController(ReinforceController):
     """The same policy and batches; several clipped-ratio steps per batch instead of one."""
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Candidate, Controller
+from .registry import register_controller
 
 
+@register_controller("random")
 class RandomSearch(Controller):
     name = "random"
 

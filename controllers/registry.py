@@ -1,22 +1,24 @@
-"""Controllers by name, so that configs can pick one: a tiny registry in the style of fvcore's."""
+"""Controllers by name, so that configs can pick one: a tiny registry in the style of fvcore's,
+filled by ``@register_controller`` where each controller is defined."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 from .base import Controller
-from .evolution import RegularizedEvolution
-from .lstm_controller import PPOController, ReinforceController
-from .random_search import RandomSearch
 
 _CONTROLLERS: dict[str, Callable[..., Controller]] = {}
 
 
-def register_controller(name: str, factory: Callable[..., Controller]) -> None:
-    """Make ``factory(choices, seed=..., **options)`` available as ``get_controller(name, ...)``."""
+def register_controller(name: str, factory: Callable[..., Controller] | None = None):
+    """Make ``factory(choices, seed=..., **options)`` available as ``get_controller(name, ...)``;
+    without ``factory``, a class decorator that registers the class it decorates."""
+    if factory is None:
+        return lambda cls: register_controller(name, cls) or cls
     if name in _CONTROLLERS:
         raise ValueError(f"controller {name!r} is already registered")
     _CONTROLLERS[name] = factory
+    return None
 
 
 def get_controller(name: str, choices: Sequence[int], seed: int = 0, **options) -> Controller:
@@ -33,7 +35,3 @@ def get_controller(name: str, choices: Sequence[int], seed: int = 0, **options) 
 
 def available_controllers() -> list[str]:
     return sorted(_CONTROLLERS)
-
-
-for _cls in (ReinforceController, PPOController, RandomSearch, RegularizedEvolution):
-    register_controller(_cls.name, _cls)

@@ -14,7 +14,8 @@ from pathlib import Path
 # runs from a checkout whether or not the package is installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from akd.report import analyze  # noqa: E402
+from akd.errors import AkdError  # noqa: E402
+from akd.reporting.report import analyze  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         report = analyze(args.runs, args.out)
-    except ValueError as error:
+    except AkdError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"report: {report} (with CSV tables and PNG figures beside it)")

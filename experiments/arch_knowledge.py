@@ -8,10 +8,10 @@ arch_knowledge.md into --out; rerunning the same command after a kill finishes w
 
     python experiments/arch_knowledge.py                       # 5 students, 4 teachers, 2 seeds
     python experiments/arch_knowledge.py --teachers resnet,vgg --students 4 --seeds 3
-    python experiments/arch_knowledge.py --config experiments/configs/arch_knowledge/tiny.yaml \\
+    python experiments/arch_knowledge.py --config akd/presets/arch_knowledge/tiny.yaml \\
         --out runs/arch_knowledge_tiny                         # in seconds
 
-Default budget (experiments/configs/arch_knowledge/default.yaml): Fashion-MNIST, every teacher
+Default budget (akd/presets/arch_knowledge/default.yaml): Fashion-MNIST, every teacher
 trained 1 epoch on 20,000 images, students 2 epochs on 5,000 proxy images, 64 sampled
 architectures: 50 student trainings of about 5 s each. Runtime on this 2-core machine (AMD EPYC,
 2 threads, otherwise idle), measured: 9 min 16 s the first time (an empty cache: dataset,
@@ -29,20 +29,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
-from akd.arch_knowledge import Options, run_experiment  # noqa: E402
-from akd.config import ConfigError, load_config  # noqa: E402
+from akd.config import PRESETS, load_config  # noqa: E402
+from akd.errors import AkdError  # noqa: E402
+from akd.logs import configure_logging  # noqa: E402
+from akd.studies.arch_knowledge import Options, run_experiment  # noqa: E402
 
-DEFAULT_CONFIG = ROOT / "experiments" / "configs" / "arch_knowledge" / "default.yaml"
+DEFAULT_CONFIG = PRESETS / "arch_knowledge" / "default.yaml"
 
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging()
     try:
         config = load_config(args.config, args.set)
         options = Options(students=args.students, seeds=args.seeds, samples=args.samples,
                           teachers=tuple(t.strip() for t in args.teachers.split(",") if t.strip()))
         run_experiment(config, options, args.out)
-    except (ConfigError, ValueError, RuntimeError) as error:
+    except AkdError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                "  temperature; CLS: alpha 0)")
     default = Options()
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help=f"YAML run config (default: {DEFAULT_CONFIG.relative_to(ROOT)}; "
+                        help="YAML run config (default: akd/presets/arch_knowledge/default.yaml; "
                              "tiny.yaml beside it runs in seconds, for tests)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override one config key (repeatable), e.g. --set proxy.epochs=3")

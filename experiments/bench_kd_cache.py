@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from akd.data import DataConfig, default_cache_dir, load_dataset
-from akd.logit_cache import CachedTeacher, online_teacher
-from akd.teachers import TeacherConfig, load_teacher
-from akd.trainer import TrainConfig, train
+from akd.distill import CachedTeacher, online_teacher
+from akd.distill import TeacherConfig, load_teacher
+from akd.distill import TrainConfig, train
 from search_spaces import build_model
 
 # The median-MAC student of 1,000 small28 samples (experiments/space_stats.py, seed 0).

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from akd.cli import PRESETS  # noqa: E402
 from akd.config import load_config  # noqa: E402
-from akd.evaluation import Outcome, workspace  # noqa: E402
-from akd.evaluator import make_evaluator  # noqa: E402
-from akd.search import run_search  # noqa: E402
+from akd.execution import Outcome, workspace  # noqa: E402
+from akd.execution import make_evaluator  # noqa: E402
+from akd.search.loop import run_search  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 BUDGETS = {"quick": ("quick.yaml", []), "demo": ("demo.yaml", ["search.trials=8"])}
@@ -48,7 +48,7 @@ def evaluator_costs(config, tasks: int = 200) -> tuple[float, float]:
     """Seconds to start the evaluator (workers up, workspaces loaded, first task back) and mean
     seconds per no-op task afterwards."""
     start = time.perf_counter()
-    with make_evaluator(config, None, noop) as evaluator:
+    with make_evaluator(config, noop) as evaluator:
         evaluator.submit(0)
         evaluator.next_finished()
         startup = time.perf_counter() - start
@@ -93,9 +93,9 @@ def main() -> None:
         config = load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
                                                        "evaluator.workers=2"])
         if backend == "ray":  # started once per program (none to start on a running cluster)
-            from akd.ray_evaluator import init_ray
+            from akd.cluster import connect
             start = time.perf_counter()
-            init_ray(config)
+            connect(config.evaluator.address)
             instance["start"] = time.perf_counter() - start
         costs[backend] = evaluator_costs(config)
     runs = {(b, w, m): [] for b in backends for w, m in settings}
@@ -108,9 +108,9 @@ def main() -> None:
                 runs[backend, workers, mode].append(run)
                 tqdm.write(f"{backend} {workers} worker(s) {mode}: {run}")
     if "ray" in backends:
-        from akd.ray_evaluator import end_ray
+        from akd.cluster import disconnect
         start = time.perf_counter()
-        end_ray()
+        disconnect()
         instance["stop"] = time.perf_counter() - start
 
     def median(backend: str, workers: int, mode: str, key: str = "loop") -> float:

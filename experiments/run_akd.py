@@ -1,6 +1,6 @@
 """The main command of akd: the architecture-aware KD search (see ``--help``).
 
-    python experiments/run_akd.py                 # the demo preset (experiments/configs/demo.yaml)
+    python experiments/run_akd.py                 # the demo preset (akd/presets/demo.yaml)
     python experiments/run_akd.py --config quick  # the whole pipeline in about a minute
 """
 

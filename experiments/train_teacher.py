@@ -13,8 +13,8 @@ import time
 import torch
 
 from akd.data import DataConfig, default_cache_dir, load_dataset
-from akd.teacher_zoo import TEACHERS
-from akd.teachers import TeacherConfig, load_teacher, teacher_record
+from akd.distill import TEACHERS
+from akd.distill import TeacherConfig, load_teacher, teacher_record
 
 
 def main() -> None:

@@ -60,6 +60,11 @@ class SearchSpace(ABC):
         """Every decision list of the space, in lexicographic order (for small spaces)."""
         return (list(d) for d in itertools.product(*(range(n) for n in self.choices)))
 
+    def hand_designed(self, width: float = 1.0) -> Architecture | None:
+        """The space's hand-designed reference network at ``width`` times its base channels, the
+        student a search has to beat; None for spaces that have none (the default)."""
+        return None
+
     def decode(self, decisions: Sequence[int]) -> Architecture:
         if len(decisions) != len(self.decisions):
             raise ValueError(f"{self.name} space expects {len(self.decisions)} decisions, got "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .architecture import Architecture, Block
 from .base import Decision, SearchSpace
+from .registry import register_space
 
 # ConvOp of the paper; MBConv is listed once per expansion ratio.
 OPS = {
@@ -175,6 +176,7 @@ def make_divisible(value: float, divisor: int) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+@register_space("mnasnet")
 def mnasnet_space(preset: str = "small28", **overrides) -> MnasNetSpace:
     """The MnasNet space from a named preset, with any constructor argument overridden."""
     if preset not in PRESETS:

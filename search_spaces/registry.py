@@ -1,20 +1,24 @@
-"""Spaces by name, so that configs can pick one: a tiny registry in the style of fvcore's."""
+"""Spaces by name, so that configs can pick one: a tiny registry in the style of fvcore's, filled
+by ``@register_space`` where each space is defined."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from .base import SearchSpace
-from .mnasnet_space import mnasnet_space
-from .toy_space import ToySpace
 
 _SPACES: dict[str, Callable[..., SearchSpace]] = {}
 
 
-def register_space(name: str, factory: Callable[..., SearchSpace]) -> None:
+def register_space(name: str, factory: Callable[..., SearchSpace] | None = None):
+    """Make ``factory(**kwargs)`` available as ``get_space(name, **kwargs)``; without
+    ``factory``, a decorator that registers the class or function it decorates."""
+    if factory is None:
+        return lambda made: register_space(name, made) or made
     if name in _SPACES:
         raise ValueError(f"search space {name!r} is already registered")
     _SPACES[name] = factory
+    return None
 
 
 def get_space(name: str, **kwargs) -> SearchSpace:
@@ -26,7 +30,3 @@ def get_space(name: str, **kwargs) -> SearchSpace:
 
 def available_spaces() -> list[str]:
     return sorted(_SPACES)
-
-
-register_space("mnasnet", mnasnet_space)
-register_space("toy", ToySpace)

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 
 from .architecture import Architecture, Block
 from .base import Decision, SearchSpace
+from .registry import register_space
 
 FIELDS = ("channels", "kernel", "stride")
 _PLAIN_LAYER = dict(op="cn", layers=1, kernel=3, stride=1, channels=1, skip=False)
 
 
+@register_space("toy")
 class ToySpace(SearchSpace):
     name = "toy"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from akd.analysis import load_run
+from akd.reporting.analysis import load_run
 from akd.data import DEBIAN_FASHION_MNIST
-from akd.report import CSV_COLUMNS, analyze, gain_in_words
+from akd.reporting.report import CSV_COLUMNS, analyze, gain_in_words
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

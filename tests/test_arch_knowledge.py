@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import akd.arch_knowledge
-from akd.arch_knowledge import (choose_students, kendall_tau, ordinal_ranks, spearman,
-                                summarize)
+import akd.studies.arch_knowledge
+from akd.stats import kendall, spearman
+from akd.studies.arch_knowledge import choose_students, ordinal_ranks, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("arch_knowledge_cli",
@@ -109,8 +109,8 @@ def test_rank_correlations_of_a_hand_made_table():
     assert pair["kendall"] == pytest.approx(0.6)
     # ties: average ranks for rho, tau-b for tau (scipy gives the same)
     assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(3 / math.sqrt(10))
-    assert kendall_tau([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(5 / math.sqrt(30))
-    assert spearman([1, 1], [1, 2]) is None and kendall_tau([1], [1]) is None
+    assert kendall([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(5 / math.sqrt(30))
+    assert spearman([1, 1], [1, 2]) is None and kendall([1], [1]) is None
     assert ordinal_ranks([0.5, None, 0.7, 0.5]) == [2, None, 1, 3]
 
 
@@ -131,8 +131,8 @@ def test_resume_trains_only_what_is_missing(run, cache, tmp_path, monkeypatch):
     # killed after 7 trainings, in the middle of writing the 8th line
     (out / "results.jsonl").write_text("".join(lines[:7]) + lines[7][:20])
     calls = []
-    train_student = akd.arch_knowledge.train_student
-    monkeypatch.setattr(akd.arch_knowledge, "train_student",
+    train_student = akd.studies.arch_knowledge.train_student
+    monkeypatch.setattr(akd.studies.arch_knowledge, "train_student",
                         lambda *args: calls.append(args[0]) or train_student(*args))
     with pytest.warns(UserWarning, match="cut short"):
         assert cli.main(tiny(out, cache)) == 0

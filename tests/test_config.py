@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from akd.cli import PRESETS, main
-from akd.config import ConfigError, RunConfig, load_config, save_config, search_changes
-from akd.reward import FAILED_REWARD, mnas_reward
+from akd.config import RunConfig, load_config, save_config, search_changes
+from akd.errors import ConfigError
+from akd.search.reward import FAILED_REWARD, mnas_reward
 from akd.config import RewardConfig
 
 ROOT = Path(__file__).resolve().parents[1]

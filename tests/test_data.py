@@ -59,7 +59,7 @@ def test_missing_data_root_says_what_to_do(tmp_path):
 
 
 def test_missing_dataset_offline_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("akd.data.DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    monkeypatch.setattr("akd.data.fashion_mnist.DEBIAN_FASHION_MNIST", tmp_path / "absent")
     with pytest.raises(ValueError, match=r"apt-get install dataset-fashion-mnist"):
         load_dataset(DataConfig(download=False), cache_dir=tmp_path)
 

@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from akd import kd_loss
-from akd.augment import apply_augment, augment_params
+from akd.data import apply_augment, augment_params
 from akd.data import Split
-from akd.trainer import TrainConfig, train
+from akd.distill import TrainConfig, train
 from search_spaces import build_model
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from akd.config import load_config
-from akd.evaluation import Outcome
-from akd.evaluator import MAX_RETRIES, make_evaluator
+from akd.execution import Outcome
+from akd.execution import MAX_RETRIES, make_evaluator
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,7 +41,7 @@ def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, mon
     marks.mkdir()
     tasks = {name: (name, seconds, str(marks))
              for name, seconds in (("a", 4.0), ("b", 4.0), ("poison", 0.0), ("c", 0.1))}
-    with make_evaluator(config, None, sleepy_work) as evaluator:
+    with make_evaluator(config, sleepy_work) as evaluator:
         for task in tasks.values():
             evaluator.submit(task)
         deadline = time.monotonic() + 60
@@ -56,13 +56,11 @@ def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, mon
             results[task[0]] = outcome
         attempts = {name: evaluator.attempts[id(task)] for name, task in tasks.items()}
     if backend == "ray":  # the evaluator leaves the Ray instance to the program's end
-        from akd.ray_evaluator import end_ray
-        end_ray()
+        from akd.cluster import disconnect
+        disconnect()
     assert {name: o.status for name, o in results.items()} == {
         "a": "ok", "b": "ok", "poison": "failed", "c": "ok"}
     assert f"died {MAX_RETRIES + 1} times" in results["poison"].error
     # per-task identity: b ran beside both deaths and was never charged for them
     assert attempts == {"a": 1, "b": 0, "poison": MAX_RETRIES + 1, "c": 0}
     assert len(list(marks.glob("poison.*"))) == MAX_RETRIES + 1
-
-

@@ -16,9 +16,10 @@ import akd.export
 from akd.config import load_config, save_config
 from akd.data import load_dataset
 from akd.export import TOLERANCE, choose_student, export_run, main
-from akd.final import run_final
-from akd.rundir import RunDir
-from akd.trainer import evaluate
+from akd.final.stage import run_final
+from akd.io import append_line, read_lines
+from akd.search import RunDir
+from akd.distill import evaluate
 from search_spaces import build_model
 
 FILES = {"student.pt", "student.arch", "student.json", "student.torchscript.pt", "student.onnx"}
@@ -46,7 +47,7 @@ def make_run(path: Path, cache: Path) -> Path:
     save_config(config, path / "config.yaml")
     for record in (trial("akd", 0, "fair", 0.5), trial("akd", 1, "good", 0.6),
                    trial("nas", 0, "nas", 0.55)):
-        RunDir.append_line(path / "trials.jsonl", record)
+        append_line(path / "trials.jsonl", record)
     return path
 
 
@@ -84,7 +85,7 @@ def test_missing_weights_are_trained_now_and_recorded_as_the_final_stage_would(e
     run, info = exported
     assert (info["source"], info["rank"], info["mode"], info["seed"]) == ("akd", 1, "kd", 0)
     assert info["arch"] == ARCHS["good"]  # the akd arm's best by reward
-    [record] = RunDir.read_lines(run / "final_runs.jsonl")
+    [record] = read_lines(run / "final_runs.jsonl")
     assert record["weights"] == "weights/akd-1-kd-seed0.pt" and record["status"] == "ok"
     assert (run / record["weights"]).is_file() and info["run_weights"] == record["weights"]
     assert info["test_acc"] == record["test_acc"] and 0 < info["test_acc"] <= 1
@@ -135,7 +136,7 @@ def test_the_final_stage_keeps_the_weights_the_export_then_uses(tmp_path, cache,
     run = make_run(tmp_path / "run", cache)
     config = load_config(run / "config.yaml")
     result = run_final(config, run)
-    records = RunDir.read_lines(run / "final_runs.jsonl")
+    records = read_lines(run / "final_runs.jsonl")
     assert len(records) == 8  # 2 arms x CLS, KD x 2 seeds
     data = load_dataset(config.data, cache)
     for record in records:

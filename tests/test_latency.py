@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import akd.latency
+import akd.latency.measure
 from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
                  measure_latency)
 from search_spaces import build_model, get_space
@@ -35,14 +35,14 @@ def test_model_and_threads_are_left_as_they_were():
 
 def test_wide_spread_is_measured_again_and_the_tightest_attempt_kept(monkeypatch):
     runs = iter([np.array([1.0, 1.0, 2.0, 3.0, 9.0]), np.array([2.0, 2.0, 2.0, 2.1, 2.0])])
-    monkeypatch.setattr(akd.latency, "_time_runs", lambda model, x, n, sync: next(runs)
+    monkeypatch.setattr(akd.latency.measure, "_time_runs", lambda model, x, n, sync: next(runs)
                         if n == 5 else np.ones(n))
     stats = measure_latency(torch.nn.Identity(), (1, 2, 2), warmup=3, repeats=5, retries=3)
     assert (stats.attempts, stats.median_ms, stats.converged) == (2, 2.0, True)
 
 
 def test_spread_that_never_narrows_is_reported_unconverged(monkeypatch):
-    monkeypatch.setattr(akd.latency, "_time_runs",
+    monkeypatch.setattr(akd.latency.measure, "_time_runs",
                         lambda model, x, n, sync: np.arange(1.0, n + 1.0))
     stats = measure_latency(torch.nn.Identity(), (1, 2, 2), repeats=5, retries=2)
     assert (stats.attempts, stats.converged, stats.median_ms) == (3, False, 3.0)
@@ -73,7 +73,7 @@ def test_latency_is_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
     first = latency_of(TINY, cache, FAST, num_classes=3)
     assert first.median_ms > 0
     # A second search arm / resumed run reads the file and measures nothing.
-    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    monkeypatch.setattr("akd.latency.cache.measure_with", _no_measuring)
     assert latency_of(TINY, cache, FAST, num_classes=3) == first
     assert latency_of(TINY, LatencyCache(path), FAST, num_classes=3) == first
     entry = json.loads(path.read_text())
@@ -92,7 +92,7 @@ def test_cache_sees_what_another_process_appended(tmp_path, monkeypatch):
     path = tmp_path / "latency.jsonl"
     mine, theirs = LatencyCache(path), LatencyCache(path)
     stats = latency_of(TINY, theirs, FAST, num_classes=3)
-    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    monkeypatch.setattr("akd.latency.cache.measure_with", _no_measuring)
     assert latency_of(TINY, mine, FAST, num_classes=3) == stats
 
 
@@ -125,7 +125,7 @@ def test_table_predicts_positive_latency_and_measures_each_layer_once(tmp_path, 
     assert predicted > 0
     # Two of the three ir layers share a signature: 5 layers + classifier, 5 distinct entries.
     assert len(table.cache) == 5
-    monkeypatch.setattr("akd.latency_cache.measure_with", _no_measuring)
+    monkeypatch.setattr("akd.latency.cache.measure_with", _no_measuring)
     assert LatencyTable(LatencyCache(tmp_path / "table.jsonl"), FAST, 3).predict(arch) == predicted
 
 
@@ -177,9 +177,9 @@ def test_latency_of_measures_while_holding_the_lock(tmp_path, monkeypatch):
     def measure_while_checking(model, config):
         with open(lock.path, "a") as other, pytest.raises(BlockingIOError):
             fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a trainer would have to wait
-        return akd.latency.measure_with(model, config)
+        return akd.latency.measure.measure_with(model, config)
 
-    monkeypatch.setattr("akd.latency_cache.measure_with", measure_while_checking)
+    monkeypatch.setattr("akd.latency.cache.measure_with", measure_while_checking)
     assert latency_of(TINY, LatencyCache(), FAST, num_classes=3, lock=lock).median_ms > 0
 
 

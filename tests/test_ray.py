@@ -19,11 +19,14 @@ import pytest
 from akd.cli import main
 from akd.config import load_config
 from akd.data import DEBIAN_FASHION_MNIST
-from akd.evaluator import make_evaluator
+from akd.execution import make_evaluator
+from akd.search.candidate import evaluate_candidate
 
 from conftest import end_processes, live_processes, ray_processes
 
 ray = pytest.importorskip("ray")
+
+
 def kill_first_running_candidate(stop: threading.Event, killed: list) -> None:
     """Kill the first Ray worker seen training a candidate (its title is RayWorker.run)."""
     while not stop.is_set() and not killed:
@@ -75,12 +78,12 @@ def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
                     reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
 def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_path, monkeypatch,
                                                                    no_ray_left):
-    import akd.search
+    import akd.latency.source
 
     def not_here(*args):
         raise AssertionError("the driver measured a latency")
 
-    monkeypatch.setattr(akd.search, "local_latency", not_here)  # the actor has its own copy
+    monkeypatch.setattr(akd.latency.source, "local_latency", not_here)  # the actor has its own copy
     lat_cache = tmp_path / "latency.jsonl"  # empty: every latency is measured now
     assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
                  f"cache_dir={cache}", "--set", "progress=false", "--set", "final.enabled=false",
@@ -98,7 +101,7 @@ def test_a_latency_worker_that_cannot_get_a_cpu_is_refused(tmp_path):
                                 f"evaluator.threads={os.cpu_count()}", "latency.where=worker",
                                 "data.name=synthetic", f"cache_dir={tmp_path}"])
     with pytest.raises(ValueError, match="latency.where: worker needs latency.threads"):
-        make_evaluator(config)
+        make_evaluator(config, evaluate_candidate)
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),

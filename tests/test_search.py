@@ -9,18 +9,17 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import akd.evaluation
+import akd.execution.training
 from akd.cli import PRESETS, main
 from akd.config import load_config
 from akd.data import DEBIAN_FASHION_MNIST
-from akd.search import RunError, run_search
+from akd.errors import RunError
+from akd.search import TRIAL_FIELDS, mnas_reward
+from akd.search.loop import run_search
 
 pytestmark = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(),
     reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
-
-TRIAL_FIELDS = {"arm", "step", "index", "arch", "decisions", "val_acc", "latency_ms", "reward",
-                "params", "flops", "status", "error", "seconds"}
 
 
 def quick(cache, *overrides):
@@ -45,10 +44,14 @@ def test_quick_run_writes_the_contract_files(quick_run):
         assert len(mine) == config.search.trials
         assert sorted((t["step"], t["index"]) for t in mine) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for trial in trials:
-        assert TRIAL_FIELDS <= set(trial)
+        assert set(trial) == set(TRIAL_FIELDS)
         assert trial["status"] == "ok" and trial["error"] is None
-        assert 0.2 < trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
-        assert trial["params"] > 0 and trial["flops"] > 0 and 0 < trial["reward"] < 1.5
+        # what the code guarantees, on any host: which students a host's latencies steer the
+        # controller to, and how well 2 epochs on 2,000 images train them, are not guaranteed
+        assert 0 <= trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
+        assert trial["reward"] == mnas_reward(trial["val_acc"], trial["latency_ms"],
+                                              config.reward)
+        assert trial["params"] > 0 and trial["flops"] > 0
         assert len(trial["decisions"]) == 42
     # the arms start from the same seed, so their first batch is the same architectures...
     first = {arm: [t["arch"] for t in trials if t["arm"] == arm and t["step"] == 0]
@@ -110,7 +113,7 @@ def test_tensorboard_has_one_readable_run_per_arm(quick_run):
 
 
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path, monkeypatch):
-    real_build = akd.evaluation.build_model
+    real_build = akd.execution.training.build_model
     calls = []
 
     def build_sometimes_failing(*args, **kwargs):
@@ -119,7 +122,7 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path,
             raise RuntimeError("injected failure")
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(akd.evaluation, "build_model", build_sometimes_failing)
+    monkeypatch.setattr(akd.execution.training, "build_model", build_sometimes_failing)
     trials = run_search(quick(cache, "search.arms=[nas]"), tmp_path / "run")["nas"]
     assert len(trials) == 4
     failed = [t for t in trials if t["status"] == "failed"]
@@ -169,7 +172,7 @@ def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
     assert {arm: len(t) for arm, t in trials.items()} == {"akd": 2, "nas": 2}
     recorded = read_trials(tmp_path / "run")
     assert len(recorded) == 4 and all(t["status"] == "ok" for t in recorded)
-    assert TRIAL_FIELDS <= set(recorded[0])
+    assert set(recorded[0]) == set(TRIAL_FIELDS)
 
 
 def test_asynchronous_search_keeps_the_budget_through_kill_9_and_resume(

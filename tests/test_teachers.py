@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from akd.data import DataConfig, load_dataset
-from akd.logit_cache import CachedTeacher, online_teacher
-from akd.teacher_zoo import TEACHERS
-from akd.teachers import TeacherConfig, load_teacher, teacher_record
-from akd.trainer import TrainConfig
+from akd.distill import CachedTeacher, online_teacher
+from akd.distill import TEACHERS
+from akd.distill import TeacherConfig, load_teacher, teacher_record
+from akd.distill import TrainConfig
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
 TEACHERS_BEFORE = dict(TEACHERS)
@@ -131,8 +131,8 @@ def test_cached_logits_equal_online_logits(data, resnet_teacher, tmp_path, paddi
     config = TrainConfig(augment_padding=padding, augment_seed=5)
     cached = CachedTeacher(teacher, data.proxy, config, tmp_path, batch_size=128, progress=False)
     online = online_teacher(teacher)
-    from akd.augment import apply_augment
-    from akd.trainer import epoch_augment
+    from akd.data import apply_augment
+    from akd.distill.trainer import epoch_augment
 
     for epoch in (0, 1):
         indices = torch.tensor([5, 0, 599, 17])

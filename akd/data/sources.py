@@ -1,0 +1,72 @@
+"""The dataset registry: a dataset is one file whose loader is registered by name.
+
+A loader takes the data config and the cache directory and returns the decoded images as uint8
+(N, C, H, W) tensors (float for generated data) with their labels and the number of classes;
+:mod:`akd.data.datasets` does the rest (the prepared copy, scaling, normalisation, splits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import DataError
+
+# (train images, train labels), (test images, test labels), number of classes
+Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "fashion_mnist"  # a registered dataset: fashion_mnist, cifar10, cifar100,
+    # imagefolder or synthetic
+    root: str | None = None  # where the files are; None: the Debian folder, then download
+    val_size: int = 5000  # training images held out for the search reward
+    proxy_size: int = 10000  # training images a candidate is trained on in the search (0: all)
+    split_seed: int = 0  # seed of the train / validation split and the proxy subset
+    image_size: int = 32  # imagefolder only: images are resized to this square size
+    download: bool = True  # let torchvision download when no local copy is found
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A registered dataset: how to decode it and where its source files are."""
+
+    name: str
+    load: Callable[[DataConfig, Path], Decoded]  # (config, cache directory) -> decoded data
+    # the folder whose files the decoded data comes from (config, cache directory); None for
+    # generated data, which is not worth keeping a prepared copy of
+    folder: Callable[[DataConfig, Path], Path] | None
+
+
+_DATASETS: dict[str, DatasetSource] = {}
+
+
+def default_folder(config: DataConfig, cache: Path) -> Path:
+    """``data.root``, or where torchvision downloads the dataset in the cache."""
+    return Path(config.root) if config.root else cache / "datasets" / config.name
+
+
+def register_dataset(name: str, folder: Callable[[DataConfig, Path], Path] | None = default_folder
+                     ) -> Callable:
+    """Decorator: make ``load(config, cache) -> Decoded`` the dataset ``data.name: name``."""
+    def register(load: Callable[[DataConfig, Path], Decoded]) -> Callable:
+        if name in _DATASETS:
+            raise ValueError(f"dataset {name!r} is already registered")
+        _DATASETS[name] = DatasetSource(name, load, folder)
+        return load
+    return register
+
+
+def available_datasets() -> list[str]:
+    """The registered names, in the order they were registered."""
+    return list(_DATASETS)
+
+
+def dataset_source(name: str) -> DatasetSource:
+    if name not in _DATASETS:
+        raise DataError(f"unknown dataset {name!r}; allowed: {', '.join(available_datasets())}")
+    return _DATASETS[name]

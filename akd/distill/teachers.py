@@ -1,0 +1,172 @@
+"""Teachers: a zoo model trained once and cached on disk, or a user's own model.
+
+A zoo teacher is trained on the dataset's training split with the trainer every student uses, then
+stored with its test accuracy and the config that produced it, under a key that hashes that config
+and the training images; a later run with the same key loads it instead of training again.
+A user's teacher is an importable factory plus a state-dict file, or a TorchScript file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import inspect
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data import Dataset
+from ..errors import TeacherError
+from ..io import save_atomic
+from .trainer import TrainConfig, evaluate, resolve_device, train
+from .zoo import TEACHERS
+
+
+def default_teacher_training() -> TrainConfig:
+    # Measured on Fashion-MNIST: see the README's teacher table for accuracy and time.
+    return TrainConfig(epochs=7, lr=0.1, warmup_epochs=0.5, augment_padding=2)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    name: str = "vgg"  # a zoo name (resnet, vgg, wide, resnet18), or "user" for your own model
+    factory: str | None = None  # user teacher: "package.module:function" building the model
+    weights: str | None = None  # user teacher: its state-dict file, or a TorchScript file alone
+    training: TrainConfig = field(default_factory=default_teacher_training)  # zoo teachers only
+    train_images: int = 0  # zoo teachers: train on the first N training images (0: all of them)
+
+
+@dataclass
+class Teacher:
+    model: nn.Module  # in eval mode, gradients off
+    test_accuracy: float  # on the dataset's test split
+    fingerprint: str  # hash of the weights: keys the logit cache
+    description: str  # where it came from, for logs
+
+
+def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
+                 progress: bool = True) -> Teacher:
+    """The configured teacher for ``dataset``: from the cache, trained now, or the user's file."""
+    if config.name == "user":
+        model, description = _user_model(config, dataset), f"user teacher {config.weights}"
+        check_output_size(model, dataset)
+        accuracy = evaluate(model, dataset.test, device=resolve_device(config.training.device))
+    elif config.name in TEACHERS:
+        model, accuracy, description = _zoo_teacher(config, dataset, cache_dir, progress)
+    else:
+        raise TeacherError(f"unknown teacher {config.name!r}; allowed: {', '.join(TEACHERS)}, user")
+    model.eval()
+    for parameter in model.parameters():  # ScriptModules have no requires_grad_()
+        parameter.requires_grad_(False)
+    return Teacher(model, accuracy, weights_fingerprint(model), description)
+
+
+def check_output_size(model: nn.Module, dataset: Dataset) -> None:
+    """ValueError unless ``model`` maps one dataset image to one logit per class."""
+    model.eval()
+    try:
+        with torch.inference_mode():
+            device = next(iter(model.parameters()), torch.empty(0)).device
+            out = model(torch.zeros(1, *dataset.input_size, device=device))
+    except Exception as error:  # any failure here is a mismatch of teacher and data
+        raise TeacherError(f"teacher cannot take {dataset.name} images of shape "
+                           f"{dataset.input_size}: {error}") from None
+    if out.ndim != 2 or out.shape[1] != dataset.num_classes:
+        raise TeacherError(f"teacher outputs shape {tuple(out.shape)} but {dataset.name} has "
+                           f"{dataset.num_classes} classes; it needs (batch, "
+                           f"{dataset.num_classes})")
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
+                 progress: bool) -> tuple[nn.Module, float, str]:
+    model = TEACHERS[config.name](dataset.input_size[0], dataset.num_classes)
+    train_split = dataset.train
+    if config.train_images > 0:  # the training split is already in seeded random order
+        train_split = train_split.subset(torch.arange(min(config.train_images, len(train_split))))
+    recipe = {"teacher": config.name, "dataset": dataset.name,
+              # the zoo's code may change a teacher's layers; a cache of the old shapes must miss
+              "shapes": hashlib.sha256(str([(k, tuple(v.shape)) for k, v in
+                                            model.state_dict().items()]).encode()).hexdigest(),
+              "train_images": train_split.fingerprint(),
+              # the device does not change what is learned, only where
+              "training": {k: v for k, v in dataclasses.asdict(config.training).items()
+                           if k != "device"}}
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(cache_dir) / "teachers" / f"{config.name}-{dataset.name}-{key}.pt"
+    if path.exists():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        return model, saved["test_accuracy"], f"cached {path}"
+    start = time.perf_counter()
+    result = train(model, train_split, dataset.test, config.training, progress=progress)
+    if result.status != "ok":
+        raise TeacherError(f"training teacher {config.name} failed: {result.error}")
+    model.cpu()
+    save_atomic({"state_dict": model.state_dict(), "test_accuracy": result.accuracy,
+                 "seconds": time.perf_counter() - start, "recipe": json.dumps(recipe)}, path)
+    return model, result.accuracy, f"trained {path}"
+
+
+def teacher_record(path: Path) -> dict:
+    """Test accuracy, training seconds and recipe of a cached teacher file."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return {"test_accuracy": saved["test_accuracy"], "seconds": saved["seconds"],
+            "recipe": json.loads(saved["recipe"])}
+
+
+def _user_model(config: TeacherConfig, dataset: Dataset) -> nn.Module:
+    if not config.weights:
+        raise TeacherError("a user teacher needs teacher.weights: a state-dict file for "
+                           "teacher.factory, or a TorchScript file")
+    weights = Path(config.weights)
+    if not weights.is_file():
+        raise TeacherError(f"teacher.weights {str(weights)!r} does not exist")
+    if config.factory is None:
+        try:
+            with warnings.catch_warnings():  # torch.jit warns it is deprecated; users still ship it
+                warnings.simplefilter("ignore", FutureWarning)
+                return torch.jit.load(str(weights), map_location="cpu")
+        except RuntimeError as error:
+            raise TeacherError(f"teacher.weights {str(weights)!r} is not a TorchScript file "
+                               f"({str(error).splitlines()[0]}); for a state dict also set "
+                               "teacher.factory") from None
+    model = _call_factory(config.factory, dataset)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:
+        raise TeacherError(f"cannot load teacher weights {str(weights)!r} into "
+                           f"{config.factory}: {str(error).splitlines()[0]}") from None
+    return model
+
+
+def _call_factory(spec: str, dataset: Dataset) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise TeacherError(f"teacher.factory {spec!r} must look like 'package.module:function'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise TeacherError(f"teacher.factory {spec!r} cannot be imported: {error}") from None
+    # Pass the data's shape to factories that ask for it, by the names torchvision uses.
+    offered = {"num_classes": dataset.num_classes, "in_channels": dataset.input_size[0]}
+    accepted = inspect.signature(factory).parameters
+    model = factory(**{k: v for k, v in offered.items() if k in accepted})
+    if not isinstance(model, nn.Module):
+        raise TeacherError(f"teacher.factory {spec!r} returned {type(model).__name__}, not an "
+                           "nn.Module")
+    return model

@@ -1,0 +1,68 @@
+"""Training one student from a seed, for any stage: the outcome comes back, never an exception.
+
+``train_student`` builds an architecture string's model from a seed and trains it as its caller
+describes (the search's proxy training with KD or labels, the final stage's from-scratch
+training); an exception or a diverging loss becomes a failed :class:`Outcome` with the error, so a
+search or a final stage goes on past a bad candidate.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from search_spaces import Architecture, build_model, count_cost
+
+from ..cores import CoreLock
+from ..data import Dataset, Split
+from ..distill import CachedTeacher, TrainConfig, train
+from ..io import save_atomic
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "ok" or "failed"
+    accuracy: float | None  # on the task's evaluation split (validation, or test in the final
+    # stage); None when failed
+    params: int | None  # parameters of the student
+    flops: int | None  # multiply-accumulates at batch 1 (fvcore)
+    error: str | None  # why it failed
+    seconds: float  # wall time of the whole evaluation in the worker
+
+
+# (dataset, seed, train split, evaluation split, training, teacher signal or None)
+Setting = tuple[Dataset, int, Split, Split, TrainConfig, CachedTeacher | None]
+
+
+def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | None,
+                  save_to: str | None = None) -> Outcome:
+    """Build ``arch`` from a seed and train it as ``setting()`` says, called inside the guard so
+    that a failure to load counts as the candidate's failure. Never raises. ``save_to``: the
+    file that keeps the trained state dict (final trainings); None: not kept."""
+    start = time.perf_counter()
+    try:
+        data, seed, train_split, eval_split, training, signal = setting()
+        parsed = Architecture.parse(arch)
+        cost = count_cost(parsed, data.input_size, data.num_classes)
+        torch.manual_seed(seed)
+        model = build_model(parsed, data.num_classes, data.input_size[0])
+        result = train(model, train_split, eval_split, training, teacher=signal, lock=lock)
+        if save_to and result.status == "ok":  # on the CPU, in the default layout: loads anywhere
+            save_atomic({name: tensor.detach().cpu().contiguous()
+                         for name, tensor in model.state_dict().items()}, Path(save_to))
+    except Exception as error:  # any candidate may fail; the search must not
+        return Outcome("failed", None, None, None, describe_error(error),
+                       time.perf_counter() - start)
+    ok = result.status == "ok"
+    return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
+                   result.error, time.perf_counter() - start)
+
+
+def describe_error(error: Exception) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"

@@ -1,0 +1,78 @@
+"""What every evaluation needs besides its architecture: the dataset and the teacher's logits.
+
+A :class:`Workspace` is loaded once per process and kept: the driver builds it first (training the
+teacher and filling the logit cache when they are missing), so evaluator workers only ever read
+caches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import torch
+
+from ..arms import any_distills, arm_kind
+from ..config import RunConfig, cache_dir
+from ..data import Dataset, Split, load_dataset
+from ..distill import CachedTeacher, Teacher, TrainConfig, load_teacher
+
+
+@dataclass
+class Workspace:
+    config: RunConfig
+    dataset: Dataset
+    teacher: Teacher | None  # None when nothing distils
+    signal: CachedTeacher | None  # the teacher's logits of the proxy split (arms that distil)
+    final_train: Split | None = None  # the final stage's training images
+    final_signal: CachedTeacher | None = None  # the teacher's logits of them (KD runs)
+
+    def training(self, arm: str) -> TrainConfig:
+        """Proxy training of ``arm``: the configured KD for an arm that distils, else labels
+        only."""
+        alpha = self.config.proxy.alpha if arm_kind(arm).distills else 0.0
+        return dataclasses.replace(self.config.proxy, alpha=alpha, seed=self.config.search.seed)
+
+
+_WORKSPACES: dict[str, Workspace] = {}  # per process, keyed by the config
+
+
+def workspace(config: RunConfig) -> Workspace:
+    """The dataset and teacher logits of ``config``, loaded on first use in this process."""
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    if key not in _WORKSPACES:
+        _WORKSPACES[key] = _load_workspace(config)
+    return _WORKSPACES[key]
+
+
+def _load_workspace(config: RunConfig) -> Workspace:
+    cache = cache_dir(config)
+    space = Workspace(config, load_dataset(config.data, cache), None, None)
+    if any_distills(config.search.arms):
+        space.teacher = load_teacher(config.teacher, space.dataset, cache,
+                                     progress=config.progress)
+        space.signal = CachedTeacher(space.teacher, space.dataset.proxy, config.proxy, cache,
+                                     progress=config.progress)
+        space.signal.fill(config.proxy.epochs)  # now, before any worker reads the cache
+    return space
+
+
+def final_workspace(config: RunConfig) -> Workspace:
+    """The workspace with the final stage's training images and their teacher logits added
+    (only the final stage pays for the logits of the whole training set)."""
+    space = workspace(config)
+    if space.final_signal is None:
+        cache = cache_dir(config)
+        if space.teacher is None:
+            space.teacher = load_teacher(config.teacher, space.dataset, cache,
+                                         progress=config.progress)
+        train_split = space.dataset.train
+        if config.final.train_images > 0:  # the training split is in seeded random order
+            train_split = train_split.subset(
+                torch.arange(min(config.final.train_images, len(train_split))))
+        space.final_train = train_split
+        space.final_signal = CachedTeacher(space.teacher, train_split, config.final.training,
+                                           cache, progress=config.progress)
+        space.final_signal.fill(config.final.training.epochs)
+    return space

@@ -1,0 +1,148 @@
+"""The final stage: the best students of each arm trained from scratch, with and without KD.
+
+For the top ``final.top_k`` architectures of each arm (by reward) and, when the space has one, the
+hand-designed reference student at a similar latency, train from scratch on the training set with
+labels only (CLS) and with KD from the teacher, once per seed, and test each on the test split.
+Each finished training is appended to ``final_runs.jsonl`` as it finishes (so a killed final stage
+resumes where it stopped), and the state dict of each that succeeded is kept in
+``weights/<source>-<rank>-<mode>-seed<seed>.pt`` (the record's ``weights``) for export.
+``final.json`` then holds every run, the AKD paper's gain metric
+``[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)]`` over seeds with a 95% confidence
+interval, and its 2x2 table (searched by hard label / distillation x trained by hard label /
+distillation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from search_spaces import count_cost
+
+from ..components import build_space, run_latency
+from ..config import RunConfig
+from ..cores import CoreLock
+from ..errors import RunError
+from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
+from ..io import append_line, read_lines, write_json
+from ..search import RunDir, top_trials
+from ..stats import mean
+from .statistics import MODES, final_table, run_key, searched_student, summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinalTask:
+    source: str  # "akd", "nas" (the arm that found it) or "reference" (hand-designed)
+    rank: int  # 1 = the arm's best by reward
+    arch: str
+    mode: str  # "cls" (labels only) or "kd"
+    seed: int
+    save_to: str | None = None  # the file that keeps the trained state dict; None: not kept
+
+    def key(self) -> tuple:
+        return run_key(dataclasses.asdict(self))
+
+
+def weights_file(key: tuple) -> str:
+    """Where the final run ``key`` keeps its trained state dict, relative to the run directory."""
+    source, rank, mode, seed = key
+    return f"weights/{source}-{rank}-{mode}-seed{seed}.pt"
+
+
+def final_task(run: RunDir, source: str, rank: int, arch: str, mode: str, seed: int
+               ) -> FinalTask:
+    """A final training whose trained weights are kept in ``run``'s weights/ folder."""
+    return FinalTask(source, rank, arch, mode, seed,
+                     save_to=str(run.path / weights_file((source, rank, mode, seed))))
+
+
+def final_record(task: FinalTask, outcome: Outcome) -> dict:
+    """The final_runs.jsonl line of a finished final training."""
+    record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy, "status": outcome.status,
+              "error": outcome.error, "seconds": outcome.seconds}
+    kept = record.pop("save_to") and outcome.status == "ok"
+    record["weights"] = weights_file(task.key()) if kept else None
+    return record
+
+
+def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
+    """Train ``task``'s student from scratch on the training set; its test accuracy."""
+    def run() -> tuple:
+        space = final_workspace(config)  # in a worker: reads the logits the driver cached
+        kd = task.mode == "kd"
+        training = dataclasses.replace(config.final.training, seed=task.seed,
+                                       alpha=config.final.training.alpha if kd else 0.0)
+        return (space.dataset, task.seed, space.final_train, space.dataset.test, training,
+                space.final_signal if kd else None)
+
+    return train_student(task.arch, run, lock, save_to=task.save_to)
+
+
+def run_final(config: RunConfig, out: str | Path) -> dict:
+    """Run (or finish) the final stage of the search in ``out``; the content of final.json."""
+    run = RunDir(out)
+    if not run.trials.exists():
+        raise RunError(f"{run.path} holds no search (no trials.jsonl); run the search first")
+    trials = run.read_trials()
+    students = _students(config, trials)
+    if not students:
+        raise RunError(f"{run.path}: no arm has a successful trial to train")
+    done = {run_key(r): r for r in read_lines(run.final_runs)}
+    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed)
+             for s in students for mode in MODES for seed in range(config.final.seeds)]
+    todo = [t for t in tasks if t.key() not in done]
+    if not todo and (run.path / "final.json").exists():
+        log.info(f"final stage of {run.path} is already complete; nothing to do")
+        result = json.loads((run.path / "final.json").read_text())
+        log.info(final_table(result))
+        return result
+    final_workspace(config)  # the teacher's logits of the training set, before any worker
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="final", unit="run",
+               disable=not config.progress)
+    with make_evaluator(config, evaluate_final, CoreLock()) as evaluator:
+        for task in todo:
+            evaluator.submit(task)
+        while evaluator.in_flight:
+            task, outcome = evaluator.next_finished()
+            record = final_record(task, outcome)
+            append_line(run.final_runs, record)
+            done[task.key()] = record
+            bar.update()
+    bar.close()
+    result = summarize(config, students, list(done.values()))
+    write_json(run.path / "final.json", result)
+    log.info(final_table(result))
+    return result
+
+
+def _students(config: RunConfig, trials: list[dict]) -> list[dict]:
+    """The top-k of each arm, then the reference student nearest their latency."""
+    students = []
+    for arm in config.search.arms:
+        for rank, trial in enumerate(top_trials([t for t in trials if t["arm"] == arm],
+                                                config.final.top_k), start=1):
+            students.append(searched_student(arm, rank, trial))
+    space = build_space(config)
+    if config.final.references and students and space.hand_designed() is not None:
+        students.append(_reference(config, space, students))
+    return students
+
+
+def _reference(config: RunConfig, space, students: list[dict]) -> dict:
+    data = workspace(config).dataset
+    target = mean([s["latency_ms"] for s in students])
+    options = [space.hand_designed(width) for width in (0.5, 0.75, 1.0, 1.25, 1.5)]
+    with run_latency(config, data.input_size, data.num_classes, CoreLock()) as latency:
+        timed = [(latency(str(arch)), arch) for arch in options]
+    ms, arch = min(timed, key=lambda pair: abs(pair[0] - target))
+    cost = count_cost(arch, data.input_size, data.num_classes)
+    return {"source": "reference", "rank": 1, "arch": str(arch), "latency_ms": ms,
+            "params": cost.params, "flops": cost.macs, "search_reward": None,
+            "search_val_acc": None}

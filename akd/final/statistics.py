@@ -1,0 +1,90 @@
+"""The final stage's statistics: each student's mean accuracy by mode, the AKD paper's gain
+metric ``[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)]`` over seeds with its 95%
+interval, and its 2x2 table (searched by hard label / distillation x trained by hard label /
+distillation). ``final.json`` and the report both derive them here, from the runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..config import RunConfig
+from ..formatting import fraction
+from ..stats import mean, mean_ci
+
+MODES = ("cls", "kd")  # labels only, and distilled from the teacher
+
+
+def run_key(run: dict) -> tuple:
+    """What identifies a final run, in a task or in a final_runs.jsonl record."""
+    return (run["source"], run["rank"], run["mode"], run["seed"])
+
+
+def searched_student(arm: str, rank: int, trial: dict) -> dict:
+    """A final-stage student from ``arm``'s trial of that reward rank."""
+    return {"source": arm, "rank": rank, "arch": trial["arch"], "latency_ms": trial["latency_ms"],
+            "params": trial["params"], "flops": trial["flops"], "search_reward": trial["reward"],
+            "search_val_acc": trial["val_acc"]}
+
+
+def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict:
+    """final.json's content from the students and their finished runs."""
+    by_key = {run_key(r): r for r in runs}
+    for student in students:
+        student["runs"] = [by_key[k] for k in sorted(by_key)
+                           if k[:2] == (student["source"], student["rank"])]
+    return {"final": dataclasses.asdict(config.final), "students": students,
+            **statistics_of(students)}
+
+
+def statistics_of(students: list[dict]) -> dict:
+    """Each student's mean CLS and KD accuracy over its successful runs (set on the student),
+    and the gain metric and 2x2 table of the arms' best: final.json's statistics."""
+    for student in students:
+        for mode in MODES:
+            accs = [r["test_acc"] for r in student.get("runs", [])
+                    if r.get("mode") == mode and r.get("status") == "ok"]
+            student[f"{mode}_mean"] = mean(accs)
+    best = {s["source"]: s for s in students if s.get("rank") == 1}
+    return {"gain": gain_metric(best), "table_2x2": table_2x2(best)}
+
+
+def gain_metric(best: dict) -> dict | None:
+    """[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)], paired by seed: ``best`` maps
+    "akd" and "nas" to their best student with its runs; seeds missing a run are left out."""
+    if "akd" not in best or "nas" not in best:
+        return None
+    acc = {(s, r["mode"], r["seed"]): r["test_acc"] for s in ("akd", "nas")
+           for r in best[s]["runs"] if r["status"] == "ok"}
+    per_seed = [(acc["akd", "kd", seed] - acc["akd", "cls", seed])
+                - (acc["nas", "kd", seed] - acc["nas", "cls", seed])
+                for seed in sorted({seed for _, _, seed in acc})
+                if all((s, m, seed) in acc for s in ("akd", "nas") for m in MODES)]
+    return {"per_seed": per_seed, **mean_ci(per_seed),
+            "same_architecture": best["akd"]["arch"] == best["nas"]["arch"]}
+
+
+def table_2x2(best: dict) -> dict:
+    """Test accuracy of each arm's best, by how it was searched and how it was trained."""
+    rows = {"hard_label": best.get("nas"), "distillation": best.get("akd")}
+    return {searched: {f"trained_{'hard_label' if m == 'cls' else 'distillation'}":
+                       (student or {}).get(f"{m}_mean") for m in MODES}
+            for searched, student in rows.items()}
+
+
+def final_table(result: dict) -> str:
+    lines = ["", "final stage: test accuracy, mean over seeds",
+             f"{'student':<12} {'CLS':>8} {'KD':>8} {'KD-CLS':>8} {'latency':>8}  architecture"]
+    for s in result["students"]:
+        cls, kd = s["cls_mean"], s["kd_mean"]
+        diff = f"{kd - cls:+.4f}" if cls is not None and kd is not None else "-"
+        name = f"{s['source']} #{s['rank']}"
+        lines.append(f"{name:<12} {fraction(cls):>8} {fraction(kd):>8} {diff:>8} "
+                     f"{s['latency_ms']:>6.3f}ms  {s['arch']}")
+    gain = result["gain"]
+    if gain and gain["mean"] is not None:
+        ci = gain["ci95"]
+        lines.append(f"AKD gain [KD-CLS](akd) - [KD-CLS](nas): {gain['mean']:+.4f} over "
+                     f"{gain['n']} seeds" + (f", 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci
+                                              else ""))
+    return "\n".join(lines)

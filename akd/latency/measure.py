@@ -1,0 +1,191 @@
+"""Measured latency of a model on the target device, as the MnasNet reward needs it.
+
+A measurement is batch 1 at a fixed input size, with a fixed number of intra-op threads (one by
+default, as in MnasNet): warm-up runs, then ``repeats`` timed forward passes, summarised by their
+median. The median is what the reward uses, because a context switch or a page fault slows a run
+but never speeds one up, so the mean drifts with machine load and the median hardly moves. When the
+relative interquartile range of the runs is wider than ``max_spread`` the runs are taken again, up
+to ``retries`` times, and the tightest attempt is kept; the result says whether it converged.
+
+The rest of the latency story lives in small modules beside this one:
+
+* ``cache``: measured latencies on disk, keyed by what was timed, input size, threads and
+  the hardware's name, shared by processes (both search arms, resumed runs); ``latency_of(arch,
+  cache)`` builds and measures a student only when no process has measured it yet.
+* ``table``: a lookup-table predictor that sums per-layer latencies, for searches that
+  cannot afford a measurement per candidate.
+* ``akd.cores``: ``CoreLock``, a cross-process lock that keeps measurement (exclusive) and
+  training (shared) from running on the same cores at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import gc
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    """How to time a model; the first three fields also say what a measured latency depends on."""
+
+    input_size: tuple[int, int, int] = (1, 28, 28)  # (channels, height, width); batch is always 1
+    threads: int = 1  # intra-op CPU threads while timing (MnasNet measures single-threaded)
+    device: torch.device | str = "cpu"  # "cpu", "cuda" or "cuda:N"; normalised to torch.device
+    warmup: int = 10  # untimed runs first: allocator, caches and lazy kernel choices settle
+    repeats: int = 30  # timed runs per attempt; their median is the latency
+    max_spread: float = 0.10  # re-measure when (p75 - p25) / median of the runs is wider
+    retries: int = 3  # re-measurements allowed after the first attempt
+
+    def __post_init__(self) -> None:
+        size = tuple(self.input_size) if isinstance(self.input_size, (tuple, list)) else ()
+        if len(size) != 3 or not all(_is_int(v, minimum=1) for v in size):
+            raise ValueError(f"input_size must be (channels, height, width) of ints >= 1, got "
+                             f"{self.input_size!r}")
+        object.__setattr__(self, "input_size", size)
+        object.__setattr__(self, "device", _resolve_device(self.device))
+        for name, minimum in (("threads", 1), ("warmup", 0), ("repeats", 5), ("retries", 0)):
+            if not _is_int(getattr(self, name), minimum):
+                raise ValueError(f"{name} must be an integer >= {minimum}, got "
+                                 f"{getattr(self, name)!r}")
+        if not self.max_spread > 0:
+            raise ValueError(f"max_spread must be > 0 (a fraction of the median, e.g. 0.1), got "
+                             f"{self.max_spread!r}")
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of the timed runs of the kept (tightest) attempt."""
+
+    median_ms: float  # median run: the latency the reward uses
+    p10_ms: float  # 10th percentile run
+    p90_ms: float  # 90th percentile run
+    spread: float  # (p75 - p25) / median: the robust width that decides re-measurement
+    cv: float  # std / mean of the runs; outlier-sensitive, so reported but not used to decide
+    runs: int  # timed runs behind these numbers
+    attempts: int  # attempts made in all (1 + re-measurements)
+    converged: bool  # whether the kept attempt's spread is within max_spread
+
+
+def measure_latency(model: nn.Module,
+                    input_size: tuple[int, int, int] = LatencyConfig.input_size,
+                    threads: int = LatencyConfig.threads, *,
+                    device: torch.device | str = LatencyConfig.device,
+                    warmup: int = LatencyConfig.warmup,
+                    repeats: int = LatencyConfig.repeats,
+                    max_spread: float = LatencyConfig.max_spread,
+                    retries: int = LatencyConfig.retries) -> LatencyStats:
+    """Time ``model`` at batch 1 on ``device``; see :class:`LatencyConfig` for the arguments.
+
+    The caller's model is left as it was (device, train/eval mode); a copy is timed in eval mode
+    under ``torch.inference_mode``. Hold ``CoreLock.measuring()`` around this call wherever
+    training may run on the same cores.
+    """
+    return measure_with(model, LatencyConfig(input_size, threads, device, warmup, repeats,
+                                             max_spread, retries))
+
+
+def measure_with(model: nn.Module, config: LatencyConfig) -> LatencyStats:
+    """:func:`measure_latency` with its settings in one :class:`LatencyConfig`."""
+    model = copy.deepcopy(model).to(config.device).eval()
+    x = torch.randn(1, *config.input_size, device=config.device)
+    sync = torch.cuda.synchronize if config.device.type == "cuda" else _no_sync
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        with torch.inference_mode(), _gc_paused():
+            _time_runs(model, x, config.warmup, sync)
+            best = None
+            for attempt in range(1, config.retries + 2):
+                stats = _summarise(_time_runs(model, x, config.repeats, sync))
+                best = stats if best is None or stats.spread < best.spread else best
+                if best.spread <= config.max_spread:
+                    break
+    finally:
+        torch.set_num_threads(previous_threads)
+    return replace(best, attempts=attempt, converged=best.spread <= config.max_spread)
+
+
+@functools.lru_cache(maxsize=None)
+def device_name(device: torch.device | str) -> str:
+    """The hardware behind ``device``, e.g. "cpu: AMD EPYC 7763" or "cuda: NVIDIA H100 80GB HBM3".
+
+    Latencies are only comparable on the same hardware, so this is part of every cache key.
+    """
+    device = _resolve_device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {_cpu_model()}"
+
+
+def _time_runs(model: nn.Module, x: torch.Tensor, runs: int,
+               sync: Callable[[], None]) -> np.ndarray:
+    """Milliseconds of ``runs`` forward passes, each timed on its own."""
+    times = np.empty(runs)
+    for i in range(runs):
+        sync()  # CUDA launches are asynchronous: wait for the queue before starting the clock
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times[i] = time.perf_counter() - start
+    return times * 1e3
+
+
+def _summarise(times_ms: np.ndarray) -> LatencyStats:
+    p10, p25, median, p75, p90 = np.percentile(times_ms, (10, 25, 50, 75, 90))
+    return LatencyStats(median_ms=float(median), p10_ms=float(p10), p90_ms=float(p90),
+                        spread=float((p75 - p25) / median),
+                        cv=float(times_ms.std(ddof=1) / times_ms.mean()), runs=len(times_ms),
+                        attempts=1, converged=False)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # A garbage-collection pass inside a timed run would be charged to the model.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _no_sync() -> None:
+    pass
+
+
+def _resolve_device(device: torch.device | str) -> torch.device:
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a torch device; use 'cpu' or 'cuda'") from error
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported for latency; use 'cpu' or 'cuda'")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use 'cpu'")
+    return resolved
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux: fall back on what the platform module knows
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _is_int(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum

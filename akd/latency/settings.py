@@ -1,0 +1,35 @@
+"""``latency.*`` of a run config: how and where a student's latency is taken."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .measure import LatencyConfig
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    mode: str = "measured"  # measured: time every student; table: sum a per-layer lookup table
+    cache: str | None = None  # JSON Lines cache file; null: latency.jsonl in the cache directory
+    threads: int = 1  # intra-op threads while timing (MnasNet: single-threaded)
+    device: str = "cpu"  # the target device the latency is for: cpu, cuda, cuda:N
+    warmup: int = 10  # untimed runs before timing
+    repeats: int = 30  # timed runs; their median is the latency
+    max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
+    retries: int = 3  # re-measurements allowed
+    where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
+    # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
+    resource: str | None = None  # where=worker: a custom Ray resource that only the target
+    # machine offers (ray start --resources='{"target": 1}'), so the actor runs there
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("measured", "table"):
+            raise ValueError(f"latency.mode = {self.mode!r}; allowed: measured, table")
+        if self.where not in ("driver", "worker"):
+            raise ValueError(f"latency.where = {self.where!r}; allowed: driver, worker")
+        if self.resource and self.where != "worker":
+            raise ValueError("latency.resource needs latency.where: worker")
+
+    def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
+        return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
+                             self.max_spread, self.retries)

@@ -1,0 +1,13 @@
+"""The search: the loop over arms (:mod:`akd.search.loop`), the candidate's evaluation, MnasNet's
+reward, the trial record, the run directory and TensorBoard.
+
+Only light modules are imported here, so that readers of run directories (the report) can use
+the trial record and the run directory without loading the loop or an evaluator.
+"""
+
+from .reward import FAILED_REWARD, mnas_reward
+from .rundir import RunDir
+from .trial import TRIAL_FIELDS, Task, TrialRecord, is_trial, top_trials, trials_table
+
+__all__ = ["FAILED_REWARD", "RunDir", "TRIAL_FIELDS", "Task", "TrialRecord", "is_trial",
+           "mnas_reward", "top_trials", "trials_table"]

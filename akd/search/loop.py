@@ -1,0 +1,333 @@
+"""The AKD search loop: two arms under one budget, MnasNet's reward, resumable at any moment.
+
+Each step asks every unfinished arm's controller for a batch, measures the latency of every new
+candidate in this process (under the core lock, while no candidate trains), hands the candidates to
+the evaluator, and as each finishes computes its reward, tells the controller and appends the trial
+to ``trials.jsonl``. The ``akd`` arm's reward uses the accuracy after proxy KD training, the
+``nas`` arm's the accuracy after proxy training on labels only; the arms share the latency cache and
+nothing else.
+
+With ``search.asynchronous`` there are no steps to wait for: whenever a candidate finishes, the
+next arm in turn asks for one more, keeping ``search.max_in_flight`` candidates in the evaluator.
+
+Resume: a checkpoint is written right after each ask, so it holds the batch in flight as the
+controller's pending candidates. Resuming loads it, tells the controller the trials of that batch
+that had already been recorded, and evaluates only the rest; every other trial was learned from
+before the checkpoint. So no recorded trial is lost or run twice, and each arm ends with exactly
+``search.trials`` trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from controllers import Candidate, Controller
+from search_spaces import SearchSpace
+
+from ..components import build_controller, build_space, run_latency
+from ..config import RunConfig, load_config, save_config, search_changes
+from ..cores import CoreLock
+from ..errors import RunError
+from ..execution import Outcome, make_evaluator, workspace
+from ..io import write_json
+from .board import ArmBoard
+from .candidate import evaluate_candidate
+from .reward import FAILED_REWARD, mnas_reward
+from .rundir import RunDir
+from .trial import Task, TrialRecord, top_trials, trials_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Arm:
+    name: str
+    controller: Controller
+    board: ArmBoard
+    trials: list[dict]  # finished trials of this arm, in the order they finished
+    step: int = 0  # the step whose batch is in flight (or next to be asked)
+    first_id: int = 0  # candidate id of that batch's first candidate: index = id - first_id
+    batch: dict[int, Candidate] = field(default_factory=dict)  # in flight, by candidate id
+    stats: dict[str, float] = field(default_factory=dict)  # the latest controller update's
+    bar: tqdm | None = None
+
+
+@dataclass
+class Timing:
+    workers: int = 1  # candidates evaluated at once
+    setup: float = 0.0  # dataset, teacher and teacher logits
+    latency: float = 0.0  # measuring (or predicting) latencies in this process
+    waiting: float = 0.0  # the driver waiting for the evaluator
+    candidates: float = 0.0  # summed wall time of the candidate evaluations in the workers
+    loop: float = 0.0  # the search loop
+    total: float = 0.0  # the whole run: set-up, loop and summary
+
+    def as_dict(self) -> dict[str, float]:
+        overhead = self.loop - self.latency - self.waiting
+        busy = self.candidates / self.workers + self.latency
+        return {"total_seconds": self.total, "setup_seconds": self.setup,
+                "loop_seconds": self.loop, "latency_seconds": self.latency,
+                "evaluation_seconds": self.waiting, "candidate_seconds": self.candidates,
+                "workers": self.workers,
+                # the driver's own work in the loop (asking, telling, logging, checkpoints)
+                "overhead_seconds": overhead, "overhead_share": overhead / max(self.loop, 1e-9),
+                # all the run's time not spent training candidates or measuring latency: set-up,
+                # worker start-up, idle workers and the driver's work
+                "outside_share": max(0.0, 1 - busy / max(self.total, 1e-9))}
+
+
+def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict[str, list[dict]]:
+    """Run (or resume) the search into run directory ``out``; the trials of each arm."""
+    run = RunDir(out)
+    recorded = _prepare(run, config, resume)
+    total = config.search.trials
+    if recorded is not None and all(
+            sum(t["arm"] == arm for t in recorded) >= total for arm in config.search.arms):
+        log.info(f"run {run.path} is already finished ({total} trials per arm); nothing to do")
+        return {arm: [t for t in recorded if t["arm"] == arm] for arm in config.search.arms}
+    timing = Timing(workers=config.evaluator.workers)
+    start = time.perf_counter()
+    space = build_space(config)
+    work = workspace(config)  # trains the teacher and fills the logit cache if they are missing
+    if work.teacher is not None:
+        log.info(f"teacher {config.teacher.name}: test accuracy "
+                 f"{work.teacher.test_accuracy:.4f} ({work.teacher.description})")
+    timing.setup = time.perf_counter() - start
+    lock = CoreLock()
+    arms = [_open_arm(name, config, space, run, recorded or []) for name in config.search.arms]
+    for position, arm in enumerate(arms):
+        arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name, position=position,
+                       unit="trial", disable=not config.progress)
+        _show_best(arm)
+    loop_start = time.perf_counter()
+    try:
+        with make_evaluator(config, evaluate_candidate, lock) as evaluator, run_latency(
+                config, work.dataset.input_size, work.dataset.num_classes, lock) as latency:
+            if config.search.asynchronous:
+                _run_async(arms, config, space, run, evaluator, latency, timing)
+            while any(len(arm.trials) < total for arm in arms):
+                _run_step([a for a in arms if len(a.trials) < total], config, space, run,
+                          evaluator, latency, timing)
+        for arm in arms:  # a final checkpoint with nothing pending
+            run.save_checkpoint(arm.name, _checkpoint(arm))
+    finally:
+        for arm in arms:
+            arm.bar.close()
+            arm.board.close()
+    timing.loop = time.perf_counter() - loop_start
+    timing.total = time.perf_counter() - start
+    write_json(run.path / "timing.json", timing.as_dict())
+    _log_summary(arms, config, run, timing)
+    return {arm.name: arm.trials for arm in arms}
+
+
+def _prepare(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
+    """Check the directory against the request; the recorded trials when resuming."""
+    if resume:
+        if not run.config.exists():
+            raise RunError(f"--resume: {run.path} holds no run (no config.yaml); start one "
+                           "without --resume")
+        changed = search_changes(load_config(run.config), config)
+        if changed:
+            raise RunError(f"--resume: the config differs from the run's in {', '.join(changed)};"
+                           f" these change the search, so start a new run with another --out")
+        save_config(config, run.config)  # may differ in evaluator settings only
+        return run.read_trials()
+    if run.trials.exists() or any(run.checkpoints.glob("*.pt")):
+        raise RunError(f"{run.path} already holds a run; pass --resume to continue it or --out "
+                       "for a new one")
+    run.create()
+    save_config(config, run.config)
+    return None
+
+
+def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
+              recorded: list[dict]) -> Arm:
+    controller = build_controller(config, space)
+    trials = [t for t in recorded if t["arm"] == name]
+    checkpoint = run.load_checkpoint(name)
+    if checkpoint is None and trials:
+        raise RunError(f"{run.path} has {name} trials but no checkpoint {name}.pt; the run "
+                       "directory was edited by hand, so start a new run")
+    arm = Arm(name, controller, None, trials)
+    if checkpoint is None:
+        arm.board = ArmBoard(run.tensorboard / name)
+        arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(), sort_keys=False)
+                           + "```")
+        return arm
+    controller.load_state_dict(checkpoint["controller"])
+    arm.step, arm.first_id = checkpoint["step"], checkpoint["first_id"]
+    # a resumed run hides what the killed one logged from this step on, and logs it again
+    arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step)
+    pending = {c.id: c for c in controller.pending}
+    if not pending:
+        return arm  # the final checkpoint: its step is already the next one
+    for trial in trials:  # recorded after the checkpoint: learn from them, do not re-run
+        if trial["candidate_id"] in pending:
+            _tell(arm, pending.pop(trial["candidate_id"]), trial["reward"])
+    _end_complete_steps(arm, config)
+    return arm
+
+
+def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
+              latency, timing: Timing) -> None:
+    tasks = []
+    for arm in arms:
+        batch = arm.controller.pending  # the batch of a resumed step
+        if not batch:
+            want = min(config.search.batch_size, config.search.trials - len(arm.trials))
+            batch = arm.controller.ask(want)
+            arm.first_id = batch[0].id
+            run.save_checkpoint(arm.name, _checkpoint(arm))
+        arm.batch = {c.id: c for c in batch}
+        tasks += [Task(arm.name, arm.step, c.id - arm.first_id, c.id, c.decisions,
+                       str(space.decode(c.decisions))) for c in batch]
+    by_name = {arm.name: arm for arm in arms}
+    latencies = {}
+    measured = [t for t in tasks if _measure(t, by_name, latency, latencies, config, run, timing)]
+    # slowest first (training time grows with latency), so that the step's last candidates are
+    # short ones and parallel workers finish the step together instead of one waiting for another
+    for task in sorted(measured, key=lambda t: -latencies[t.arch]):
+        evaluator.submit(task)
+    while evaluator.in_flight:
+        _collect(by_name, evaluator, latencies, config, run, timing)
+    for arm in arms:
+        _end_complete_steps(arm, config)
+
+
+def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
+               latency, timing: Timing) -> None:
+    """Keep ``search.max_in_flight`` candidates evaluating: whenever one finishes, the next arm
+    in turn asks for a new one, so no worker waits for the rest of a step. A candidate's step is
+    its id // batch_size; the LSTM updates after every batch_size results, whichever they are."""
+    limit = config.search.max_in_flight or config.evaluator.workers
+    by_name = {arm.name: arm for arm in arms}
+    latencies: dict[str, float] = {}
+    resumed = [(arm, c) for arm in arms for c in arm.controller.pending]  # re-run these first
+    turn = 0
+    while True:
+        while evaluator.in_flight < limit:
+            if resumed:
+                arm, candidate = resumed.pop(0)
+            else:
+                open_arms = [a for a in arms if len(a.trials) + len(a.batch) < config.search.trials]
+                if not open_arms:
+                    break
+                arm, turn = open_arms[turn % len(open_arms)], turn + 1
+                candidate = arm.controller.ask(1)[0]
+                run.save_checkpoint(arm.name, _checkpoint(arm))
+            step, index = divmod(candidate.id, config.search.batch_size)
+            task = Task(arm.name, step, index, candidate.id, candidate.decisions,
+                        str(space.decode(candidate.decisions)))
+            arm.batch[candidate.id] = candidate
+            if _measure(task, by_name, latency, latencies, config, run, timing):
+                evaluator.submit(task)
+        if not evaluator.in_flight:
+            return
+        _collect(by_name, evaluator, latencies, config, run, timing)
+
+
+def _measure(task: Task, by_name: dict[str, Arm], latency, latencies: dict, config: RunConfig,
+             run: RunDir, timing: Timing) -> bool:
+    """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock);
+    an architecture that cannot even be built and run is recorded as failed: False."""
+    start = time.perf_counter()
+    try:
+        latencies[task.arch] = latencies.get(task.arch) or latency(task.arch)
+        return True
+    except Exception as error:
+        _finish(by_name[task.arm], task, Outcome("failed", None, None, None,
+                                                 f"latency: {type(error).__name__}: {error}",
+                                                 0.0), float("nan"), config, run)
+        return False
+    finally:
+        timing.latency += time.perf_counter() - start
+
+
+def _collect(by_name: dict[str, Arm], evaluator, latencies: dict, config: RunConfig,
+             run: RunDir, timing: Timing) -> None:
+    """Wait for the next finished candidate and record it."""
+    start = time.perf_counter()
+    task, outcome = evaluator.next_finished()
+    timing.waiting += time.perf_counter() - start
+    timing.candidates += outcome.seconds
+    arm = by_name[task.arm]
+    _finish(arm, task, outcome, latencies[task.arch], config, run)
+    if config.search.asynchronous:
+        _end_complete_steps(arm, config)
+
+
+def _end_complete_steps(arm: Arm, config: RunConfig) -> None:
+    """Log every step from ``arm.step`` on whose candidates have all been told."""
+    while True:
+        size = min(config.search.batch_size,
+                   config.search.trials - arm.step * config.search.batch_size)
+        if size <= 0 or sum(t["step"] == arm.step for t in arm.trials) < size:
+            return
+        _end_step(arm, config)
+
+
+def _end_step(arm: Arm, config: RunConfig) -> None:
+    """Log the step whose batch has just been told in full, and move on to the next."""
+    batch_trials = [t for t in arm.trials if t["step"] == arm.step]
+    stats = dict(arm.stats)
+    readout = arm.controller.readout()
+    if readout is not None:
+        stats["policy_entropy"] = readout.entropy
+    arm.board.log_step(arm.step, batch_trials, arm.trials, stats, config.search.top_k)
+    arm.step += 1
+    arm.stats = {}
+
+
+def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: RunConfig,
+            run: RunDir) -> None:
+    ok = outcome.status == "ok"
+    reward = mnas_reward(outcome.accuracy, latency_ms, config.reward) if ok else FAILED_REWARD
+    _tell(arm, arm.batch.pop(task.candidate_id), reward)
+    record = TrialRecord(**dataclasses.asdict(task), val_acc=outcome.accuracy,
+                         latency_ms=latency_ms, reward=reward, params=outcome.params,
+                         flops=outcome.flops, status=outcome.status, error=outcome.error,
+                         seconds=outcome.seconds).as_dict()
+    run.append_trial(record)
+    arm.trials.append(record)
+    arm.bar.update()
+    _show_best(arm)
+
+
+def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:
+    stats = arm.controller.tell(candidate, reward)
+    if stats:
+        arm.stats = stats
+
+
+def _show_best(arm: Arm) -> None:
+    best = top_trials(arm.trials, 1)
+    if best and arm.bar is not None:
+        arm.bar.set_postfix(best=f"{best[0]['reward']:.4f}", acc=f"{best[0]['val_acc']:.3f}")
+
+
+def _checkpoint(arm: Arm) -> dict:
+    return {"step": arm.step, "first_id": arm.first_id, "controller": arm.controller.state_dict()}
+
+
+def _log_summary(arms: list[Arm], config: RunConfig, run: RunDir, timing: Timing) -> None:
+    for arm in arms:
+        failed = sum(t["status"] != "ok" for t in arm.trials)
+        log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
+                 f"{len(arm.trials)} trials ({failed} failed)\n"
+                 + trials_table(top_trials(arm.trials, config.search.top_k)))
+    shares = timing.as_dict()
+    log.info(f"\nrun took {timing.total:.0f} s: {timing.setup:.0f} s set-up, "
+             f"{timing.candidates:.0f} s of candidate training on {timing.workers} worker(s), "
+             f"{timing.latency:.1f} s latency measurement, {shares['overhead_seconds']:.1f} s "
+             f"driver overhead; {100 * shares['outside_share']:.1f}% of the time went to neither "
+             "training nor measuring")
+    log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json); "
+             f"tensorboard --logdir {run.tensorboard}")

@@ -1,0 +1,56 @@
+"""The run directory: the files other tools read, written so that a crash loses nothing.
+
+* ``config.yaml``: the resolved config, written atomically.
+* ``trials.jsonl``: one JSON object per finished candidate (:class:`~akd.search.trial.TrialRecord`),
+  appended, flushed and fsynced as each finishes. A line cut short by ``kill -9`` is the only
+  damage a crash can do; reading the file cuts it off again so that appends stay well-formed, and
+  that candidate is evaluated again.
+* ``checkpoints/<arm>.pt``: controller state and step per arm, written to a temporary file and
+  renamed, so a checkpoint is always either the old one or the new one, never half of each.
+* ``tensorboard/<arm>/``: one TensorBoard run per arm, so the arms' curves overlay.
+* ``final_runs.jsonl`` and ``weights/``: each final-stage training's record, and the state dict
+  of each that succeeded (written like a checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .. import io
+from ..errors import CheckpointError
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.yaml"
+        self.trials = self.path / "trials.jsonl"
+        self.checkpoints = self.path / "checkpoints"
+        self.tensorboard = self.path / "tensorboard"
+        self.final_runs = self.path / "final_runs.jsonl"
+
+    def create(self) -> None:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        self.tensorboard.mkdir(parents=True, exist_ok=True)
+
+    def read_trials(self, repair: bool = True) -> list[dict]:
+        return io.read_lines(self.trials, repair)
+
+    def append_trial(self, record: dict) -> None:
+        io.append_line(self.trials, record)
+
+    def save_checkpoint(self, arm: str, state: dict) -> None:
+        io.save_atomic(state, self.checkpoints / f"{arm}.pt")
+
+    def load_checkpoint(self, arm: str) -> dict | None:
+        path = self.checkpoints / f"{arm}.pt"
+        if not path.exists():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # any unreadable file: say which and stop
+            raise CheckpointError(f"checkpoint {path} cannot be read ({error}); it was not "
+                                  "written by akd or is damaged") from None

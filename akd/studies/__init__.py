@@ -1,0 +1,2 @@
+"""Experiments built on the engine: the architecture-knowledge experiment
+(:mod:`akd.studies.arch_knowledge`)."""

@@ -1,0 +1,159 @@
+"""The layout stays as docs/architecture.md draws it: rooms whose imports flow one way, no import
+cycle anywhere, the report free of the search loop and the evaluators, and the presets shipped
+inside the package (checked in an installed wheel, run from another directory)."""
+
+import ast
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Lower rooms first; a module may import its own room and lower ones, never a higher one.
+LAYERS = [
+    ["akd.errors"],
+    ["akd.io", "akd.stats", "akd.formatting", "akd.logs", "akd.cores", "akd.cluster", "akd.arms"],
+    ["akd.data"],
+    ["akd.distill"],
+    ["akd.latency"],
+    ["akd.config"],
+    ["akd.components"],
+    ["akd.execution"],
+    ["akd.search"],
+    ["akd.final"],
+    ["akd.reporting"],
+    ["akd.studies", "akd.export"],
+    ["akd.cli"],
+]
+RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules(package: str) -> dict[str, Path]:
+    return {module_name(p): p for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The known modules that ``name`` imports anywhere in its file (lazy imports included)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            # "from .. import io" imports the module akd.io, "from ..io import x" the module too
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:  # a.b.c where a.b is the module
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def import_graph(*packages: str) -> nx.DiGraph:
+    files = {name: path for package in packages for name, path in modules(package).items()}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(files)
+    for name, path in files.items():
+        graph.add_edges_from((name, target) for target in imports_of(name, path, set(files)))
+    return graph
+
+
+def room(module: str) -> str | None:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else None
+
+
+def test_every_module_of_akd_is_in_a_room():
+    rooms = {room(m) for m in modules("akd")} - {None}
+    assert rooms <= set(RANK), f"rooms missing from LAYERS: {sorted(rooms - set(RANK))}"
+
+
+def test_no_import_cycle():
+    graph = import_graph("akd", "controllers", "search_spaces")
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, f"import cycles: {cycles[:5]}"
+
+
+def test_imports_flow_one_way():
+    graph = import_graph("akd")
+    upward = [(a, b) for a, b in graph.edges
+              if room(a) and room(b) and RANK[room(b)] > RANK[room(a)]]
+    assert not upward, "imports of a higher room: " + ", ".join(f"{a} -> {b}" for a, b in upward)
+
+
+def test_controllers_and_search_spaces_never_import_akd():
+    for package in ("controllers", "search_spaces"):
+        for name, path in modules(package).items():
+            assert not any(target == "akd" or target.startswith("akd.") for target in
+                           imports_of(name, path, set(modules("akd")) | {"akd"})), name
+
+
+def loaded_with(module: str, graph: nx.DiGraph) -> set[str]:
+    """What importing ``module`` loads: its imports, and the packages above each (whose
+    ``__init__`` runs first), transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in graph:
+            continue
+        seen.add(current)
+        parts = current.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += list(graph.successors(current))
+    return seen
+
+
+def test_the_report_never_loads_the_search_loop_or_an_evaluator():
+    graph = import_graph("akd")
+    for module in [m for m in graph if m.startswith("akd.reporting")]:
+        loaded = loaded_with(module, graph)
+        forbidden = sorted(m for m in loaded
+                           if m == "akd.search.loop" or m.startswith("akd.execution"))
+        assert not forbidden, f"{module} loads {forbidden}"
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
+    """pip install . (not editable): the wheel holds the presets, and the installed command
+    finds them from a directory that is not the checkout."""
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
+    [wheel] = wheels.glob("akd-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"akd/presets/quick.yaml", "akd/presets/demo.yaml",
+            "akd/presets/arch_knowledge/default.yaml"} <= set(names)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, timeout=300)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    command = [sys.executable, str(target / "bin" / "akd-search")]
+    shown = subprocess.run(command + ["--help"], cwd=elsewhere, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "preset name (cifar10, demo, quick)" in " ".join(shown.stdout.split())
+    check = ("import akd, akd.config as c; assert akd.__file__.startswith(%r), akd.__file__; "
+             "print(c.load_config(c.config_path('quick')).search.trials)" % str(target))
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=elsewhere, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "4"
