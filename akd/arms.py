@@ -31,6 +31,12 @@ def arm_kind(name: str) -> ArmKind:
     return ARMS[name]
 
 
+def searched_with(distills: bool) -> str:
+    """The arm that searches with the teacher (``True``) or with labels only: the two sides of
+    the AKD paper's gain metric and 2x2 table."""
+    return next(arm.name for arm in ARMS.values() if arm.distills == distills)
+
+
 def any_distills(names: list[str] | tuple[str, ...]) -> bool:
     """Whether any of these arms needs the teacher."""
     return any(arm_kind(name).distills for name in names)

@@ -30,8 +30,10 @@ def build_space(config: RunConfig) -> SearchSpace:
     """The search space ``config.space`` names, with its preset and options."""
     try:
         return get_space(config.space.name, **space_kwargs(config))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigError(f"space: {error}") from None
+    except TypeError as error:  # an option the space's factory does not take
+        raise ConfigError(f"space.options: {error}") from None
+    except (KeyError, ValueError) as error:  # args[0]: the message, unquoted for a KeyError
+        raise ConfigError(error.args[0]) from None
 
 
 def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
@@ -45,8 +47,10 @@ def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
             controller = get_controller(config.controller.name, space.choices,
                                         seed=config.search.seed, **options,
                                         batch_size=config.search.batch_size)
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigError(f"controller: {error}") from None
+    except TypeError as error:
+        raise ConfigError(f"controller.options: {error}") from None
+    except (KeyError, ValueError) as error:  # args[0]: the message, unquoted for a KeyError
+        raise ConfigError(error.args[0]) from None
     return controller
 
 

@@ -37,7 +37,6 @@ class EvolutionConfig:
 
 @register_controller("evolution")
 class RegularizedEvolution(RandomSearch):
-    name = "evolution"
     Config = EvolutionConfig
 
     def __init__(self, choices, seed: int = 0, **options) -> None:

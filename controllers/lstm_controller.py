@@ -104,7 +104,6 @@ class PPOConfig(ReinforceConfig):
 
 @register_controller("lstm_reinforce")
 class ReinforceController(Controller):
-    name = "lstm_reinforce"
     Config = ReinforceConfig
 
     def __init__(self, choices, seed: int = 0, **options) -> None:
@@ -217,7 +216,6 @@ class ReinforceController(Controller):
 class PPOController(ReinforceController):
     """The same policy and batches; several clipped-ratio steps per batch instead of one."""
 
-    name = "lstm_ppo"
     Config = PPOConfig
 
     def _update(self, actions: torch.Tensor, advantage: torch.Tensor,

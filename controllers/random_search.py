@@ -16,7 +16,6 @@ from .registry import register_controller
 
 @register_controller("random")
 class RandomSearch(Controller):
-    name = "random"
 
     def __init__(self, choices, seed: int = 0, **options) -> None:
         super().__init__(choices, seed, **options)

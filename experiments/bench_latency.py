@@ -22,20 +22,18 @@ from tqdm import tqdm
 
 from akd import CoreLock, LatencyCache, LatencyConfig, LatencyStats, LatencyTable
 from akd.latency import device_name, measure_with
+from common import add_space_options  # noqa: E402  (beside this script)
 from search_spaces import build_model, get_space
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="small28", help="mnasnet preset (small28, imagenet224)")
+    add_space_options(parser)
     parser.add_argument("--archs", type=int, default=100, help="architectures to sample")
-    parser.add_argument("--input", type=int, nargs=3, default=(1, 28, 28), metavar=("C", "H", "W"))
-    parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10,
                         help="measurements of the median student for the CV")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     config = LatencyConfig(tuple(args.input), args.threads, args.device)

@@ -16,20 +16,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common import add_space_options  # noqa: E402  (beside this script)
 from search_spaces import build_model, count_cost, get_space
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="small28", help="mnasnet preset (small28, imagenet224)")
+    add_space_options(parser)
     parser.add_argument("--samples", type=int, default=1000, help="architectures to sample")
-    parser.add_argument("--input", type=int, nargs=3, default=(1, 28, 28), metavar=("C", "H", "W"))
-    parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--train-images", type=int, default=10_000,
                         help="images in the timed epoch (0 skips timing)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)

@@ -1,5 +1,6 @@
 """Run config: YAML + --set overrides, typed and checked; the presets; MnasNet's reward."""
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -107,3 +108,14 @@ def test_help_documents_every_config_key():
     for key in ("--config", "--set", "--out", "--resume", "search:", "trials = 64",
                 "evaluator:", "backend = 'serial'", "reward:", "target_ms"):
         assert key in result.stdout
+    text = " ".join(result.stdout.split())
+    # every field's whole comment, the lines that continue it too, and the nested sections
+    for section in dataclasses.fields(RunConfig):
+        default = getattr(RunConfig(), section.name)
+        fields = dataclasses.fields(default) if dataclasses.is_dataclass(default) else [section]
+        assert all(f"{f.name} = " in text or f"{f.name}:" in text for f in fields), section.name
+    for words in ("results then depend on finishing order, so runs are no longer repeatable",
+                  "unless controller.options.batch_size says otherwise",
+                  "(cache_dir must then be a shared path)", "final.training",
+                  "divergence_factor = 10.0"):
+        assert words.replace("final.training", "training:") in text, words

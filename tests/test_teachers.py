@@ -1,15 +1,16 @@
 """Teachers: zoo training and cache reuse, user teachers, class checks, cached logits."""
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
-from akd.data import DataConfig, load_dataset
-from akd.distill import CachedTeacher, online_teacher
-from akd.distill import TEACHERS
-from akd.distill import TeacherConfig, load_teacher, teacher_record
-from akd.distill import TrainConfig
+from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset
+from akd.distill import (TEACHERS, CachedTeacher, TeacherConfig, TrainConfig, evaluate,
+                         load_teacher, online_teacher, teacher_record)
+from akd.distill.teachers import PRETRAINED
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
 TEACHERS_BEFORE = dict(TEACHERS)
@@ -146,3 +147,17 @@ def test_cached_logits_equal_online_logits(data, resnet_teacher, tmp_path, paddi
     assert len(files) == (2 if padding else 1)  # one per augmentation seed
     reloaded = CachedTeacher(teacher, data.proxy, config, tmp_path, progress=False)
     assert torch.equal(reloaded.epoch_logits(0), cached.epoch_logits(0))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+def test_the_default_teacher_ships_with_akd_and_is_what_its_record_says(tmp_path):
+    data = load_dataset(DataConfig(), tmp_path)
+    teacher = load_teacher(TeacherConfig(), data, tmp_path)  # an empty cache: nothing to train
+    assert teacher.description.startswith(f"shipped {PRETRAINED}")
+    record = json.loads(Path(teacher.description.split(" ", 1)[1]).with_suffix(".json")
+                        .read_text())
+    assert record["command"].startswith("python experiments/train_teacher.py")
+    assert teacher.test_accuracy == record["test_accuracy"] >= 0.92
+    assert evaluate(teacher.model, data.test) == pytest.approx(teacher.test_accuracy, abs=1e-6)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..arms import searched_with
 from ..config import RunConfig
 from ..formatting import fraction
 from ..stats import mean, mean_ci
@@ -51,22 +52,25 @@ def statistics_of(students: list[dict]) -> dict:
 
 def gain_metric(best: dict) -> dict | None:
     """[KD(AKDNet) - CLS(AKDNet)] - [KD(NASNet) - CLS(NASNet)], paired by seed: ``best`` maps
-    "akd" and "nas" to their best student with its runs; seeds missing a run are left out."""
-    if "akd" not in best or "nas" not in best:
+    each arm to its best student with its runs (AKDNet: the arm that searched with the teacher,
+    NASNet: the one that searched with labels); seeds missing a run are left out."""
+    akd, nas = searched_with(distills=True), searched_with(distills=False)
+    if akd not in best or nas not in best:
         return None
-    acc = {(s, r["mode"], r["seed"]): r["test_acc"] for s in ("akd", "nas")
+    acc = {(s, r["mode"], r["seed"]): r["test_acc"] for s in (akd, nas)
            for r in best[s]["runs"] if r["status"] == "ok"}
-    per_seed = [(acc["akd", "kd", seed] - acc["akd", "cls", seed])
-                - (acc["nas", "kd", seed] - acc["nas", "cls", seed])
+    per_seed = [(acc[akd, "kd", seed] - acc[akd, "cls", seed])
+                - (acc[nas, "kd", seed] - acc[nas, "cls", seed])
                 for seed in sorted({seed for _, _, seed in acc})
-                if all((s, m, seed) in acc for s in ("akd", "nas") for m in MODES)]
+                if all((s, m, seed) in acc for s in (akd, nas) for m in MODES)]
     return {"per_seed": per_seed, **mean_ci(per_seed),
-            "same_architecture": best["akd"]["arch"] == best["nas"]["arch"]}
+            "same_architecture": best[akd]["arch"] == best[nas]["arch"]}
 
 
 def table_2x2(best: dict) -> dict:
     """Test accuracy of each arm's best, by how it was searched and how it was trained."""
-    rows = {"hard_label": best.get("nas"), "distillation": best.get("akd")}
+    rows = {"hard_label": best.get(searched_with(distills=False)),
+            "distillation": best.get(searched_with(distills=True))}
     return {searched: {f"trained_{'hard_label' if m == 'cls' else 'distillation'}":
                        (student or {}).get(f"{m}_mean") for m in MODES}
             for searched, student in rows.items()}

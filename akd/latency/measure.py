@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class LatencyConfig:
@@ -168,11 +170,14 @@ def _resolve_device(device: torch.device | str) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device {device!r} is not a torch device; use 'cpu' or 'cuda'") from error
+        raise ConfigError(f"device {device!r} is not a torch device; use 'cpu' or "
+                          "'cuda'") from error
     if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported for latency; use 'cpu' or 'cuda'")
+        raise ConfigError(f"device {device!r} is not supported for latency; use 'cpu' or "
+                          "'cuda'")
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use 'cpu'")
+        raise ConfigError(f"device {device!r} was asked for but CUDA is not available; use "
+                          "'cpu'")
     return resolved
 
 
