@@ -26,10 +26,7 @@ def connect(address: str | None) -> None:
     ray = import_ray()
     if ray.is_initialized():
         return
-    problem = address and _unreachable(address)
-    if problem:
-        raise ConfigError(f"evaluator.address = {address!r}: no Ray cluster answers there "
-                          f"({problem}); null starts a local one")
+    check_reachable(address)
     try:
         # "local": a new instance even where a `ray start` cluster runs (Ray would join that)
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
@@ -37,6 +34,15 @@ def connect(address: str | None) -> None:
     except ConnectionError as error:
         raise ConfigError(f"evaluator.address = {address!r}: no Ray cluster answers there "
                           f"({error}); null starts a local one") from None
+
+
+def check_reachable(address: str | None) -> None:
+    """ConfigError unless the cluster ``address`` names answers (None: a local instance, which
+    always can be started)."""
+    problem = address and _unreachable(address)
+    if problem:
+        raise ConfigError(f"evaluator.address = {address!r}: no Ray cluster answers there "
+                          f"({problem}); null starts a local one")
 
 
 def disconnect() -> None:

@@ -7,11 +7,15 @@ below all of them, and not in the search loop.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
+
+import torch
 
 from controllers import Controller, get_controller
 from search_spaces import SearchSpace, get_space
 
+from .cluster import check_reachable, import_ray
 from .config import RunConfig, cache_dir
 from .cores import CoreLock
 from .errors import ConfigError
@@ -52,6 +56,56 @@ def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
     except (KeyError, ValueError) as error:  # args[0]: the message, unquoted for a KeyError
         raise ConfigError(error.args[0]) from None
     return controller
+
+
+def preflight(config: RunConfig) -> SearchSpace:
+    """Check, cheaply and writing nothing, what ``config`` asks of this machine: that the space
+    and a controller build, that its devices exist here, and that Ray is installed and its
+    cluster answers when it is asked for. The space."""
+    space = build_space(config)
+    build_controller(config, space)
+    devices = [("latency.device", config.latency.device),
+               ("proxy.device", config.proxy.device),
+               ("teacher.training.device", config.teacher.training.device),
+               ("final.training.device", config.final.training.device)]
+    for key, name in devices:
+        check_device(key, name)
+    if config.evaluator.backend == "ray" or config.latency.where == "worker":
+        import_ray()
+        check_reachable(config.evaluator.address)
+        check_ray_fits(config)
+    return space
+
+
+def check_device(key: str, name: str) -> None:
+    """ConfigError unless the device ``name`` (config key ``key``) exists on this machine."""
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"{key} = {name!r} is not a device; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"{key} = {name!r} is not supported; use cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key} = {name!r}, but CUDA is not available on this machine; use "
+                          "cpu (or auto for the trainings)")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"{key} = {name!r}, but this machine has "
+                          f"{torch.cuda.device_count()} CUDA device(s)")
+
+
+def check_ray_fits(config: RunConfig) -> None:
+    """On a local Ray instance, a latency worker needs CPUs beside the evaluator's workers, or
+    Ray keeps it waiting for them forever."""
+    settings = config.evaluator
+    cpus = settings.num_cpus or settings.threads_per_worker()
+    if settings.address is None and config.latency.where == "worker" and \
+            settings.workers * cpus + config.latency.threads > (os.cpu_count() or 1):
+        raise ConfigError(f"latency.where: worker needs latency.threads = "
+                          f"{config.latency.threads} CPU(s) beside the {settings.workers} "
+                          f"worker(s) x {cpus}, but this machine has {os.cpu_count()}; lower "
+                          "evaluator.workers or evaluator.threads")
 
 
 @contextlib.contextmanager

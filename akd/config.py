@@ -170,6 +170,9 @@ class RunConfig:
                                   available_controllers())):
             if name not in known:
                 raise ValueError(f"{key} = {name!r}; allowed: {', '.join(known)}")
+        for section, training in (("proxy", self.proxy), ("teacher.training",
+                                  self.teacher.training), ("final.training", self.final.training)):
+            training.check(section)
         if self.latency.where == "worker" and self.evaluator.backend != "ray":
             raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
         if any_distills(self.search.arms) and not self.proxy.alpha > 0:

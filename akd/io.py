@@ -4,6 +4,11 @@
   writing process, fsync it, then rename it over the target: a reader sees the old file or the
   new one, never half of each, and two processes writing the same file (two runs sharing a
   ``cache_dir``) never write into each other's temporary file.
+* :func:`save_cached` and :func:`load_cached` keep a cache entry with the hash of its bytes
+  beside it; an entry that fails to load or whose bytes disagree with the hash (a crash while
+  copying, a full disk, a flipped bit) is reported in one warning line, moved aside and treated
+  as missing, so the caller rebuilds it: a run never dies of a damaged cache entry, and never
+  silently uses a wrong one.
 * :func:`append_line` appends one JSON object as a line, flushed and fsynced before it returns;
   :func:`read_lines` reads the complete lines back. A line cut short by ``kill -9`` is the only
   damage an append can suffer: reading cuts it off the file (``repair=True``) so that later
@@ -13,7 +18,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
+import logging
 import math
 import os
 import warnings
@@ -22,6 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def partial_path(path: Path) -> Path:
@@ -57,6 +67,46 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO], Any], mode: str 
 def save_atomic(value: Any, path: str | os.PathLike) -> None:
     """``torch.save`` of ``value`` to ``path``, atomically."""
     write_atomic(path, lambda handle: torch.save(value, handle))
+
+
+def save_cached(value: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` of a cache entry to ``path``, atomically, with ``<path>.sha256`` (the hash
+    of its bytes) beside it."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    data = buffer.getvalue()
+    write_atomic(path, lambda handle: handle.write(data))
+    write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n")
+
+
+def load_cached(path: str | os.PathLike) -> Any | None:
+    """The cache entry at ``path`` (``weights_only``), or None when there is none or it is
+    damaged (then it is moved aside to ``<path>.damaged`` with a warning, for the caller to
+    rebuild). An entry written without a hash beside it is checked by loading alone."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    expected = _digest_path(path)
+    problem = None
+    if expected.exists() and expected.read_text().strip() != hashlib.sha256(data).hexdigest():
+        problem = "its bytes do not match the hash stored beside it"
+    else:
+        try:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as error:  # truncated, not a torch file, or unsafe to load
+            problem = f"it cannot be loaded ({type(error).__name__}: {str(error).splitlines()[0]})"
+    aside = path.with_name(path.name + ".damaged")
+    os.replace(path, aside)
+    expected.unlink(missing_ok=True)
+    log.warning(f"warning: cache entry {path} is damaged ({problem}); moved it to {aside.name} "
+                "and building it again")
+    return None
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

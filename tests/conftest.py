@@ -107,3 +107,13 @@ def end_processes(pids: set[int]) -> None:
         deadline = time.monotonic() + 10
         while (pids := pids & ray_processes()) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+def damage(path: Path, how: str) -> None:
+    """Damage a cache file as a crash or a bad disk would: cut it short, or flip one byte."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(data[:len(data) // 2]))
+    else:
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))

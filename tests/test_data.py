@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indices
+from conftest import damage
 
 needs_fashion_mnist = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(),
@@ -137,3 +138,7 @@ def test_later_loads_read_the_prepared_copy_without_torchvision(tmp_path):
     again = load_dataset(config, tmp_path / "c")
     assert again.test.fingerprint() == first.test.fingerprint()
     assert replaced.stat().st_size > 1000
+    damage(replaced, "truncate")  # cut short, as by a crash while copying
+    again = load_dataset(config, tmp_path / "c")
+    assert again.train.fingerprint() == first.train.fingerprint()
+    assert replaced.with_name(replaced.name + ".damaged").exists()

@@ -33,7 +33,8 @@ def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, mon
     if backend == "ray":
         pytest.importorskip("ray")
     monkeypatch.setenv("PYTHONPATH", str(HERE))  # Ray workers import sleepy_work from here
-    config = load_config(None, ["data.name=synthetic", "data.val_size=200", "search.arms=[nas]",
+    config = load_config(None, ["data.name=synthetic", "data.val_size=200", "data.proxy_size=0",
+                                "search.arms=[nas]",
                                 "progress=false",
                                 f"cache_dir={tmp_path / 'cache'}", f"evaluator.backend={backend}",
                                 "evaluator.workers=2", "evaluator.threads=1"])

@@ -11,6 +11,7 @@ from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset
 from akd.distill import (TEACHERS, CachedTeacher, TeacherConfig, TrainConfig, evaluate,
                          load_teacher, online_teacher, teacher_record)
 from akd.distill.teachers import PRETRAINED
+from conftest import damage
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
 TEACHERS_BEFORE = dict(TEACHERS)
@@ -54,6 +55,21 @@ def test_a_zoo_teacher_whose_layers_changed_is_trained_again(data, tmp_path, mon
     changed = load_teacher(config, data, tmp_path, progress=False)
     assert changed.description.startswith("trained")  # not a crash on the old cached weights
     assert len(list((tmp_path / "teachers").glob("vgg-*.pt"))) == 2
+
+
+@pytest.mark.parametrize("how", ["truncate", "flip"])
+def test_a_damaged_cached_teacher_is_moved_aside_and_trained_again(data, tmp_path, how, caplog):
+    config = TeacherConfig(name="vgg", training=QUICK)
+    load_teacher(config, data, tmp_path, progress=False)
+    [path] = (tmp_path / "teachers").glob("vgg-synthetic-*.pt")
+    damage(path, how)
+    with caplog.at_level("WARNING", logger="akd"):
+        again = load_teacher(config, data, tmp_path, progress=False)
+    assert again.description.startswith("trained") and again.test_accuracy > 0.5
+    [warning] = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert str(path) in warning and "\n" not in warning
+    assert path.with_name(path.name + ".damaged").exists()
+    assert load_teacher(config, data, tmp_path, progress=False).description.startswith("cached")
 
 
 def _write_factory(tmp_path, monkeypatch, classes, module="my_teachers"):
@@ -147,6 +163,18 @@ def test_cached_logits_equal_online_logits(data, resnet_teacher, tmp_path, paddi
     assert len(files) == (2 if padding else 1)  # one per augmentation seed
     reloaded = CachedTeacher(teacher, data.proxy, config, tmp_path, progress=False)
     assert torch.equal(reloaded.epoch_logits(0), cached.epoch_logits(0))
+
+
+@pytest.mark.parametrize("how", ["truncate", "flip"])
+def test_damaged_cached_logits_are_computed_again(data, resnet_teacher, tmp_path, how):
+    config = TrainConfig()
+    logits = CachedTeacher(resnet_teacher, data.proxy, config, tmp_path,
+                           progress=False).epoch_logits(0)
+    [path] = (tmp_path / "logits").glob("*.pt")
+    damage(path, how)
+    again = CachedTeacher(resnet_teacher, data.proxy, config, tmp_path, progress=False)
+    assert torch.equal(again.epoch_logits(0), logits)
+    assert path.with_name(path.name + ".damaged").exists() and path.exists()
 
 
 @pytest.mark.slow

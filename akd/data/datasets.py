@@ -82,8 +82,12 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
                         f"{config.name} ({len(full)} training images)")
     train_indices, val_indices = split_indices(len(full), config.val_size, config.split_seed)
     train, val = full.subset(train_indices), full.subset(val_indices)
+    if config.proxy_size > len(train):
+        raise DataError(f"data.proxy_size = {config.proxy_size} is more than the {len(train)} "
+                        f"training images of {config.name} (after data.val_size = "
+                        f"{config.val_size} are held out); use at most {len(train)}, or 0 for all")
     # ``train`` is already in seeded random order, so its head is a seeded random subset.
-    proxy_size = min(config.proxy_size or len(train), len(train))
+    proxy_size = config.proxy_size or len(train)
     proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
     return Dataset(config.name, classes, train, val, test, proxy,
                    tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))

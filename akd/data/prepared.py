@@ -4,7 +4,7 @@
 
 ``<cache>/datasets/prepared/<name>-<source>-<signature>.pt`` is keyed on the source folder and on
 the names, sizes and modification times of its files, so a changed source is decoded again (and
-the old copy removed), and a damaged copy is decoded again and replaced.
+the old copy removed), and a damaged copy is moved aside, decoded again and replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import save_atomic
+from ..io import load_cached, save_cached
 from .sources import DataConfig, DatasetSource, Decoded
 
 PREPARED_FORMAT = 1  # raise when what the loaders return changes: old prepared copies go unused
@@ -26,21 +26,18 @@ def decoded(source: DatasetSource, config: DataConfig, cache: Path) -> Decoded:
     if source.folder is None:  # generated in milliseconds: nothing to keep
         return source.load(config, cache)
     path = prepared_path(source, config, cache)
-    if path is not None and path.exists():
-        try:
-            kept = torch.load(path, map_location="cpu", weights_only=True)
-            return ((kept["train_images"], kept["train_labels"]),
-                    (kept["test_images"], kept["test_labels"]), kept["classes"])
-        except Exception:  # a damaged copy: decode the source again and replace it
-            pass
+    kept = load_cached(path) if path is not None else None  # a damaged copy: decode again
+    if kept is not None:
+        return ((kept["train_images"], kept["train_labels"]),
+                (kept["test_images"], kept["test_labels"]), kept["classes"])
     (train_images, train_labels), (test_images, test_labels), classes = source.load(config, cache)
     path = prepared_path(source, config, cache)  # a download has just created the source files
     if path is not None and train_images.dtype == torch.uint8:
-        save_atomic({"train_images": train_images, "train_labels": train_labels,
+        save_cached({"train_images": train_images, "train_labels": train_labels,
                      "test_images": test_images, "test_labels": test_labels,
                      "classes": classes}, path)
-        for stale in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.pt"):
-            if stale != path:  # of an older version of the same source
+        for stale in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.pt*"):
+            if not stale.name.startswith(path.name):  # of an older version of the same source
                 stale.unlink(missing_ok=True)
     return (train_images, train_labels), (test_images, test_labels), classes
 

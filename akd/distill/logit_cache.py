@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import Split, apply_augment
-from ..io import save_atomic
+from ..io import load_cached, save_cached
 from .teachers import Teacher
 from .trainer import TeacherSignal, TrainConfig, epoch_augment, resolve_device
 
@@ -50,10 +50,11 @@ class CachedTeacher:
         key = hashlib.sha256(f"{self.teacher.fingerprint}|{self.split_key}|{seed}|"
                              f"{self.config.augment_padding}".encode()).hexdigest()[:20]
         path = self.directory / f"{key}.pt"
-        if path.exists():
-            return torch.load(path, map_location="cpu", weights_only=True)
+        logits = load_cached(path)
+        if logits is not None:
+            return logits
         logits = self._compute(epoch)
-        save_atomic(logits, path)  # a killed run never leaves truncated logits behind
+        save_cached(logits, path)  # a killed run never leaves truncated logits behind
         return logits
 
     @torch.no_grad()  # not inference_mode: these logits later feed a loss that autograd saves

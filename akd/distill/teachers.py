@@ -25,7 +25,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..errors import TeacherError
-from ..io import save_atomic
+from ..io import load_cached, save_cached
 from .trainer import TrainConfig, evaluate, resolve_device, train
 from .zoo import TEACHERS
 
@@ -111,17 +111,21 @@ def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
                            if k != "device"}}
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     path = Path(cache_dir) / "teachers" / f"{config.name}-{dataset.name}-{key}.pt"
-    for source, how in ((path, "cached"), (PRETRAINED / path.name, "shipped")):
-        if source.exists():  # the key says it is this recipe's teacher
-            saved = torch.load(source, map_location="cpu", weights_only=True)
-            model.load_state_dict(saved["state_dict"])
-            return model, saved["test_accuracy"], f"{how} {source}"
+    saved = load_cached(path)
+    if saved is not None:  # the key says it is this recipe's teacher
+        model.load_state_dict(saved["state_dict"])
+        return model, saved["test_accuracy"], f"cached {path}"
+    shipped = PRETRAINED / path.name
+    if shipped.exists():
+        saved = torch.load(shipped, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        return model, saved["test_accuracy"], f"shipped {shipped}"
     start = time.perf_counter()
     result = train(model, train_split, dataset.test, config.training, progress=progress)
     if result.status != "ok":
         raise TeacherError(f"training teacher {config.name} failed: {result.error}")
     model.cpu()
-    save_atomic({"state_dict": model.state_dict(), "test_accuracy": result.accuracy,
+    save_cached({"state_dict": model.state_dict(), "test_accuracy": result.accuracy,
                  "seconds": time.perf_counter() - start, "recipe": json.dumps(recipe)}, path)
     return model, result.accuracy, f"trained {path}"
 

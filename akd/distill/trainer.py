@@ -40,12 +40,30 @@ class TrainConfig:
     divergence_factor: float = 10.0  # running loss above this multiple of the first = diverged
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
 
-    def __post_init__(self) -> None:
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"schedule = {self.schedule!r}; allowed: cosine, constant")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+    def check(self, section: str = "") -> None:
+        """ValueError naming the first bad field, as ``section.field`` (``proxy.alpha``) when a
+        config section holds this training. The run config checks each of its trainings when it
+        is loaded, and ``train`` checks the one it is given."""
+        for name, ok, allowed in (
+                ("epochs", _is_int(self.epochs) and self.epochs >= 1, "an integer >= 1"),
+                ("batch_size", _is_int(self.batch_size) and self.batch_size >= 1,
+                 "an integer >= 1"),
+                ("lr", math.isfinite(self.lr) and self.lr > 0, "a number > 0"),
+                ("weight_decay", math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+                 "a number >= 0"),
+                ("schedule", self.schedule in ("cosine", "constant"), "cosine, constant"),
+                ("warmup_epochs", 0 <= self.warmup_epochs <= self.epochs,
+                 f"a number in [0, epochs = {self.epochs}]"),
+                ("augment_padding", _is_int(self.augment_padding) and self.augment_padding >= 0,
+                 "an integer >= 0"),
+                ("alpha", 0 <= self.alpha <= 1, "a number in [0, 1]"),
+                ("temperature", math.isfinite(self.temperature) and self.temperature > 0,
+                 "a number > 0"),
+                ("divergence_factor", self.divergence_factor > 1, "a number > 1"),
+                ("device", _is_device(self.device), '"auto", "cpu", "cuda" or "cuda:N"')):
+            if not ok:
+                key = f"{section}.{name}" if section else name
+                raise ValueError(f"{key} = {getattr(self, name)!r} is invalid; allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,19 @@ class TrainResult:
 
 # Teacher logits for a batch: (epoch, indices into the training split, the augmented batch).
 TeacherSignal = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_device(name: str) -> bool:
+    if name == "auto":
+        return True
+    try:
+        return torch.device(name).type in ("cpu", "cuda")
+    except (RuntimeError, TypeError):
+        return False
 
 
 def resolve_device(device: str) -> torch.device:
@@ -76,6 +107,7 @@ def train(model: nn.Module, train_split: Split, eval_split: Split, config: Train
     that no latency measurement on the same cores overlaps them; a measurement waits for one step
     at most, not for the whole training.
     """
+    config.check()
     if config.alpha > 0 and teacher is None:
         raise ValueError(f"alpha = {config.alpha} needs a teacher; use alpha = 0 for labels only")
     return _train(model, train_split, eval_split, config, teacher, progress,

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from ..cluster import connect, import_ray
+from ..components import check_ray_fits
 from ..config import RunConfig
 from ..cores import CoreLock, pin_to_cores
-from ..errors import ConfigError
 from .base import SlotEvaluator, Work, WorkerDied
 from .training import Outcome, describe_error
 from .workspace import workspace
@@ -62,13 +62,7 @@ class RayEvaluator(SlotEvaluator):
         self.threads = settings.threads_per_worker()
         self.local = settings.address is None
         cpus = settings.num_cpus or self.threads
-        if self.local and config.latency.where == "worker" and \
-                settings.workers * cpus + config.latency.threads > (os.cpu_count() or 1):
-            # Ray would keep an actor waiting for CPUs forever
-            raise ConfigError(f"latency.where: worker needs latency.threads = "
-                              f"{config.latency.threads} CPU(s) beside the {settings.workers} "
-                              f"worker(s) x {cpus}, but this machine has {os.cpu_count()}; lower "
-                              "evaluator.workers or evaluator.threads")
+        check_ray_fits(config)
         connect(settings.address)
         self.actor_class = ray.remote(RayWorker).options(
             num_cpus=cpus, num_gpus=settings.num_gpus, max_restarts=0)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from search_spaces import count_cost
 
-from ..components import build_space, run_latency
+from ..components import build_space, preflight, run_latency
 from ..config import RunConfig
 from ..cores import CoreLock
 from ..errors import RunError
@@ -88,6 +88,7 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
 def run_final(config: RunConfig, out: str | Path) -> dict:
     """Run (or finish) the final stage of the search in ``out``; the content of final.json."""
     run = RunDir(out)
+    preflight(config)  # a changed evaluator or device is refused before anything is written
     if not run.trials.exists():
         raise RunError(f"{run.path} holds no search (no trials.jsonl); run the search first")
     trials = run.read_trials()

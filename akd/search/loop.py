@@ -31,7 +31,7 @@ from tqdm import tqdm
 from controllers import Candidate, Controller
 from search_spaces import SearchSpace
 
-from ..components import build_controller, build_space, run_latency
+from ..components import build_controller, preflight, run_latency
 from ..config import RunConfig, load_config, save_config, search_changes
 from ..cores import CoreLock
 from ..errors import RunError
@@ -86,7 +86,7 @@ class Timing:
 def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict[str, list[dict]]:
     """Run (or resume) the search into run directory ``out``; the trials of each arm."""
     run = RunDir(out)
-    recorded = _prepare(run, config, resume)
+    recorded = _check_directory(run, config, resume)
     total = config.search.trials
     if recorded is not None and all(
             sum(t["arm"] == arm for t in recorded) >= total for arm in config.search.arms):
@@ -94,8 +94,11 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
         return {arm: [t for t in recorded if t["arm"] == arm] for arm in config.search.arms}
     timing = Timing(workers=config.evaluator.workers)
     start = time.perf_counter()
-    space = build_space(config)
+    # everything that can refuse the run does so before anything is written into `out`: the
+    # config's parts and devices first (cheap), then the dataset and the teacher
+    space = preflight(config)
     work = workspace(config)  # trains the teacher and fills the logit cache if they are missing
+    _start_directory(run, config, resume)
     if work.teacher is not None:
         log.info(f"teacher {config.teacher.name}: test accuracy "
                  f"{work.teacher.test_accuracy:.4f} ({work.teacher.description})")
@@ -128,8 +131,12 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
     return {arm.name: arm.trials for arm in arms}
 
 
-def _prepare(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
-    """Check the directory against the request; the recorded trials when resuming."""
+def _check_directory(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
+    """Check the directory against the request, writing nothing; the recorded trials when
+    resuming."""
+    if run.path.exists() and not run.path.is_dir():
+        raise RunError(f"--out {run.path} is a file, not a directory; name a new or empty "
+                       "directory")
     if resume:
         if not run.config.exists():
             raise RunError(f"--resume: {run.path} holds no run (no config.yaml); start one "
@@ -138,14 +145,22 @@ def _prepare(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
         if changed:
             raise RunError(f"--resume: the config differs from the run's in {', '.join(changed)};"
                            f" these change the search, so start a new run with another --out")
-        save_config(config, run.config)  # may differ in evaluator settings only
         return run.read_trials()
     if run.trials.exists() or any(run.checkpoints.glob("*.pt")):
         raise RunError(f"{run.path} already holds a run; pass --resume to continue it or --out "
                        "for a new one")
-    run.create()
-    save_config(config, run.config)
+    if run.path.is_dir() and any(run.path.iterdir()) and not run.config.exists():
+        raise RunError(f"--out {run.path} is a directory of other files, not an akd run; name a "
+                       "new or empty directory")
     return None
+
+
+def _start_directory(run: RunDir, config: RunConfig, resume: bool) -> None:
+    """Write the run's config: the first file of a new run; on resume, the settings a resume
+    may change (evaluator, progress, final)."""
+    if not resume:
+        run.create()
+    save_config(config, run.config)
 
 
 def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,

@@ -1,0 +1,94 @@
+"""A command that refuses leaves every file as it was: bad settings are found before the run
+directory is written, and a directory that is not an akd run is never written into."""
+
+import os
+
+import pytest
+import torch
+
+from akd.cli import main
+
+# the quick preset on synthetic data: every refusal below happens before any training
+BASE = ["--config", "quick", "--set", "progress=false", "--set", "data.name=synthetic",
+        "--set", "data.val_size=400", "--set", "data.proxy_size=400"]
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes (None when ``folder`` does not exist)."""
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def refuse(tmp_path, capsys, *overrides, out=None):
+    out = out or tmp_path / "run"
+    before = snapshot(out)
+    args = BASE + ["--out", str(out), "--set", f"cache_dir={tmp_path / 'cache'}"]
+    code = main(args + [arg for override in overrides for arg in ("--set", override)])
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(errors) == 1 and errors[0].startswith("error: "), errors
+    assert snapshot(out) == before, "a refused start changed --out"
+    return errors[0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.name=mnist", "unknown dataset 'mnist'"),
+    ("data.val_size=100000", "data.val_size = 100000 must be in 1..2399"),
+    ("data.proxy_size=5000", "data.proxy_size = 5000 is more than the 2000 training images"),
+    ("teacher.name=transformer", "unknown teacher 'transformer'"),
+    ("space.preset=huge", "unknown mnasnet preset 'huge'"),
+    ("space.options={width: 3}", "space.options: "),
+    ("controller.options.lr=-1", "controller option lr = -1 is invalid"),
+    ("controller.options.bogus=1", "unknown option(s) bogus for controller 'lstm_ppo'"),
+    ("proxy.alpha=2", "proxy.alpha = 2.0 is invalid; allowed: a number in [0, 1]"),
+    ("proxy.temperature=0", "proxy.temperature = 0.0 is invalid"),
+    ("final.training.lr=0", "final.training.lr = 0.0 is invalid"),
+    ("teacher.training.batch_size=0", "teacher.training.batch_size = 0 is invalid"),
+])
+def test_a_bad_setting_is_refused_before_anything_is_written(override, message, tmp_path,
+                                                              capsys):
+    assert message in refuse(tmp_path, capsys, override)
+
+
+def test_missing_files_are_refused_before_anything_is_written(tmp_path, capsys):
+    assert "has no Fashion-MNIST IDX files" in refuse(
+        tmp_path, capsys, "data.name=fashion_mnist", f"data.root={tmp_path / 'nowhere'}")
+    assert "teacher.weights" in refuse(tmp_path, capsys, "teacher.name=user",
+                                       f"teacher.weights={tmp_path / 'missing.pt'}")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("key", ["latency.device", "proxy.device", "final.training.device"])
+def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(key, tmp_path, capsys):
+    assert "CUDA is not available" in refuse(tmp_path, capsys, f"{key}=cuda")
+
+
+def test_an_unreachable_ray_cluster_is_refused_before_the_teacher_trains(tmp_path, capsys):
+    pytest.importorskip("ray")
+    message = refuse(tmp_path, capsys, "evaluator.backend=ray",
+                     "evaluator.address=ray://127.0.0.1:9")
+    assert "no Ray cluster answers there" in message
+    assert not (tmp_path / "cache" / "teachers").exists()  # refused before training it
+
+
+def test_an_existing_empty_directory_stays_empty_after_a_refusal(tmp_path, capsys):
+    out = tmp_path / "empty"
+    out.mkdir()
+    refuse(tmp_path, capsys, "proxy.alpha=2", out=out)
+    assert out.is_dir() and not any(out.iterdir())
+
+
+def test_a_directory_of_other_files_is_refused_and_left_alone(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my own files")
+    assert "is a directory of other files, not an akd run" in refuse(tmp_path, capsys, out=out)
+    assert os.listdir(out) == ["notes.txt"]
+
+
+def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / "file.txt"
+    out.write_text("not a directory")
+    assert "is a file, not a directory" in refuse(tmp_path, capsys, out=out)
+    assert out.read_text() == "not a directory"
