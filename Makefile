@@ -20,12 +20,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	touch $@
 
 # Fashion-MNIST from Debian's package where apt-get exists; elsewhere torchvision downloads it.
+# In CI (CI=true) a dataset that cannot be installed fails the run instead of skipping tests.
 data:
 	@if [ ! -d $(FASHION_MNIST) ] && command -v apt-get >/dev/null; then \
 	  $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q >/dev/null 2>&1 && \
 	    $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
-	  echo "warning: could not install dataset-fashion-mnist; set data.root or go online"; \
+	  { [ "$$CI" = true ] && echo "error: could not install dataset-fashion-mnist" && exit 1; \
+	    echo "warning: could not install dataset-fashion-mnist; set data.root or go online"; }; \
 	fi
 
 clean:

@@ -12,8 +12,44 @@ from pathlib import Path
 import pytest
 
 from akd.cli import main
+from akd.data import DEBIAN_FASHION_MNIST
 
 ROOT = Path(__file__).resolve().parents[1]
+RUN_TIMEOUT = 600  # seconds any one command of a test may take: a hang fails, never stalls CI
+IN_CI = os.environ.get("CI") == "true"
+MISSING_DATA = "Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)"
+
+# the end-to-end tests need the real dataset; a user's machine without it skips them (-ra says
+# which and why), CI must not (see pytest_configure)
+needs_fashion_mnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason=MISSING_DATA)
+
+
+def pytest_configure(config):
+    if IN_CI and not DEBIAN_FASHION_MNIST.is_dir():
+        raise pytest.UsageError(f"CI=true but {MISSING_DATA}: the end-to-end tests cannot run")
+
+
+def end_to_end(test):
+    """A test that runs the pipeline on the real dataset: marked slow (pytest -m "not slow"
+    leaves it out of a quick inner loop; make test and CI run it)."""
+    return pytest.mark.slow(needs_fashion_mnist(test))
+
+
+def skip_or_fail(reason: str, module: bool = False) -> None:
+    """Skip the test (or the whole ``module``) on a user's machine, saying why in one line;
+    fail it in CI, where every test must really run."""
+    if IN_CI:
+        pytest.fail(f"CI=true, so this cannot be skipped: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
+
+
+def require_ray(module: bool = False):
+    """The ray module, or a skip (a failure in CI) when it is not installed."""
+    try:
+        import ray
+    except ImportError:
+        skip_or_fail("Ray is not installed: pip install -c constraints.txt -e '.[ray]'", module)
+    return ray
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +81,7 @@ def quick_command():
 def live_processes() -> list[tuple[int, int, str]]:
     """(pid, parent pid, whole command line) of every process that is not a zombie."""
     out = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True,
-                         text=True).stdout  # ww: whole command lines, where "/ray/" may be late
+                         text=True, timeout=30).stdout  # ww: whole command lines, where "/ray/" may be late
     rows = [line.split(None, 3) for line in out.splitlines()]
     return [(int(pid), int(ppid), args[0] if args else "")
             for pid, ppid, stat, *args in rows if not stat.startswith("Z")]
@@ -70,7 +106,7 @@ def kill_9_after_three_trials():
             time.sleep(0.05)
         workers = spawned_workers(process.pid)
         os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        process.wait(timeout=60)
         deadline = time.monotonic() + 10  # process-pool workers end with their driver
         while (left := workers & spawned_workers()) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -14,14 +14,12 @@ import pytest
 import yaml
 
 from akd.reporting.analysis import load_run
-from akd.data import DEBIAN_FASHION_MNIST
 from akd.reporting.report import CSV_COLUMNS, analyze, gain_in_words
+from conftest import end_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-needs_data = pytest.mark.skipif(
-    not DEBIAN_FASHION_MNIST.is_dir(),
-    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
+needs_data = end_to_end
 
 
 def read_csv(path):
@@ -184,7 +182,8 @@ def test_several_runs_are_compared_by_teacher_and_seed(quick_run, tmp_path):
 
 def test_the_command_fails_in_one_line_on_a_missing_directory(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "experiments" / "analyze.py"),
-                             str(tmp_path / "nope")], capture_output=True, text=True)
+                             str(tmp_path / "nope")], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'nope'} is not a run directory (no " \
                                      "such directory)"

@@ -104,7 +104,7 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path):
 
 def test_help_documents_every_config_key():
     result = subprocess.run([sys.executable, str(ROOT / "experiments" / "run_akd.py"), "--help"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, timeout=120)
     for key in ("--config", "--set", "--out", "--resume", "search:", "trials = 64",
                 "evaluator:", "backend = 'serial'", "reward:", "target_ms"):
         assert key in result.stdout

@@ -10,11 +10,8 @@ import pytest
 import torch
 
 from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indices
-from conftest import damage
+from conftest import damage, needs_fashion_mnist
 
-needs_fashion_mnist = pytest.mark.skipif(
-    not DEBIAN_FASHION_MNIST.is_dir(),
-    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
 
 
 @needs_fashion_mnist
@@ -127,7 +124,7 @@ def test_later_loads_read_the_prepared_copy_without_torchvision(tmp_path):
             f"d = load_dataset(DataConfig(root={str(flat)!r}), {str(tmp_path / 'c')!r}); "
             "print(d.train.fingerprint(), d.test.fingerprint(), 'torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+                         cwd=Path(__file__).resolve().parents[1], timeout=120).stdout.split()
     assert out == [first.train.fingerprint(), first.test.fingerprint(), "False"]
     # a changed source file replaces the copy; a damaged copy is decoded again
     os.utime(flat / "t10k-labels-idx1-ubyte.gz", ns=(1, 1))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from akd.config import load_config
-from akd.execution import Outcome
-from akd.execution import MAX_RETRIES, make_evaluator
+from akd.execution import MAX_RETRIES, Outcome, make_evaluator
+from conftest import require_ray
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,7 +31,7 @@ def sleepy_work(task, config, lock):
 def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, monkeypatch,
                                                           no_ray_left):
     if backend == "ray":
-        pytest.importorskip("ray")
+        require_ray()
     monkeypatch.setenv("PYTHONPATH", str(HERE))  # Ray workers import sleepy_work from here
     config = load_config(None, ["data.name=synthetic", "data.val_size=200", "data.proxy_size=0",
                                 "search.arms=[nas]",

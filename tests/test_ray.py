@@ -18,13 +18,14 @@ import pytest
 
 from akd.cli import main
 from akd.config import load_config
-from akd.data import DEBIAN_FASHION_MNIST
 from akd.execution import make_evaluator
 from akd.search.candidate import evaluate_candidate
 
-from conftest import end_processes, live_processes, ray_processes
+from conftest import (RUN_TIMEOUT, end_processes, live_processes, needs_fashion_mnist,
+                      ray_processes, require_ray, skip_or_fail)
 
-ray = pytest.importorskip("ray")
+ray = require_ray(module=True)
+pytestmark = pytest.mark.slow
 
 
 def kill_first_running_candidate(stop: threading.Event, killed: list) -> None:
@@ -45,8 +46,7 @@ def read_trials(run: Path) -> list[dict]:
                   key=lambda t: (t["arm"], t["candidate_id"]))
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+@needs_fashion_mnist
 def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
         cache, tmp_path, no_ray_left):
     def quick(out: Path, backend: str) -> None:
@@ -74,8 +74,7 @@ def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
     assert sorted(p.name for p in on_ray.iterdir()) == sorted(p.name for p in pool.iterdir())
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+@needs_fashion_mnist
 def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_path, monkeypatch,
                                                                    no_ray_left):
     import akd.latency.source
@@ -104,8 +103,7 @@ def test_a_latency_worker_that_cannot_get_a_cpu_is_refused(tmp_path):
         make_evaluator(config, evaluate_candidate)
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+@needs_fashion_mnist
 def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
                                                  kill_9_after_three_trials, no_ray_left):
     run = tmp_path / "run"
@@ -117,7 +115,8 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
     # see the README); end them as `ray stop` would
     time.sleep(3)
     end_processes(ray_processes() - before_run)
-    result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
     assert result.returncode == 0, result.stderr
     after = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
     assert after[:len(before)] == before
@@ -126,17 +125,16 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
     assert all(t["status"] == "ok" for t in after)
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+@needs_fashion_mnist
 def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, quick_command,
                                                                 no_ray_left):
     ray_cli = str(Path(sys.executable).parent / "ray")
     before = ray_processes()
     started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--disable-usage-stats",
                               "--include-dashboard=false"], capture_output=True, text=True,
-                             start_new_session=True)  # its signals never reach pytest's group
+                             start_new_session=True, timeout=120)  # its signals never reach pytest's group
     if started.returncode != 0:  # e.g. a cluster of the user's own already holds the port
-        pytest.skip(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
+        skip_or_fail(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
     try:
         cluster = ray_processes() - before
         session = (Path(tempfile.gettempdir()) / "ray" / "session_latest").resolve()
@@ -146,7 +144,7 @@ def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, 
                                                  "search.trials=2", "final.enabled=false"),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)
-        _, stderr = process.communicate()
+        _, stderr = process.communicate(timeout=RUN_TIMEOUT)
         assert process.returncode == 0, stderr
         trials = read_trials(run)
         assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from akd.cli import main
+from conftest import require_ray
 
 # the quick preset on synthetic data: every refusal below happens before any training
 BASE = ["--config", "quick", "--set", "progress=false", "--set", "data.name=synthetic",
@@ -65,7 +66,7 @@ def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(key, 
 
 
 def test_an_unreachable_ray_cluster_is_refused_before_the_teacher_trains(tmp_path, capsys):
-    pytest.importorskip("ray")
+    require_ray()
     message = refuse(tmp_path, capsys, "evaluator.backend=ray",
                      "evaluator.address=ray://127.0.0.1:9")
     assert "no Ray cluster answers there" in message

@@ -12,14 +12,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import akd.execution.training
 from akd.cli import PRESETS, main
 from akd.config import load_config
-from akd.data import DEBIAN_FASHION_MNIST
 from akd.errors import RunError
 from akd.search import TRIAL_FIELDS, mnas_reward
 from akd.search.loop import run_search
+from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
-pytestmark = pytest.mark.skipif(
-    not DEBIAN_FASHION_MNIST.is_dir(),
-    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist (make test does)")
+pytestmark = [needs_fashion_mnist, pytest.mark.slow]
 
 
 def quick(cache, *overrides):
@@ -139,7 +137,8 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, 
     before = kill_9_after_three_trials(command, run)
     assert 3 <= len(before) < 8
 
-    result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
     assert result.returncode == 0, result.stderr
     after = read_trials(run)
     assert after[:len(before)] == before  # nothing recorded was lost or rewritten
@@ -152,7 +151,8 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, 
             (t["step"], t["arch"]) for t in reference if t["arm"] == arm)
 
     assert (run / "final.json").exists()
-    again = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    again = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
     assert again.returncode == 0 and "already finished" in again.stdout
     assert "already complete" in again.stdout
     assert read_trials(run) == after
@@ -182,7 +182,8 @@ def test_asynchronous_search_keeps_the_budget_through_kill_9_and_resume(
                             "evaluator.backend=process", "evaluator.workers=2",
                             "final.enabled=false")
     before = kill_9_after_three_trials(command, run)
-    result = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
     assert result.returncode == 0, result.stderr
     after = read_trials(run)
     assert after[:len(before)] == before

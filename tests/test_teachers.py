@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset
+from akd.data import DataConfig, load_dataset
 from akd.distill import (TEACHERS, CachedTeacher, TeacherConfig, TrainConfig, evaluate,
                          load_teacher, online_teacher, teacher_record)
 from akd.distill.teachers import PRETRAINED
-from conftest import damage
+from conftest import damage, end_to_end
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
 TEACHERS_BEFORE = dict(TEACHERS)
@@ -177,9 +177,7 @@ def test_damaged_cached_logits_are_computed_again(data, resnet_teacher, tmp_path
     assert path.with_name(path.name + ".damaged").exists() and path.exists()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Fashion-MNIST missing: apt-get install dataset-fashion-mnist")
+@end_to_end
 def test_the_default_teacher_ships_with_akd_and_is_what_its_record_says(tmp_path):
     data = load_dataset(DataConfig(), tmp_path)
     teacher = load_teacher(TeacherConfig(), data, tmp_path)  # an empty cache: nothing to train
