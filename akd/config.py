@@ -75,14 +75,27 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    target_ms: float = 1.0  # target latency T of MnasNet's reward ACC * (LAT / T) ** w
+    target_ms: float | str = "auto"  # target latency T of MnasNet's reward ACC * (LAT / T) ** w;
+    # auto: the target_quantile of the latencies of target_samples students drawn from the space
+    # (seed search.seed), measured on this machine when the run starts and kept in the run
+    # directory (reward_target.json), so a latency target means the same on any machine
+    target_quantile: float = 0.5  # auto: which quantile of the sampled latencies is the target
+    target_samples: int = 32  # auto: students sampled to set it
     constraint: str = "soft"  # soft: w = -0.07 either side of T; hard: w = 0 below T, -1 above
 
     def __post_init__(self) -> None:
         if self.constraint not in ("soft", "hard"):
             raise ValueError(f"reward.constraint = {self.constraint!r}; allowed: soft, hard")
-        if not self.target_ms > 0:
-            raise ValueError(f"reward.target_ms must be > 0, got {self.target_ms}")
+        if self.target_ms != "auto" and not (isinstance(self.target_ms, (int, float))
+                                             and self.target_ms > 0):
+            raise ValueError(f"reward.target_ms must be a number > 0 or auto, got "
+                             f"{self.target_ms!r}")
+        if not 0 < self.target_quantile < 1:
+            raise ValueError(f"reward.target_quantile must be in (0, 1), got "
+                             f"{self.target_quantile}")
+        if not (isinstance(self.target_samples, int) and self.target_samples >= 2):
+            raise ValueError(f"reward.target_samples must be an integer >= 2, got "
+                             f"{self.target_samples!r}")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
 """Latency: measurement stats, the on-disk cache, the lookup table and the core lock."""
 
+import dataclasses
 import fcntl
+import itertools
 import json
 
 import numpy as np
 import pytest
 import torch
 
+import akd.latency.cache
 import akd.latency.measure
+from akd.latency import measure_with
 from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
                  measure_latency)
 from search_spaces import build_model, get_space
@@ -185,3 +189,80 @@ def test_latency_of_measures_while_holding_the_lock(tmp_path, monkeypatch):
 
 def _no_measuring(model, config):
     raise AssertionError("measured although the cache holds this entry")
+
+
+class _Costly(torch.nn.Module):
+    """A stand-in model whose simulated run costs ``units`` of the simulated host's time."""
+
+    def __init__(self, units: float) -> None:
+        super().__init__()
+        self.units = units
+
+    def forward(self, x):
+        return x
+
+
+def _simulated_host(monkeypatch, speed_of_call):
+    """Replace timing by a simulated clock: the ``i``-th timed block of runs costs each run its
+    model's units times ``speed_of_call(i)`` ms."""
+    calls = itertools.count()
+
+    def simulated_runs(model, x, runs, sync):
+        return np.full(runs, model.units * speed_of_call(next(calls)))
+
+    monkeypatch.setattr(akd.latency.measure, "_time_runs", simulated_runs)
+
+
+def _cv(values) -> float:
+    return float(np.std(values) / np.mean(values))
+
+
+def test_interleaving_cancels_a_host_that_slows_down_between_blocks(monkeypatch):
+    # a shared VM: the host's speed jumps between windows of tens of ms, here every two blocks
+    speeds = np.random.default_rng(0).uniform(0.5, 2.5, size=10_000)
+    _simulated_host(monkeypatch, lambda i: speeds[i // 2])
+    student, reference = _Costly(3.0), _Costly(2.0)
+    direct = LatencyConfig(input_size=(1, 4, 4), warmup=0, repeats=30, retries=0)
+    drifting = [measure_with(student, direct).median_ms for _ in range(10)]
+    assert _cv(drifting) > 0.2  # a direct measurement takes whatever speed its window had
+    interleaved = dataclasses.replace(direct, method="interleaved")
+    measured = [measure_with(student, interleaved, reference, reference_ms=1.25)
+                for _ in range(10)]
+    assert all(s.method == "interleaved" and s.reference_ms == 1.25 for s in measured)
+    # the ratio to the reference is exact whatever the speed: 3 / 2 of the reference's 1.25 ms
+    assert [s.median_ms for s in measured] == pytest.approx([1.875] * 10, rel=1e-12)
+
+
+def test_interleaving_cancels_a_steady_drift_within_each_pair(monkeypatch):
+    _simulated_host(monkeypatch, lambda i: 1.0 + 0.02 * i)  # slower and slower, block by block
+    config = LatencyConfig(input_size=(1, 4, 4), warmup=0, repeats=30, retries=0,
+                           method="interleaved")
+    stats = measure_with(_Costly(3.0), config, _Costly(2.0), reference_ms=1.0)
+    assert stats.median_ms == pytest.approx(1.5, rel=0.01)  # alternating order: errors cancel
+
+
+def test_interleaved_needs_a_reference():
+    config = LatencyConfig(input_size=(1, 4, 4), method="interleaved")
+    with pytest.raises(ValueError, match="needs a reference model"):
+        measure_with(_Costly(1.0), config)
+
+
+def test_interleaved_latencies_share_one_calibration_and_say_how_they_were_taken(tmp_path,
+                                                                                 monkeypatch):
+    calibrations = []
+    real = akd.latency.cache.calibrate
+    monkeypatch.setattr(akd.latency.cache, "calibrate",
+                        lambda config: calibrations.append(config) or real(config))
+    config = LatencyConfig(input_size=(1, 8, 8), warmup=1, repeats=5, retries=0,
+                           method="interleaved")
+    cache = LatencyCache(tmp_path / "latency.jsonl")
+    small, large = (latency_of(arch, cache, config) for arch in ("cn_r1_k3_s1_c4",
+                                                                 "cn_r1_k3_s1_c16"))
+    assert len(calibrations) == 1  # once per machine and setting, then from the cache
+    assert small.method == large.method == "interleaved"
+    assert small.reference_ms == large.reference_ms > 0
+    reread = LatencyCache(tmp_path / "latency.jsonl")
+    assert latency_of("cn_r1_k3_s1_c4", reread, config) == small and len(calibrations) == 1
+    # a direct measurement of the same student is another entry, never confused with it
+    direct = dataclasses.replace(config, method="direct")
+    assert latency_of("cn_r1_k3_s1_c4", reread, direct).method == "direct"

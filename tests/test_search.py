@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -13,7 +14,7 @@ import akd.execution.training
 from akd.cli import PRESETS, main
 from akd.config import load_config
 from akd.errors import RunError
-from akd.search import TRIAL_FIELDS, mnas_reward
+from akd.search import TRIAL_FIELDS, mnas_reward, recorded_target
 from akd.search.loop import run_search
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
@@ -48,7 +49,7 @@ def test_quick_run_writes_the_contract_files(quick_run):
         # controller to, and how well 2 epochs on 2,000 images train them, are not guaranteed
         assert 0 <= trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
         assert trial["reward"] == mnas_reward(trial["val_acc"], trial["latency_ms"],
-                                              config.reward)
+                                              recorded_target(config, quick_run))
         assert trial["params"] > 0 and trial["flops"] > 0
         assert len(trial["decisions"]) == 42
     # the arms start from the same seed, so their first batch is the same architectures...
@@ -61,6 +62,10 @@ def test_quick_run_writes_the_contract_files(quick_run):
     for arm in ("akd", "nas"):
         state = torch.load(quick_run / "checkpoints" / f"{arm}.pt", weights_only=True)
         assert state["controller"]["pending"] == [] and state["step"] == 2
+    # the reward's target: the median of the sampled students' latencies on this machine
+    target = json.loads((quick_run / "reward_target.json").read_text())
+    assert target["target_ms"] == np.quantile(target["latencies_ms"], 0.5)
+    assert len(target["archs"]) == len(target["latencies_ms"]) == config.reward.target_samples
     timing = json.loads((quick_run / "timing.json").read_text())
     assert timing["evaluation_seconds"] > 0 and 0 <= timing["overhead_share"] < 1
 

@@ -30,6 +30,8 @@ from search_spaces import Architecture, build_model
 from ..cores import CoreLock
 from ..io import append_line
 from .measure import LatencyConfig, LatencyStats, device_name, measure_with
+from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, calibrate, reference_model,
+                        reference_names)
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,13 @@ class LatencyJob:
 
     names: dict  # what is timed, e.g. {"arch": "cn_r1_...", "num_classes": 10} or {"layer": ...}
     config: LatencyConfig  # this module's input size, threads, device and timing options
-    build: Callable[[], nn.Module]  # called only when the cache misses
+    build: Callable[[], nn.Module] | None  # called only when the cache misses
 
     def key(self) -> str:
-        """Canonical JSON of what the latency depends on (timing options are not part of it)."""
-        return _canonical({**self.names, "input_size": list(self.config.input_size),
+        """Canonical JSON of what the latency depends on (timing options are not part of it;
+        the method is, when it is not the plain direct one)."""
+        method = reference_names() if self.config.method == "interleaved" else {}
+        return _canonical({**self.names, **method, "input_size": list(self.config.input_size),
                            "threads": self.config.threads,
                            "device": device_name(self.config.device)})
 
@@ -71,8 +75,22 @@ class LatencyCache:
                 missing = {job.key(): job for job in jobs if self.get(job) is None}
                 for key, job in tqdm(missing.items(), desc="measuring latency", unit="module",
                                      disable=not progress):
-                    self._append(key, measure_with(job.build(), job.config))
+                    self._append(key, self._measure(job))
         return [self.get(job) for job in jobs]
+
+    def _measure(self, job: LatencyJob) -> LatencyStats:
+        """Time ``job``'s module (the caller holds the core lock); an interleaved measurement
+        against the reference, calibrated first when this cache has not yet."""
+        if job.config.method != "interleaved":
+            return measure_with(job.build(), job.config)
+        calibration = LatencyJob({"calibration": REFERENCE_ARCH, "rounds": CALIBRATION_ROUNDS},
+                                 dataclasses.replace(job.config, method="direct"), None)
+        reference = self.get(calibration)
+        if reference is None:
+            reference = calibrate(job.config)
+            self._append(calibration.key(), reference)
+        return measure_with(job.build(), job.config, reference_model(job.config),
+                            reference.median_ms)
 
     def refresh(self) -> None:
         """Read the complete lines other processes appended since the last read."""

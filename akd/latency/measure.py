@@ -7,6 +7,14 @@ but never speeds one up, so the mean drifts with machine load and the median har
 relative interquartile range of the runs is wider than ``max_spread`` the runs are taken again, up
 to ``retries`` times, and the tightest attempt is kept; the result says whether it converged.
 
+A shared virtual machine's speed also drifts between windows of tens of milliseconds, which no
+per-window median removes: the same student measured minutes apart varied by 12% here. With
+``method="interleaved"`` the candidate is timed in short blocks that alternate with a fixed
+reference model (candidate-reference, then reference-candidate, so a steady drift cancels too);
+each pair of blocks gives the ratio of their medians, taken while the host ran at one speed, and
+the latency is the median ratio times the reference's own latency, calibrated once per machine
+(:mod:`akd.latency.reference`). That cut the variation to about 2% in the same conditions.
+
 The rest of the latency story lives in small modules beside this one:
 
 * ``cache``: measured latencies on disk, keyed by what was timed, input size, threads and
@@ -36,6 +44,10 @@ from torch import nn
 from ..errors import ConfigError
 
 
+METHODS = ("direct", "interleaved")
+BLOCK_RUNS = 5  # interleaved: runs per block, short enough that the host's speed holds still
+
+
 @dataclass(frozen=True)
 class LatencyConfig:
     """How to time a model; the first three fields also say what a measured latency depends on."""
@@ -47,6 +59,8 @@ class LatencyConfig:
     repeats: int = 30  # timed runs per attempt; their median is the latency
     max_spread: float = 0.10  # re-measure when (p75 - p25) / median of the runs is wider
     retries: int = 3  # re-measurements allowed after the first attempt
+    method: str = "direct"  # direct: the model's own runs; interleaved: in blocks alternating
+    # with a reference model, as the ratio to it (cancels the host's speed drift)
 
     def __post_init__(self) -> None:
         size = tuple(self.input_size) if isinstance(self.input_size, (tuple, list)) else ()
@@ -62,6 +76,8 @@ class LatencyConfig:
         if not self.max_spread > 0:
             raise ValueError(f"max_spread must be > 0 (a fraction of the median, e.g. 0.1), got "
                              f"{self.max_spread!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method = {self.method!r}; allowed: {', '.join(METHODS)}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,9 @@ class LatencyStats:
     runs: int  # timed runs behind these numbers
     attempts: int  # attempts made in all (1 + re-measurements)
     converged: bool  # whether the kept attempt's spread is within max_spread
+    method: str = "direct"  # how it was taken: direct, or interleaved with the reference
+    reference_ms: float | None = None  # interleaved: the reference's calibrated latency; the
+    # percentiles and spread are then those of the block ratios, times it
 
 
 def measure_latency(model: nn.Module,
@@ -96,9 +115,16 @@ def measure_latency(model: nn.Module,
                                              max_spread, retries))
 
 
-def measure_with(model: nn.Module, config: LatencyConfig) -> LatencyStats:
-    """:func:`measure_latency` with its settings in one :class:`LatencyConfig`."""
+def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module | None = None,
+                 reference_ms: float | None = None) -> LatencyStats:
+    """:func:`measure_latency` with its settings in one :class:`LatencyConfig`; the interleaved
+    method also needs the ``reference`` model and its calibrated latency ``reference_ms``."""
+    interleaved = config.method == "interleaved"
+    if interleaved and (reference is None or not reference_ms or reference_ms <= 0):
+        raise ValueError("method = 'interleaved' needs a reference model and its latency > 0")
     model = copy.deepcopy(model).to(config.device).eval()
+    if interleaved:
+        reference = copy.deepcopy(reference).to(config.device).eval()
     x = torch.randn(1, *config.input_size, device=config.device)
     sync = torch.cuda.synchronize if config.device.type == "cuda" else _no_sync
     previous_threads = torch.get_num_threads()
@@ -106,15 +132,35 @@ def measure_with(model: nn.Module, config: LatencyConfig) -> LatencyStats:
     try:
         with torch.inference_mode(), _gc_paused():
             _time_runs(model, x, config.warmup, sync)
+            if interleaved:
+                _time_runs(reference, x, config.warmup, sync)
             best = None
             for attempt in range(1, config.retries + 2):
-                stats = _summarise(_time_runs(model, x, config.repeats, sync))
+                if interleaved:
+                    ratios = _block_ratios(model, reference, x, config.repeats, sync)
+                    stats = replace(_summarise(ratios * reference_ms), method="interleaved",
+                                    reference_ms=reference_ms, runs=len(ratios) * BLOCK_RUNS)
+                else:
+                    stats = _summarise(_time_runs(model, x, config.repeats, sync))
                 best = stats if best is None or stats.spread < best.spread else best
                 if best.spread <= config.max_spread:
                     break
     finally:
         torch.set_num_threads(previous_threads)
     return replace(best, attempts=attempt, converged=best.spread <= config.max_spread)
+
+
+def _block_ratios(model: nn.Module, reference: nn.Module, x: torch.Tensor, repeats: int,
+                  sync: Callable[[], None]) -> np.ndarray:
+    """Per pair of adjacent blocks, the model's median run over the reference's, in the order
+    model-reference, reference-model, ... so that a drift within a pair cancels over pairs."""
+    ratios = []
+    for block in range(max(3, repeats // BLOCK_RUNS)):
+        first, second = (model, reference) if block % 2 == 0 else (reference, model)
+        medians = {id(first): np.median(_time_runs(first, x, BLOCK_RUNS, sync)),
+                   id(second): np.median(_time_runs(second, x, BLOCK_RUNS, sync))}
+        ratios.append(medians[id(model)] / medians[id(reference)])
+    return np.array(ratios)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .measure import LatencyConfig
+from .measure import METHODS, LatencyConfig
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class LatencySettings:
     repeats: int = 30  # timed runs; their median is the latency
     max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
     retries: int = 3  # re-measurements allowed
+    method: str = "interleaved"  # interleaved: timed in blocks alternating with a fixed
+    # reference model, as the ratio to it times its calibrated latency, which cancels the host's
+    # speed drift; direct: the student's own runs alone
     where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
     # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
     resource: str | None = None  # where=worker: a custom Ray resource that only the target
@@ -29,7 +32,9 @@ class LatencySettings:
             raise ValueError(f"latency.where = {self.where!r}; allowed: driver, worker")
         if self.resource and self.where != "worker":
             raise ValueError("latency.resource needs latency.where: worker")
+        if self.method not in METHODS:
+            raise ValueError(f"latency.method = {self.method!r}; allowed: {', '.join(METHODS)}")
 
     def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
         return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
-                             self.max_spread, self.retries)
+                             self.max_spread, self.retries, self.method)

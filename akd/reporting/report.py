@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import RunError
 from ..formatting import number as _num
 from ..io import write_atomic, write_text
-from ..search import TRIAL_FIELDS, top_trials, trials_table
+from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
 from .analysis import Run, curves, load_run, pareto_front, policy_distance, preferences
 from .plots import plot_curves, plot_distance_matrix, plot_pareto, plot_policies
 
@@ -83,10 +83,12 @@ def _run_section(run: Run, out: Path, prefix: str, rows: dict, heading: str) -> 
     lines = [f"{heading} Run `{run.name}`" if heading else f"Run directory: `{run.path}`", ""]
     if run.config is not None:
         c = run.config
+        target = _target_ms(run)
+        how = " (auto: measured on the run's machine)" if c.reward.target_ms == "auto" else ""
         lines += [f"Teacher `{run.teacher}`, space `{c.space.name}` ({c.space.preset}), "
                   f"controller `{c.controller.name}`, {c.search.trials} trials per arm in steps "
                   f"of {c.search.batch_size}, seed {c.search.seed}, reward target "
-                  f"{c.reward.target_ms} ms ({c.reward.constraint}).", ""]
+                  f"{_num(target, 3)} ms{how} ({c.reward.constraint}).", ""]
     if run.notes:
         lines += ["**Missing or partial:**", ""] + [f"- {note}" for note in run.notes] + [""]
     lines += _search_lines(run, out, prefix, rows, h)
@@ -119,8 +121,7 @@ def _search_lines(run: Run, out: Path, prefix: str, rows: dict, h: str) -> list[
             f"{_num(best['val_acc'] if best else None)}, {_num(best and best['latency_ms'], 3)} "
             f"ms), {len(pareto_front(trials))} students on its Pareto front.")
     plot_curves(run, out / f"{prefix}curves.png")
-    target = run.config.reward.target_ms if run.config else None
-    plot_pareto(run, out / f"{prefix}pareto.png", target)
+    plot_pareto(run, out / f"{prefix}pareto.png", _target_ms(run))
     lines += ["", f"![search progress]({prefix}curves.png)", "",
               f"![accuracy vs latency]({prefix}pareto.png)", ""]
     for arm in run.arms:
@@ -363,6 +364,12 @@ def _comparison_words(pairs: list[dict]) -> list[str]:
                      "clearly larger than the same-teacher one; if two seeds of one teacher "
                      "converge, the same-teacher distance is small and its agreement high.")
     return lines
+
+
+def _target_ms(run: Run) -> float | None:
+    """The run's reward target T in ms: from its config, or as it measured it (auto)."""
+    reward = recorded_target(run.config, run.path) if run.config else None
+    return reward.target_ms if reward else None
 
 
 def analyze(paths: list[str | Path], out: str | Path | None = None) -> Path:

@@ -32,7 +32,7 @@ from controllers import Candidate, Controller
 from search_spaces import SearchSpace
 
 from ..components import build_controller, preflight, run_latency
-from ..config import RunConfig, load_config, save_config, search_changes
+from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
 from ..cores import CoreLock
 from ..errors import RunError
 from ..execution import Outcome, make_evaluator, workspace
@@ -41,6 +41,7 @@ from .board import ArmBoard
 from .candidate import evaluate_candidate
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
+from .target import TARGET_FILE, resolve_target
 from .trial import Task, TrialRecord, top_trials, trials_table
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Arm:
     batch: dict[int, Candidate] = field(default_factory=dict)  # in flight, by candidate id
     stats: dict[str, float] = field(default_factory=dict)  # the latest controller update's
     bar: tqdm | None = None
+    reward: RewardConfig | None = None  # the run's reward, its target T a number
 
 
 @dataclass
@@ -113,6 +115,7 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
     try:
         with make_evaluator(config, evaluate_candidate, lock) as evaluator, run_latency(
                 config, work.dataset.input_size, work.dataset.num_classes, lock) as latency:
+            _set_reward(arms, config, space, latency, run, timing)
             if config.search.asynchronous:
                 _run_async(arms, config, space, run, evaluator, latency, timing)
             while any(len(arm.trials) < total for arm in arms):
@@ -161,6 +164,20 @@ def _start_directory(run: RunDir, config: RunConfig, resume: bool) -> None:
     if not resume:
         run.create()
     save_config(config, run.config)
+
+
+def _set_reward(arms: list[Arm], config: RunConfig, space: SearchSpace, latency, run: RunDir,
+                timing: Timing) -> None:
+    """The run's reward with its target latency: given, recorded by the run, or measured now."""
+    start = time.perf_counter()
+    reward = resolve_target(config, space, latency, run.path)
+    timing.latency += time.perf_counter() - start
+    if config.reward.target_ms == "auto":
+        log.info(f"reward target T = {reward.target_ms:.3f} ms: the {reward.target_quantile:g} "
+                 f"quantile of {reward.target_samples} sampled students' latency on this machine "
+                 f"({TARGET_FILE})")
+    for arm in arms:
+        arm.reward = reward
 
 
 def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
@@ -304,7 +321,7 @@ def _end_step(arm: Arm, config: RunConfig) -> None:
 def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: RunConfig,
             run: RunDir) -> None:
     ok = outcome.status == "ok"
-    reward = mnas_reward(outcome.accuracy, latency_ms, config.reward) if ok else FAILED_REWARD
+    reward = mnas_reward(outcome.accuracy, latency_ms, arm.reward) if ok else FAILED_REWARD
     _tell(arm, arm.batch.pop(task.candidate_id), reward)
     record = TrialRecord(**dataclasses.asdict(task), val_acc=outcome.accuracy,
                          latency_ms=latency_ms, reward=reward, params=outcome.params,
@@ -344,5 +361,6 @@ def _log_summary(arms: list[Arm], config: RunConfig, run: RunDir, timing: Timing
              f"{timing.latency:.1f} s latency measurement, {shares['overhead_seconds']:.1f} s "
              f"driver overhead; {100 * shares['outside_share']:.1f}% of the time went to neither "
              "training nor measuring")
-    log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json); "
+    log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json"
+             + (f", {TARGET_FILE}" if (run.path / TARGET_FILE).exists() else "") + "); "
              f"tensorboard --logdir {run.tensorboard}")
