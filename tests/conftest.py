@@ -80,8 +80,9 @@ def quick_command():
 
 def live_processes() -> list[tuple[int, int, str]]:
     """(pid, parent pid, whole command line) of every process that is not a zombie."""
+    # ww: whole command lines, where "/ray/" may be late
     out = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True,
-                         text=True, timeout=30).stdout  # ww: whole command lines, where "/ray/" may be late
+                         text=True, timeout=30).stdout
     rows = [line.split(None, 3) for line in out.splitlines()]
     return [(int(pid), int(ppid), args[0] if args else "")
             for pid, ppid, stat, *args in rows if not stat.startswith("Z")]

@@ -13,7 +13,6 @@ from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indic
 from conftest import damage, needs_fashion_mnist
 
 
-
 @needs_fashion_mnist
 def test_fashion_mnist_loads_from_the_debian_folder(tmp_path):
     data = load_dataset(DataConfig(val_size=5000, proxy_size=10000), cache_dir=tmp_path)

@@ -132,7 +132,8 @@ def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, 
     before = ray_processes()
     started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--disable-usage-stats",
                               "--include-dashboard=false"], capture_output=True, text=True,
-                             start_new_session=True, timeout=120)  # its signals never reach pytest's group
+                             start_new_session=True, timeout=120)  # its signals stay out of
+    # pytest's process group
     if started.returncode != 0:  # e.g. a cluster of the user's own already holds the port
         skip_or_fail(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
     try:
