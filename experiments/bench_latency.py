@@ -2,28 +2,41 @@
 
 Samples architectures from a MnasNet preset, fills a fresh latency table for them (timed),
 measures every student whole, and prints the Spearman rank correlation between predicted and
-measured latency (goal >= 0.95), then the coefficient of variation of repeated measurements of the
-median student (goal <= 3%). Numbers only mean something on a quiet machine: the benchmark waits
-for akd trainers through the default CoreLock, but anything else running skews them.
+measured latency (goal >= 0.95). Then it measures a median student and a fast one (under 0.5 ms)
+``--rounds`` times spread over ``--minutes`` minutes, with the direct and the interleaved method
+side by side in every round, and prints each one's coefficient of variation (goal <= 3%): a
+shared machine's speed drifts between such moments, which is what the interleaved method cancels.
+The benchmark waits for akd trainers through the default CoreLock; anything else running skews
+the direct numbers, which is the point of comparing.
 
-    python experiments/bench_latency.py            # 100 small28 students at 1x28x28, 1 thread
+    python experiments/bench_latency.py                 # 100 small28 students at 1x28x28, 1 thread
+    python experiments/bench_latency.py --method direct # the table and students timed directly
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from akd import CoreLock, LatencyCache, LatencyConfig, LatencyStats, LatencyTable
-from akd.latency import device_name, measure_with
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout too
+
+from akd import CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of  # noqa: E402
+from akd.latency import device_name, measure_with  # noqa: E402
+from akd.latency.reference import calibrate, reference_model  # noqa: E402
 from common import add_space_options  # noqa: E402  (beside this script)
-from search_spaces import build_model, get_space
+from search_spaces import build_model, get_space  # noqa: E402
+
+
+FAST_ARCH = "cn_r1_k3_s2_c8|cn_r1_k1_s1_c32"  # two layers: well under 0.5 ms at 1x28x28
 
 
 def main() -> None:
@@ -32,28 +45,33 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=100, help="architectures to sample")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=10,
-                        help="measurements of the median student for the CV")
+    parser.add_argument("--method", default="interleaved", choices=("interleaved", "direct"),
+                        help="how the table and the whole students are timed")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="measurements of each repeated student for the CV")
+    parser.add_argument("--minutes", type=float, default=3.0,
+                        help="time the rounds are spread over")
     args = parser.parse_args()
 
-    config = LatencyConfig(tuple(args.input), args.threads, args.device)
+    config = LatencyConfig(tuple(args.input), args.threads, args.device, method=args.method)
     space = get_space("mnasnet", preset=args.preset)
     rng = np.random.default_rng(args.seed)
     archs = [space.decode(space.sample(rng)) for _ in range(args.archs)]
     print(f"{device_name(config.device)}, {config.threads} thread(s), torch {torch.__version__}, "
           f"python {platform.python_version()}, load average {_load()}")
     print(f"{args.archs} mnasnet/{args.preset} students at input {config.input_size}, "
-          f"{config.warmup} warm-up + {config.repeats} timed runs a measurement")
+          f"{config.warmup} warm-up + {config.repeats} timed runs a measurement, {config.method}")
 
     lock = CoreLock()
-    table = LatencyTable(LatencyCache(), config, num_classes=args.classes, lock=lock)
+    cache = LatencyCache()  # in memory: a fresh calibration and table
+    table = LatencyTable(cache, config, num_classes=args.classes, lock=lock)
     start = time.perf_counter()
     table.fill(archs)
     table_seconds = time.perf_counter() - start
     predicted = np.array([table.predict(arch) for arch in archs])
 
     start = time.perf_counter()
-    measured = [_measure(_student(arch, args), config, lock)
+    measured = [latency_of(arch, cache, config, args.classes, lock)
                 for arch in tqdm(archs, desc="measuring students", unit="model")]
     measure_seconds = time.perf_counter() - start
     medians = np.array([stats.median_ms for stats in measured])
@@ -70,25 +88,45 @@ def main() -> None:
     print(f"predicted / measured: median {np.median(predicted / medians):.3f} "
           f"(range {np.min(predicted / medians):.3f} to {np.max(predicted / medians):.3f})")
 
-    median_arch = archs[int(np.argsort(medians)[len(medians) // 2])]
-    model = _student(median_arch, args)
-    repeated = np.array([_measure(model, config, lock).median_ms
-                         for _ in tqdm(range(args.repeats), desc="repeating", unit="measurement")])
-    print(f"repeatability: {args.repeats} measurements of the median student: mean "
-          f"{repeated.mean():.3f} ms, CV {100 * repeated.std(ddof=1) / repeated.mean():.2f}% "
-          f"(goal <= 3%)  {median_arch}")
+    median_arch = str(archs[int(np.argsort(medians)[len(medians) // 2])])
+    repeatability(args, config, {"median student": median_arch, "fast student": FAST_ARCH}, lock)
     print(f"load average at the end {_load()}")
+
+
+def repeatability(args: argparse.Namespace, config: LatencyConfig, students: dict[str, str],
+                  lock: CoreLock) -> None:
+    """CV of ``args.rounds`` measurements of each student, rounds spread over ``args.minutes``,
+    both methods in every round (the interleaved one against one calibration, as in a run)."""
+    direct = dataclasses.replace(config, method="direct")
+    interleaved = dataclasses.replace(config, method="interleaved")
+    with lock.measuring():
+        reference_ms = calibrate(config).median_ms
+    reference = reference_model(config)
+    models = {name: _student(arch, args) for name, arch in students.items()}
+    results = {(name, method): [] for name in students for method in ("direct", "interleaved")}
+    gap = 60 * args.minutes / max(1, args.rounds - 1)
+    for round_ in tqdm(range(args.rounds), desc="rounds", unit="round"):
+        began = time.monotonic()
+        with lock.measuring():
+            for name, model in models.items():
+                results[name, "direct"].append(measure_with(model, direct).median_ms)
+                results[name, "interleaved"].append(
+                    measure_with(model, interleaved, reference, reference_ms).median_ms)
+        if round_ < args.rounds - 1:
+            time.sleep(max(0.0, gap - (time.monotonic() - began)))
+    print(f"repeatability: {args.rounds} measurements each, over {args.minutes:g} min "
+          f"(reference {reference_ms:.3f} ms); CV goal <= 3%")
+    for (name, method), values in results.items():
+        values = np.array(values)
+        print(f"  {name:<15} {method:<12} mean {values.mean():.3f} ms, range "
+              f"{values.min():.3f}-{values.max():.3f}, CV "
+              f"{100 * values.std(ddof=1) / values.mean():.2f}%  {students[name]}")
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of ranks; latencies are continuous, so ties are left unaveraged."""
     rank_a, rank_b = (np.argsort(np.argsort(v)).astype(float) for v in (a, b))
     return float(np.corrcoef(rank_a, rank_b)[0, 1])
-
-
-def _measure(model: torch.nn.Module, config: LatencyConfig, lock: CoreLock) -> LatencyStats:
-    with lock.measuring():
-        return measure_with(model, config)
 
 
 def _student(arch, args: argparse.Namespace) -> torch.nn.Module:
