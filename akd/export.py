@@ -47,7 +47,7 @@ from .data import Dataset, load_dataset
 from .errors import AkdError, ExportError
 from .final import run_key, searched_student
 from .final.stage import evaluate_final, final_record, final_task, weights_file
-from .io import read_lines, write_json, write_lines
+from .io import load_cached, read_lines, write_json, write_lines
 from .search import RunDir, top_trials
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,11 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     student = choose_student(run, config, source, rank)
     weights, record = trained_weights(run, config, student, seed)
     data = load_dataset(config.data, cache_dir(config))
-    model = build_model(student["arch"], data.num_classes, data.input_size[0],
-                        weights=weights).eval()
+    try:
+        model = build_model(student["arch"], data.num_classes, data.input_size[0],
+                            weights=weights).eval()
+    except ValueError as error:  # weights that do not fit the architecture
+        raise ExportError(f"{weights}: {error}") from None
     out = Path(out) if out else run.path / "export"
     staging = out.with_name(out.name + ".partial")
     info = describe(run, config, data, model, student, record)
@@ -154,8 +157,9 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed)
     done = {run_key(r): r for r in read_lines(run.final_runs)}  # the latest line wins
     record = done.get(task.key())
+    # a weights file that does not load (cut short by a crash) is set aside and trained again
     if record and record.get("weights") == weights_file(task.key()) \
-            and Path(task.save_to).is_file():
+            and load_cached(task.save_to) is not None:
         return Path(task.save_to), record
     log.info(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); "
              f"training it now with the run's final budget (final.training.epochs = "

@@ -13,6 +13,7 @@ import pytest
 
 from akd.cli import main
 from akd.data import DEBIAN_FASHION_MNIST
+from akd.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 600  # seconds any one command of a test may take: a hang fails, never stalls CI
@@ -25,6 +26,7 @@ needs_fashion_mnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reas
 
 
 def pytest_configure(config):
+    configure_logging()  # akd's messages reach the captured stdout, as the commands' do
     if IN_CI and not DEBIAN_FASHION_MNIST.is_dir():
         raise pytest.UsageError(f"CI=true but {MISSING_DATA}: the end-to-end tests cannot run")
 

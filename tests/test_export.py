@@ -4,6 +4,7 @@ TorchScript and ONNX reproduce the trained model; bad runs are one-line errors."
 
 import json
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -15,11 +16,12 @@ import torch
 import akd.export
 from akd.config import load_config, save_config
 from akd.data import load_dataset
+from akd.distill import evaluate
 from akd.export import TOLERANCE, choose_student, export_run, main
 from akd.final.stage import run_final
 from akd.io import append_line, read_lines
 from akd.search import RunDir
-from akd.distill import evaluate
+from conftest import damage
 from search_spaces import build_model
 
 FILES = {"student.pt", "student.arch", "student.json", "student.torchscript.pt", "student.onnx"}
@@ -99,13 +101,13 @@ def test_every_file_is_written_and_reproduces_the_trained_model(exported, cache)
     saved = json.loads((folder / "student.json").read_text())
     assert saved["num_classes"] == 10 and saved["in_channels"] == 1
     assert saved["input_size"] == [1, 16, 16] and saved["dataset"] == "synthetic"
-    assert len(saved["normalization"]["mean"]) == len(saved["normalization"]["std"]) == 1
+    data = load_dataset(load_config(run / "config.yaml").data, cache)
+    assert saved["normalization"] == {"mean": list(data.mean), "std": list(data.std)}
     assert saved["rebuild"].endswith('build_model(Path("student.arch").read_text(), '
                                      'num_classes=10, in_channels=1, weights="student.pt").eval()')
     for name in ("pytorch_rebuilt", "torchscript", "onnx", "onnx_batch1"):
         assert saved["checks"][name]["ok"] and saved["checks"][name]["max_abs_diff"] <= TOLERANCE
     # independently of the export's own checks: the run's weights against every exported model
-    data = load_dataset(load_config(run / "config.yaml").data, cache)
     images = data.test.images[-32:]  # other images than the export checked
     trained = build_model(ARCHS["good"], 10, 1, weights=run / "weights/akd-1-kd-seed0.pt").eval()
     with torch.inference_mode():
@@ -130,6 +132,19 @@ def test_present_weights_are_used_not_trained_again(exported, tmp_path, monkeypa
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert {p.name for p in (tmp_path / "again").iterdir()} == FILES
+
+
+def test_a_damaged_weights_file_is_set_aside_and_trained_again(exported, tmp_path, capsys):
+    run, info = exported
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    [weights] = (copy / "weights").glob("*-kd-seed0.pt")
+    damage(weights, "truncate")
+    again = export_run(copy, out=tmp_path / "out")
+    out = capsys.readouterr().out
+    assert "is damaged" in out and "training it now" in out
+    assert weights.with_name(weights.name + ".damaged").exists()
+    assert again["arch"] == info["arch"] and {p.name for p in (tmp_path / "out").iterdir()} == FILES
 
 
 def test_the_final_stage_keeps_the_weights_the_export_then_uses(tmp_path, cache, monkeypatch):

@@ -84,7 +84,17 @@ def test_quick_run_ends_with_the_final_stage(quick_run):
                for block in final["students"][2]["arch"].split("|")[1:-1])
     assert final["gain"]["n"] == 2 and len(final["gain"]["ci95"]) == 2
     assert set(final["table_2x2"]) == {"hard_label", "distillation"}
-    assert len(read_lines(quick_run / "final_runs.jsonl")) == 12
+    runs = read_lines(quick_run / "final_runs.jsonl")
+    assert len(runs) == 12
+    # the gain recomputed by hand from final_runs.jsonl, seed by seed
+    acc = {(r["source"], r["mode"], r["seed"]): r["test_acc"] for r in runs}
+    per_seed = [(acc["akd", "kd", s] - acc["akd", "cls", s]) - (acc["nas", "kd", s]
+                                                                 - acc["nas", "cls", s])
+                for s in (0, 1)]
+    assert final["gain"]["per_seed"] == per_seed
+    assert final["gain"]["mean"] == pytest.approx(np.mean(per_seed), abs=1e-15)
+    assert final["table_2x2"]["distillation"]["trained_distillation"] == pytest.approx(
+        np.mean([acc["akd", "kd", s] for s in (0, 1)]), abs=1e-15)
 
 
 def test_final_only_finishes_a_stopped_final_stage(quick_run, tmp_path, capsys):
@@ -96,6 +106,9 @@ def test_final_only_finishes_a_stopped_final_stage(quick_run, tmp_path, capsys):
     assert main(["--out", str(run), "--final-only", "--set", "progress=false"]) == 0
     after = read_lines(run / "final_runs.jsonl")
     assert len(after) == 12 and after[:10] == [json.loads(line) for line in runs[:10]]
+    # the two trainings done again reproduce the original ones (CPU training is deterministic)
+    originals = [json.loads(line) for line in runs]
+    assert [r["test_acc"] for r in after[10:]] == [r["test_acc"] for r in originals[10:]]
     assert json.loads((run / "final.json").read_text())["gain"]["n"] == 2
     assert main(["--out", str(run), "--final-only", "--set", "progress=false"]) == 0
     assert "already complete" in capsys.readouterr().out
@@ -111,6 +124,14 @@ def test_tensorboard_has_one_readable_run_per_arm(quick_run):
                 "latency/mean_ms", "controller/entropy", "controller/baseline",
                 "controller/pg_loss", "controller/policy_entropy"} <= scalars
         assert [e.step for e in events.Scalars("reward/mean")] == [0, 1]
+        # each step's logged mean is the mean of that step's trials (TensorBoard keeps float32)
+        trials = [t for t in read_trials(quick_run) if t["arm"] == arm]
+        for event in events.Scalars("reward/mean"):
+            step = [t["reward"] for t in trials if t["step"] == event.step]
+            assert event.value == pytest.approx(np.mean(step), rel=1e-6)
+        for event in events.Scalars("latency/mean_ms"):
+            step = [t["latency_ms"] for t in trials if t["step"] == event.step]
+            assert event.value == pytest.approx(np.mean(step), rel=1e-6)
         texts = set(events.Tags()["tensors"])
         assert {"config/text_summary", "top_architectures/text_summary"} <= texts
 
@@ -163,11 +184,15 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, 
     assert read_trials(run) == after
 
 
-def test_resume_refuses_a_config_that_changes_the_search(quick_run, cache):
+def test_resume_refuses_a_config_that_changes_the_search(quick_run, cache, tmp_path):
+    run = tmp_path / "run"  # a copy: a regression here must not spread to the shared run
+    shutil.copytree(quick_run, run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     with pytest.raises(RunError, match="differs from the run's in proxy.lr"):
-        run_search(quick(cache, "proxy.lr=0.05"), quick_run, resume=True)
+        run_search(quick(cache, "proxy.lr=0.05"), run, resume=True)
     with pytest.raises(RunError, match="already holds a run"):
-        run_search(quick(cache), quick_run)
+        run_search(quick(cache), run)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
