@@ -113,14 +113,16 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
         _show_best(arm)
     loop_start = time.perf_counter()
     try:
-        with make_evaluator(config, evaluate_candidate, lock) as evaluator, run_latency(
-                config, work.dataset.input_size, work.dataset.num_classes, lock) as latency:
+        with run_latency(config, work.dataset.input_size, work.dataset.num_classes,
+                         lock) as latency:
+            # the target's sample is measured before the workers start, on quiet cores
             _set_reward(arms, config, space, latency, run, timing)
-            if config.search.asynchronous:
-                _run_async(arms, config, space, run, evaluator, latency, timing)
-            while any(len(arm.trials) < total for arm in arms):
-                _run_step([a for a in arms if len(a.trials) < total], config, space, run,
-                          evaluator, latency, timing)
+            with make_evaluator(config, evaluate_candidate, lock) as evaluator:
+                if config.search.asynchronous:
+                    _run_async(arms, config, space, run, evaluator, latency, timing)
+                while any(len(arm.trials) < total for arm in arms):
+                    _run_step([a for a in arms if len(a.trials) < total], config, space, run,
+                              evaluator, latency, timing)
         for arm in arms:  # a final checkpoint with nothing pending
             run.save_checkpoint(arm.name, _checkpoint(arm))
     finally:
