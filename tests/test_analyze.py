@@ -94,8 +94,8 @@ def test_gain_from_a_hand_made_final_json_equals_the_hand_computation(tmp_path):
     run = hand_made_final(tmp_path / "run", accs)
     report = analyze([run], tmp_path / "out").read_text()
     # per seed: (0.85-0.80)-(0.84-0.83) = 0.04, (0.86-0.82)-(0.85-0.83) = 0.02,
-    # (0.86-0.81)-(0.86-0.84) = 0.03; mean 0.03, sd 0.01, t(0.975, 2) = 4.303
-    half = 4.303 * 0.01 / math.sqrt(3)
+    # (0.86-0.81)-(0.86-0.84) = 0.03; mean 0.03, sd 0.01, t(0.975, 2) = 4.302653
+    half = 4.302653 * 0.01 / math.sqrt(3)
     gain = read_csv(tmp_path / "out" / "gain.csv")[0]
     assert [float(g) for g in gain["per_seed"].split()] == pytest.approx([0.04, 0.02, 0.03])
     assert float(gain["mean"]) == pytest.approx(0.03)

@@ -90,7 +90,7 @@ def test_imagefolder(tmp_path):
             for i in range(3):
                 Image.new("RGB", (20, 12), (i * 40, 0, 0)).save(folder / f"{i}.png")
     data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
-                                   val_size=2), cache_dir=tmp_path / "c")
+                                   val_size=2, proxy_size=0), cache_dir=tmp_path / "c")
     assert data.input_size == (3, 16, 16) and data.num_classes == 2 and len(data.test) == 6
 
 

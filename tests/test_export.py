@@ -102,7 +102,8 @@ def test_every_file_is_written_and_reproduces_the_trained_model(exported, cache)
     assert saved["num_classes"] == 10 and saved["in_channels"] == 1
     assert saved["input_size"] == [1, 16, 16] and saved["dataset"] == "synthetic"
     data = load_dataset(load_config(run / "config.yaml").data, cache)
-    assert saved["normalization"] == {"mean": list(data.mean), "std": list(data.std)}
+    assert saved["normalization"]["mean"] == list(data.mean)
+    assert saved["normalization"]["std"] == list(data.std)
     assert saved["rebuild"].endswith('build_model(Path("student.arch").read_text(), '
                                      'num_classes=10, in_channels=1, weights="student.pt").eval()')
     for name in ("pytorch_rebuilt", "torchscript", "onnx", "onnx_batch1"):
