@@ -71,10 +71,12 @@ def _unreachable(address: str) -> str | None:
         try:  # "auto" -> RAY_ADDRESS or the latest `ray start` (Ray's own lookup; private API)
             from ray._private.services import canonicalize_bootstrap_address
             target = canonicalize_bootstrap_address(address)
-        except Exception:  # none recorded, or the API moved: ray.init says what is wrong
+        except ConnectionError as error:  # none running, none recorded
+            return str(error).split(". ")[0]
+        except Exception:  # the API moved: ray.init says what is wrong
             return None
-    if not target:
-        return None
+        if not target:
+            return "no running cluster was found (ray start --head starts one)"
     host, _, port = target.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
