@@ -8,12 +8,13 @@ relative interquartile range of the runs is wider than ``max_spread`` the runs a
 to ``retries`` times, and the tightest attempt is kept; the result says whether it converged.
 
 A shared virtual machine's speed also drifts between windows of tens of milliseconds, which no
-per-window median removes: the same student measured minutes apart varied by 12% here. With
+per-window median removes: the same student measured minutes apart varied by 20% on the Intel
+development host (experiments/bench_latency.py, docs/results.md#latency). With
 ``method="interleaved"`` the candidate is timed in short blocks that alternate with a fixed
 reference model (candidate-reference, then reference-candidate, so a steady drift cancels too);
 each pair of blocks gives the ratio of their medians, taken while the host ran at one speed, and
 the latency is the median ratio times the reference's own latency, calibrated once per machine
-(:mod:`akd.latency.reference`). That cut the variation to about 2% in the same conditions.
+(:mod:`akd.latency.reference`). That cut the variation to 2.2% in the same run.
 
 The rest of the latency story lives in small modules beside this one:
 
