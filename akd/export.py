@@ -69,11 +69,11 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
         raise ExportError(f"--seed {seed} is not one of the run's final seeds 0.."
                           f"{config.final.seeds - 1}")
     student = choose_student(run, config, source, rank)
-    weights, record = trained_weights(run, config, student, seed)
+    weights, state, record = trained_weights(run, config, student, seed)
     data = load_dataset(config.data, cache_dir(config))
     try:
         model = build_model(student["arch"], data.num_classes, data.input_size[0],
-                            weights=weights).eval()
+                            weights=state).eval()
     except ValueError as error:  # weights that do not fit the architecture
         raise ExportError(f"{weights}: {error}") from None
     out = Path(out) if out else run.path / "export"
@@ -151,16 +151,18 @@ def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
 
 
 def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
-                    ) -> tuple[Path, dict]:
-    """The state-dict file of ``student``'s KD training of ``seed`` and its final_runs.jsonl
-    record; trained now, the final stage's way, when the run does not hold it."""
+                    ) -> tuple[Path, dict, dict]:
+    """The state-dict file of ``student``'s KD training of ``seed``, the state dict (read once)
+    and its final_runs.jsonl record; trained now, the final stage's way, when the run does not
+    hold it."""
     task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed)
     done = {run_key(r): r for r in read_lines(run.final_runs)}  # the latest line wins
     record = done.get(task.key())
     # a weights file that does not load (cut short by a crash) is set aside and trained again
-    if record and record.get("weights") == weights_file(task.key()) \
-            and load_cached(task.save_to) is not None:
-        return Path(task.save_to), record
+    state = load_cached(task.save_to) if record and record.get("weights") == weights_file(
+        task.key()) else None
+    if state is not None:
+        return Path(task.save_to), state, record
     log.info(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); "
              f"training it now with the run's final budget (final.training.epochs = "
              f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")
@@ -170,7 +172,8 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     record = final_record(task, outcome)
     done[task.key()] = record  # replaces a record without weights (from before they were kept)
     write_lines(run.final_runs, list(done.values()))
-    return Path(task.save_to), record
+    return Path(task.save_to), torch.load(task.save_to, map_location="cpu", weights_only=True), \
+        record
 
 
 def write_files(folder: Path, model: torch.nn.Module, arch: str, example: torch.Tensor) -> None:
