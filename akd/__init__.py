@@ -4,8 +4,9 @@ latency, evaluators, the search loop, the final stage, the report)."""
 from .cores import CoreLock
 from .distill import kd_loss
 from .errors import AkdError
+from .studies.table.records import Table, load_table
 from .latency import (LatencyCache, LatencyConfig, LatencyStats, LatencyTable, latency_of,
                       measure_latency)
 
 __all__ = ["AkdError", "CoreLock", "LatencyCache", "LatencyConfig", "LatencyStats",
-           "LatencyTable", "kd_loss", "latency_of", "measure_latency"]
+           "LatencyTable", "Table", "kd_loss", "latency_of", "load_table", "measure_latency"]

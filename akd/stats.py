@@ -10,6 +10,7 @@ import math
 import statistics
 from collections.abc import Sequence
 
+import numpy as np
 from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95  # two-sided level of every interval akd reports
@@ -50,8 +51,12 @@ def _defined(x: Sequence[float], y: Sequence[float]) -> bool:
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     """Spearman's rho (average ranks for ties); None when undefined (fewer than two pairs, or
-    one side all tied)."""
-    return float(scipy_stats.spearmanr(x, y).statistic) if _defined(x, y) else None
+    one side all tied). The Pearson correlation of ``scipy.stats.rankdata``'s ranks, which is
+    what ``scipy.stats.spearmanr`` computes, at a third of its cost: bootstraps call it
+    thousands of times."""
+    if not _defined(x, y):
+        return None
+    return float(np.corrcoef(scipy_stats.rankdata(x), scipy_stats.rankdata(y))[0, 1])
 
 
 def kendall(x: Sequence[float], y: Sequence[float]) -> float | None:

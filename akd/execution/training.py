@@ -20,7 +20,7 @@ from search_spaces import Architecture, build_model, count_cost
 
 from ..cores import CoreLock
 from ..data import Dataset, Split
-from ..distill import CachedTeacher, TrainConfig, train
+from ..distill import CachedTeacher, TrainConfig, evaluate, train
 from ..io import save_atomic
 
 
@@ -33,6 +33,7 @@ class Outcome:
     flops: int | None  # multiply-accumulates at batch 1 (fvcore)
     error: str | None  # why it failed
     seconds: float  # wall time of the whole evaluation in the worker
+    test_accuracy: float | None = None  # on the test split, when the caller asked for it
 
 
 # (dataset, seed, train split, evaluation split, training, teacher signal or None)
@@ -40,10 +41,12 @@ Setting = tuple[Dataset, int, Split, Split, TrainConfig, CachedTeacher | None]
 
 
 def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | None,
-                  save_to: str | None = None) -> Outcome:
+                  save_to: str | None = None,
+                  test_split: Callable[[], Split] | None = None) -> Outcome:
     """Build ``arch`` from a seed and train it as ``setting()`` says, called inside the guard so
     that a failure to load counts as the candidate's failure. Never raises. ``save_to``: the
-    file that keeps the trained state dict (final trainings); None: not kept."""
+    file that keeps the trained state dict (final trainings); None: not kept. ``test_split``:
+    a second split the trained model is also evaluated on (``Outcome.test_accuracy``)."""
     start = time.perf_counter()
     try:
         data, seed, train_split, eval_split, training, signal = setting()
@@ -52,6 +55,9 @@ def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | No
         torch.manual_seed(seed)
         model = build_model(parsed, data.num_classes, data.input_size[0])
         result = train(model, train_split, eval_split, training, teacher=signal, lock=lock)
+        test_accuracy = None
+        if test_split is not None and result.status == "ok":
+            test_accuracy = evaluate(model, test_split())  # on the device it was trained on
         if save_to and result.status == "ok":  # on the CPU, in the default layout: loads anywhere
             save_atomic({name: tensor.detach().cpu().contiguous()
                          for name, tensor in model.state_dict().items()}, Path(save_to))
@@ -60,7 +66,7 @@ def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | No
                        time.perf_counter() - start)
     ok = result.status == "ok"
     return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
-                   result.error, time.perf_counter() - start)
+                   result.error, time.perf_counter() - start, test_accuracy)
 
 
 def describe_error(error: Exception) -> str:

@@ -41,11 +41,15 @@ class LatencyJob:
     names: dict  # what is timed, e.g. {"arch": "cn_r1_...", "num_classes": 10} or {"layer": ...}
     config: LatencyConfig  # this module's input size, threads, device and timing options
     build: Callable[[], nn.Module] | None  # called only when the cache misses
+    reference_input: tuple[int, int, int] | None = None  # interleaved: the input size the
+    # reference runs at, when not this module's own: a student's layers are all timed against
+    # the reference at the student's input, so their latencies share one calibrated scale
 
     def key(self) -> str:
         """Canonical JSON of what the latency depends on (timing options are not part of it;
         the method is, when it is not the plain direct one)."""
-        method = reference_names() if self.config.method == "interleaved" else {}
+        method = reference_names(self.reference_input) \
+            if self.config.method == "interleaved" else {}
         return _canonical({**self.names, **method, "input_size": list(self.config.input_size),
                            "threads": self.config.threads,
                            "device": device_name(self.config.device)})
@@ -83,14 +87,16 @@ class LatencyCache:
         against the reference, calibrated first when this cache has not yet."""
         if job.config.method != "interleaved":
             return measure_with(job.build(), job.config)
+        at = dataclasses.replace(job.config, input_size=job.reference_input or
+                                 job.config.input_size)  # where the reference runs
         calibration = LatencyJob({"calibration": REFERENCE_ARCH, "rounds": CALIBRATION_ROUNDS},
-                                 dataclasses.replace(job.config, method="direct"), None)
+                                 dataclasses.replace(at, method="direct"), None)
         reference = self.get(calibration)
         if reference is None:
-            reference = calibrate(job.config)
+            reference = calibrate(at)
             self._append(calibration.key(), reference)
-        return measure_with(job.build(), job.config, reference_model(job.config),
-                            reference.median_ms)
+        return measure_with(job.build(), job.config, reference_model(at), reference.median_ms,
+                            reference_input=at.input_size)
 
     def refresh(self) -> None:
         """Read the complete lines other processes appended since the last read."""

@@ -117,9 +117,12 @@ def measure_latency(model: nn.Module,
 
 
 def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module | None = None,
-                 reference_ms: float | None = None) -> LatencyStats:
+                 reference_ms: float | None = None,
+                 reference_input: tuple[int, int, int] | None = None) -> LatencyStats:
     """:func:`measure_latency` with its settings in one :class:`LatencyConfig`; the interleaved
-    method also needs the ``reference`` model and its calibrated latency ``reference_ms``."""
+    method also needs the ``reference`` model and its calibrated latency ``reference_ms``, and
+    the input size the reference takes when it is not ``config.input_size`` (a layer of a student
+    is timed against the whole-network reference, so that every layer shares one scale)."""
     interleaved = config.method == "interleaved"
     if interleaved and (reference is None or not reference_ms or reference_ms <= 0):
         raise ValueError("method = 'interleaved' needs a reference model and its latency > 0")
@@ -127,6 +130,7 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
     if interleaved:
         reference = copy.deepcopy(reference).to(config.device).eval()
     x = torch.randn(1, *config.input_size, device=config.device)
+    x_reference = torch.randn(1, *(reference_input or config.input_size), device=config.device)
     sync = torch.cuda.synchronize if config.device.type == "cuda" else _no_sync
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -134,11 +138,12 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
         with torch.inference_mode(), _gc_paused():
             _time_runs(model, x, config.warmup, sync)
             if interleaved:
-                _time_runs(reference, x, config.warmup, sync)
+                _time_runs(reference, x_reference, config.warmup, sync)
             best = None
             for attempt in range(1, config.retries + 2):
                 if interleaved:
-                    ratios = _block_ratios(model, reference, x, config.repeats, sync)
+                    ratios = _block_ratios(model, x, reference, x_reference, config.repeats,
+                                           sync)
                     stats = replace(_summarise(ratios * reference_ms), method="interleaved",
                                     reference_ms=reference_ms, runs=len(ratios) * BLOCK_RUNS)
                 else:
@@ -151,16 +156,24 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
     return replace(best, attempts=attempt, converged=best.spread <= config.max_spread)
 
 
-def _block_ratios(model: nn.Module, reference: nn.Module, x: torch.Tensor, repeats: int,
+def _block_ratios(model: nn.Module, x: torch.Tensor, reference: nn.Module,
+                  x_reference: torch.Tensor, repeats: int,
                   sync: Callable[[], None]) -> np.ndarray:
     """Per pair of adjacent blocks, the model's median run over the reference's, in the order
     model-reference, reference-model, ... so that a drift within a pair cancels over pairs."""
     ratios = []
     for block in range(max(3, repeats // BLOCK_RUNS)):
-        first, second = (model, reference) if block % 2 == 0 else (reference, model)
-        medians = {id(first): np.median(_time_runs(first, x, BLOCK_RUNS, sync)),
-                   id(second): np.median(_time_runs(second, x, BLOCK_RUNS, sync))}
-        ratios.append(medians[id(model)] / medians[id(reference)])
+        def model_block() -> float:
+            return float(np.median(_time_runs(model, x, BLOCK_RUNS, sync)))
+
+        def reference_block() -> float:
+            return float(np.median(_time_runs(reference, x_reference, BLOCK_RUNS, sync)))
+
+        if block % 2 == 0:
+            own, other = model_block(), reference_block()
+        else:
+            other, own = reference_block(), model_block()
+        ratios.append(own / other)
     return np.array(ratios)
 
 

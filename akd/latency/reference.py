@@ -43,6 +43,10 @@ def calibrate(config: LatencyConfig) -> LatencyStats:
                                attempts=sum(r.attempts for r in rounds))
 
 
-def reference_names() -> dict:
-    """What an interleaved latency's cache key adds: the reference it is a ratio to."""
-    return {"method": "interleaved", "reference": REFERENCE_ARCH}
+def reference_names(reference_input: tuple[int, int, int] | None = None) -> dict:
+    """What an interleaved latency's cache key adds: the reference it is a ratio to, and the
+    input the reference ran at when it is not the timed module's own (a layer's)."""
+    names = {"method": "interleaved", "reference": REFERENCE_ARCH}
+    if reference_input is not None:
+        names["reference_input"] = list(reference_input)
+    return names

@@ -89,4 +89,6 @@ class LatencyTable:
 
     def _job(self, names: dict, input_size: tuple[int, int, int],
              build: Callable[[], nn.Module]) -> LatencyJob:
-        return LatencyJob(names, dataclasses.replace(self.config, input_size=input_size), build)
+        # every layer against the reference at the student's input: one calibration, one scale
+        return LatencyJob(names, dataclasses.replace(self.config, input_size=input_size), build,
+                          reference_input=self.config.input_size)

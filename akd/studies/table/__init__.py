@@ -1,0 +1,7 @@
+"""The distillation-aware benchmark table: a pool of students, each trained with labels only and
+with KD from several teachers over seeds (:mod:`.build`), the records and their loader
+(:mod:`.records`), and what the table answers (:mod:`.analysis`, :mod:`.report`)."""
+
+from .records import LABELS, Table, load_table, save_table
+
+__all__ = ["LABELS", "Table", "load_table", "save_table"]

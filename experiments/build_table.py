@@ -1,0 +1,105 @@
+"""Build the distillation-aware benchmark table: a seeded pool of students spread over the space's
+cost range, each trained at one fixed proxy budget with labels only and with KD from each
+teacher, over seeds; one JSON line per training (validation and test accuracy, measured latency,
+params, MACs, seconds, budget).
+
+    python experiments/build_table.py                          # 300 students, cls + vgg + resnet,
+                                                               # 2 seeds: about 90 min on 2 cores
+    python experiments/build_table.py --extra-teachers wide    # and KD from wide, seed 0 only
+    python experiments/build_table.py --config akd/presets/table/tiny.yaml --archs 4 \\
+        --eval-images 200 --out runs/table_tiny                # in seconds
+
+Writes --out/table.json (settings, pool, latencies), trainings.jsonl (appended as each training
+finishes), sessions.jsonl and table.jsonl.gz (what akd.load_table reads). Rerun the same command
+after a kill (even kill -9) to train only what is missing; --backend ray, or --set
+evaluator.workers=N, to spread it. Report: python experiments/table_report.py --out DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
+
+from akd.config import PRESETS, load_config  # noqa: E402
+from akd.errors import AkdError  # noqa: E402
+from akd.logs import configure_logging  # noqa: E402
+from akd.studies.table.build import Options, build_table  # noqa: E402
+
+DEFAULT_CONFIG = PRESETS / "table" / "default.yaml"
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging()
+    try:
+        overrides = list(args.set)
+        if args.backend:
+            overrides.append(f"evaluator.backend={args.backend}")
+        config = load_config(args.config, overrides)
+        options = Options(archs=args.archs, seeds=args.seeds, eval_images=args.eval_images,
+                          draw_factor=args.draw_factor, pool_from=args.pool_from,
+                          teachers=_names(args.teachers),
+                          extra_teachers=_names(args.extra_teachers))
+        build_table(config, options, args.out)
+    except AkdError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="build_table.py", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys it uses (python experiments/run_akd.py --help lists them all):\n"
+               "  data, space, latency, evaluator, cache_dir, progress as in a search;\n"
+               "  search.seed: the pool's seed; teacher.training, teacher.train_images: every\n"
+               "  teacher's recipe; proxy: the students' training (KD: its alpha and\n"
+               "  temperature; labels only: alpha 0)")
+    default = Options()
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help="YAML run config (default: akd/presets/table/default.yaml; "
+                             "tiny.yaml beside it runs in seconds, for tests)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override one config key (repeatable), e.g. --set proxy.epochs=2")
+    parser.add_argument("--backend", choices=("serial", "process", "ray"),
+                        help="where trainings run (default: the config's evaluator.backend)")
+    parser.add_argument("--archs", type=int, default=default.archs,
+                        help=f"students in the pool (default {default.archs})")
+    parser.add_argument("--teachers", default=",".join(default.teachers),
+                        help="comma-separated zoo teachers, every seed (default: "
+                             f"{','.join(default.teachers)})")
+    parser.add_argument("--extra-teachers", default="",
+                        help="more zoo teachers, seed 0 only, trained after the rest")
+    parser.add_argument("--seeds", type=int, default=default.seeds,
+                        help=f"trainings per student and mode, seeds 0..N-1 (default "
+                             f"{default.seeds})")
+    parser.add_argument("--eval-images", type=int, default=default.eval_images,
+                        help="validation and test images each training is scored on (default "
+                             f"{default.eval_images})")
+    parser.add_argument("--draw-factor", type=int, default=default.draw_factor,
+                        help="the pool is spread over the cost range of this many times --archs "
+                             f"seeded samples (default {default.draw_factor})")
+    parser.add_argument("--pool-from", metavar="DIR",
+                        help="train the first --archs students of the table in DIR (with their "
+                             "latencies) instead of drawing a pool: the same students at another "
+                             "budget")
+    parser.add_argument("--out", default="runs/table",
+                        help="output directory (default runs/table)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""How two tables of the same students agree: per mode, the rank correlation of the students'
+mean accuracy in table A and in table B (e.g. the table's budget against the demo's, built with
+build_table.py --pool-from A).
+
+    python experiments/build_table.py --pool-from runs/table --archs 30 --teachers vgg \\
+        --seeds 1 --set data.proxy_size=5000 --set proxy.batch_size=128 --out runs/table_demo
+    python experiments/table_agreement.py runs/table runs/table_demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
+
+from akd.errors import AkdError  # noqa: E402
+from akd.formatting import number, signed  # noqa: E402
+from akd.stats import kendall, spearman  # noqa: E402
+from akd.studies.table import load_table  # noqa: E402
+from akd.studies.table.analysis import bootstrap_ci  # noqa: E402
+
+
+def _load(name: str):
+    path = Path(name)
+    return load_table(path / "table.jsonl.gz" if path.is_dir() else path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", help="table directory or file")
+    parser.add_argument("b", help="table directory or file with (some of) the same students")
+    args = parser.parse_args()
+    try:
+        a, b = _load(args.a), _load(args.b)
+    except AkdError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("| mode | students | Spearman [95% CI] | Kendall |\n| --- | --- | --- | --- |")
+    for mode in (m for m in a.modes if m in b.modes):
+        mean_a, mean_b = a.filter(mode=mode).accuracy(), b.filter(mode=mode).accuracy()
+        shared = [arch for arch in mean_a if arch in mean_b]
+        x, y = [mean_a[s] for s in shared], [mean_b[s] for s in shared]
+        interval = bootstrap_ci(spearman, [x, y])
+        ci = "-" if interval is None else f"[{signed(interval[0])}, {signed(interval[1])}]"
+        print(f"| {mode} | {len(shared)} | {number(spearman(x, y), 3)} {ci} | "
+              f"{number(kendall(x, y), 3)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
