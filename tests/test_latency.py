@@ -11,6 +11,7 @@ import torch
 
 import akd.latency.cache
 import akd.latency.measure
+from akd.latency.measure import balanced_runs
 from akd.latency import measure_with
 from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
                  measure_latency)
@@ -239,6 +240,27 @@ def test_interleaving_cancels_a_steady_drift_within_each_pair(monkeypatch):
                            method="interleaved")
     stats = measure_with(_Costly(3.0), config, _Costly(2.0), reference_ms=1.0)
     assert stats.median_ms == pytest.approx(1.5, rel=0.01)  # alternating order: errors cancel
+
+
+def test_interleaved_blocks_of_a_fast_student_span_the_reference_blocks_time(monkeypatch):
+    # a 0.1 ms student against a 2 ms reference: 5 runs each would make the student's block a
+    # twentieth of the reference's window; it runs 20 times as often instead
+    assert balanced_runs(np.full(3, 0.1), np.full(3, 2.0)) == (50, 5)  # capped
+    assert balanced_runs(np.full(3, 0.5), np.full(3, 2.0)) == (20, 5)
+    assert balanced_runs(np.full(3, 4.0), np.full(3, 2.0)) == (5, 10)  # the reference is faster
+    assert balanced_runs(np.array([]), np.array([])) == (5, 5)  # no warm-up to go by
+    blocks = []
+    _simulated_host(monkeypatch, lambda i: 1.0 + 0.02 * i)
+    real = akd.latency.measure._time_runs
+    monkeypatch.setattr(akd.latency.measure, "_time_runs", lambda model, x, runs, sync: (
+        blocks.append((model.units, runs)) or real(model, x, runs, sync)))
+    config = LatencyConfig(input_size=(1, 4, 4), warmup=2, repeats=30, retries=0,
+                           method="interleaved")
+    stats = measure_with(_Costly(0.5), config, _Costly(2.0), reference_ms=1.0)
+    assert stats.median_ms == pytest.approx(0.25, rel=0.01) and stats.runs == 6 * 20
+    timed = blocks[2:]  # after the two warm-ups
+    assert {runs for units, runs in timed if units == 0.5} == {20}
+    assert {runs for units, runs in timed if units == 2.0} == {5}
 
 
 def test_interleaved_needs_a_reference():

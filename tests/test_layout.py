@@ -21,6 +21,7 @@ LAYERS = [
     ["akd.data"],
     ["akd.distill"],
     ["akd.latency"],
+    ["akd.predict"],
     ["akd.config"],
     ["akd.components"],
     ["akd.execution"],

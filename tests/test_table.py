@@ -254,10 +254,11 @@ def test_options_list_every_training_student_by_student():
 
 @pytest.mark.slow
 def test_build_resume_after_kill_9_and_report(cache, tmp_path):
-    """The whole path on synthetic data: a build killed with -9 after a few trainings, resumed
-    (training only what is missing), then the report with its plots."""
+    """The whole path on synthetic data, on the process pool: a build killed with -9 after a few
+    trainings, resumed (training only what is missing), then the report with its plots."""
     out = tmp_path / "table"
-    command = [sys.executable, str(ROOT / "experiments" / "build_table.py"), *tiny(out, cache)]
+    command = [sys.executable, str(ROOT / "experiments" / "build_table.py"),
+               *tiny(out, cache, "--backend", "process", "--set", "evaluator.workers=2")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env)

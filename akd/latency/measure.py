@@ -46,7 +46,10 @@ from ..errors import ConfigError
 
 
 METHODS = ("direct", "interleaved")
-BLOCK_RUNS = 5  # interleaved: runs per block, short enough that the host's speed holds still
+BLOCK_RUNS = 5  # interleaved: runs per block of the slower model, short enough that the host's
+# speed holds still; the faster one runs as many times more as it is faster (up to
+# MAX_BLOCK_RUNS), so both blocks of a pair span about the same time
+MAX_BLOCK_RUNS = 50
 
 
 @dataclass(frozen=True)
@@ -136,16 +139,17 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
     torch.set_num_threads(config.threads)
     try:
         with torch.inference_mode(), _gc_paused():
-            _time_runs(model, x, config.warmup, sync)
+            warm = _time_runs(model, x, config.warmup, sync)
             if interleaved:
-                _time_runs(reference, x_reference, config.warmup, sync)
+                runs = balanced_runs(warm, _time_runs(reference, x_reference, config.warmup,
+                                                      sync))
             best = None
             for attempt in range(1, config.retries + 2):
                 if interleaved:
                     ratios = _block_ratios(model, x, reference, x_reference, config.repeats,
-                                           sync)
+                                           sync, runs)
                     stats = replace(_summarise(ratios * reference_ms), method="interleaved",
-                                    reference_ms=reference_ms, runs=len(ratios) * BLOCK_RUNS)
+                                    reference_ms=reference_ms, runs=len(ratios) * runs[0])
                 else:
                     stats = _summarise(_time_runs(model, x, config.repeats, sync))
                 best = stats if best is None or stats.spread < best.spread else best
@@ -156,18 +160,31 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
     return replace(best, attempts=attempt, converged=best.spread <= config.max_spread)
 
 
+def balanced_runs(model_times: np.ndarray, reference_times: np.ndarray) -> tuple[int, int]:
+    """Runs per block of the model and of the reference, from their warm-up times: BLOCK_RUNS
+    for the slower, proportionally more for the faster (at most MAX_BLOCK_RUNS), so that a
+    0.1 ms student's block does not last a twentieth of the reference's, too short a window to
+    see the same host speed (BLOCK_RUNS each without warm-up times)."""
+    if not len(model_times) or not len(reference_times):
+        return BLOCK_RUNS, BLOCK_RUNS
+    faster = float(np.median(reference_times) / np.median(model_times))  # > 1: model faster
+    more = min(MAX_BLOCK_RUNS, max(BLOCK_RUNS, round(BLOCK_RUNS * max(faster, 1 / faster))))
+    return (more, BLOCK_RUNS) if faster > 1 else (BLOCK_RUNS, more)
+
+
 def _block_ratios(model: nn.Module, x: torch.Tensor, reference: nn.Module,
-                  x_reference: torch.Tensor, repeats: int,
-                  sync: Callable[[], None]) -> np.ndarray:
+                  x_reference: torch.Tensor, repeats: int, sync: Callable[[], None],
+                  runs: tuple[int, int] = (BLOCK_RUNS, BLOCK_RUNS)) -> np.ndarray:
     """Per pair of adjacent blocks, the model's median run over the reference's, in the order
-    model-reference, reference-model, ... so that a drift within a pair cancels over pairs."""
+    model-reference, reference-model, ... so that a drift within a pair cancels over pairs;
+    ``runs``: runs per block of the model and of the reference."""
     ratios = []
     for block in range(max(3, repeats // BLOCK_RUNS)):
         def model_block() -> float:
-            return float(np.median(_time_runs(model, x, BLOCK_RUNS, sync)))
+            return float(np.median(_time_runs(model, x, runs[0], sync)))
 
         def reference_block() -> float:
-            return float(np.median(_time_runs(reference, x_reference, BLOCK_RUNS, sync)))
+            return float(np.median(_time_runs(reference, x_reference, runs[1], sync)))
 
         if block % 2 == 0:
             own, other = model_block(), reference_block()

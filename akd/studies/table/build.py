@@ -253,7 +253,8 @@ def _pool(config: RunConfig, options: Options, dataset: Dataset, out: Path,
         pool = _borrowed_pool(Path(options.pool_from), options.archs)
     else:
         pool = draw_pool(build_space(config), options.archs, options.draw_factor * options.archs,
-                         config.search.seed, dataset.input_size, dataset.num_classes)
+                         config.search.seed, dataset.input_size, dataset.num_classes,
+                         progress=config.progress)
         with run_latency(config, dataset.input_size, dataset.num_classes, lock) as latency:
             for student in tqdm(pool, desc="latency", unit="arch", disable=not config.progress):
                 student["latency_ms"] = latency(student["arch"])
