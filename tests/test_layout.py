@@ -141,7 +141,9 @@ def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
     [wheel] = wheels.glob("akd-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"akd/presets/quick.yaml", "akd/presets/demo.yaml",
-            "akd/presets/arch_knowledge/default.yaml"} <= set(names)
+            "akd/presets/arch_knowledge/default.yaml", "akd/presets/table/default.yaml",
+            "akd/studies/table/tables/fashion_mnist-small28/table.jsonl.gz",
+            "akd/studies/table/tables/fashion_mnist-small28/config.yaml"} <= set(names)
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"
@@ -153,8 +155,9 @@ def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "preset name (cifar10, demo, quick)" in " ".join(shown.stdout.split())
     check = ("import akd, akd.config as c; assert akd.__file__.startswith(%r), akd.__file__; "
-             "print(c.load_config(c.config_path('quick')).search.trials)" % str(target))
+             "print(c.load_config(c.config_path('quick')).search.trials); "
+             "print(len(akd.load_table('fashion_mnist-small28').archs) > 0)" % str(target))
     loaded = subprocess.run([sys.executable, "-c", check], cwd=elsewhere, env=env,
                             capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.strip() == "4"
+    assert loaded.stdout.split() == ["4", "True"]  # the quick preset; the shipped table

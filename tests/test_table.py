@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import torch
 from scipy import stats as scipy_stats
 
 from akd import load_table
+from akd.components import build_space
+from akd.config import load_config
 from akd.errors import DataError
+from akd.studies.predictor_bench import run_benchmark
 from akd.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
                                         disattenuate, gain_by_decision, kd_gains, noise_ceiling,
                                         reliability, top_overlap)
@@ -296,6 +300,23 @@ def test_build_resume_after_kill_9_and_report(cache, tmp_path):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
     analysis = json.loads((tmp_path / "report" / "analysis.json").read_text())
     assert analysis["students"] == 3 and analysis["modes"] == ["cls", "vgg"]
+    # the predictor benchmark runs on it (probes from the teachers, folds, ablation)
+    config = load_config(out / "config.yaml")
+    bench = run_benchmark(config, table, build_space(config), tmp_path / "predictor",
+                          models=("trees",))
+    assert set(bench["held_out_architectures"]["trees"]) == {"vgg"}
+    assert set(bench["held_out_teacher"]["trees"]) == {"vgg@0", "vgg@5", "vgg@20"}
+    probes = json.loads((tmp_path / "predictor" / "probes.json").read_text())
+    assert len(probes["probes"]) == 3 * 2 and len(probes["teachers"]["vgg"]) == 102
+    # a copy of the table as it ships (no trainings.jsonl) continues: one more teacher, seed 0
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in ("table.json", "config.yaml", "table.jsonl.gz"):
+        shutil.copy(out / name, shipped / name)
+    assert build_cli.main(tiny(shipped, cache, "--extra-teachers", "resnet")) == 0
+    extended = load_table(shipped / "table.jsonl.gz")
+    assert len(extended) == 15 and extended.filter(mode="resnet").seeds() == [0]
+    assert [r for r in extended if r["mode"] != "resnet"] == list(table)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -178,9 +178,11 @@ def test_damaged_cached_logits_are_computed_again(data, resnet_teacher, tmp_path
 
 
 @end_to_end
-def test_the_default_teacher_ships_with_akd_and_is_what_its_record_says(tmp_path):
+@pytest.mark.parametrize("name", ["vgg", "resnet"])  # the default, and the benchmark table's
+def test_the_shipped_teachers_are_what_their_records_say(name, tmp_path):
     data = load_dataset(DataConfig(), tmp_path)
-    teacher = load_teacher(TeacherConfig(), data, tmp_path)  # an empty cache: nothing to train
+    teacher = load_teacher(TeacherConfig(name=name), data, tmp_path)  # an empty cache: none to
+    # train
     assert teacher.description.startswith(f"shipped {PRETRAINED}")
     record = json.loads(Path(teacher.description.split(" ", 1)[1]).with_suffix(".json")
                         .read_text())

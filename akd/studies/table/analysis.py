@@ -255,14 +255,21 @@ def gain_by_decision(table: Table, teacher: str, space, metric: str = "val_acc",
     g = np.array([gains[a] for a in archs])
     overall = float(g.mean())
     rows = []
+    def weighted(gain, count):
+        total = count.sum()
+        return float((gain * count).sum() / total) if total else None
+
+    def versus(gain, count):  # against the mean gain of the same (resampled) students
+        value = weighted(gain, count)
+        return None if value is None else value - float(gain.mean())
+
     for j, (field, value) in enumerate(keys):
-        def weighted(gain, count):
-            total = count.sum()
-            return float((gain * count).sum() / total) if total else None
+        column = [g, counts[:, j]]
         rows.append({"field": field, "value": value, "stages": int(counts[:, j].sum()),
-                     "gain": weighted(g, counts[:, j]),
-                     "gain_ci": bootstrap_ci(weighted, [g, counts[:, j]], resamples=resamples),
-                     "vs_mean": weighted(g, counts[:, j]) - overall})
+                     "gain": weighted(*column),
+                     "gain_ci": bootstrap_ci(weighted, column, resamples=resamples),
+                     "vs_mean": weighted(*column) - overall,
+                     "vs_mean_ci": bootstrap_ci(versus, column, resamples=resamples)})
     return rows
 
 

@@ -8,7 +8,8 @@ session's wall time and trainings, for the trainings-per-minute figure) and, whe
 ends, ``table.jsonl.gz``: the records in table order, what :func:`load_table` reads. Rerunning
 the same command trains only what is missing; teachers and seeds may be added to a table later,
 while what decides its students and their accuracies (data, space, budget, seed, pool size)
-must stay the same.
+must stay the same. A copy of a shipped table's directory (its ``table.json``, ``config.yaml``
+and ``table.jsonl.gz``) continues the same way.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from ...data import Dataset, Split, load_dataset
 from ...distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
 from ...errors import ConfigError, RunError
 from ...execution import Outcome, make_evaluator, train_student, workspace
-from ...io import append_line, read_lines, write_json
+from ...io import append_line, read_lines, write_json, write_lines
 from ...latency.measure import device_name
 from .pool import draw_pool
-from .records import LABELS, save_table
+from .records import LABELS, load_table, save_table
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     lock = CoreLock()
     pool = _pool(config, options, dataset, out, lock)
     save_config(config, out / "config.yaml")
+    if not (out / TRAININGS_FILE).exists() and (out / TABLE_FILE).exists():
+        # a copy of a shipped table (no trainings.jsonl): continue from its records
+        write_lines(out / TRAININGS_FILE, load_table(out / TABLE_FILE).records)
     done = {(r["arch"], r["mode"], r["seed"]) for r in read_lines(out / TRAININGS_FILE)}
     todo = [task for task in options.tasks([s["arch"] for s in pool]) if task.key not in done]
     total = len(options.tasks([s["arch"] for s in pool]))

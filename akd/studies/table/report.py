@@ -134,12 +134,12 @@ def markdown(result: dict, plots: list[str], source: str = "") -> str:
         lines += ["", f"## Which choices KD from {teacher} favours", "",
                   "KD gain = KD accuracy minus labels-only accuracy of the same student and seed; "
                   "per decision value, the mean over the (student, stage) pairs that take it.", "",
-                  "| field | value | stages | mean KD gain [95% CI] | vs. the mean gain |",
+                  "| field | value | stages | mean KD gain [95% CI] | vs. the mean gain [95% CI] |",
                   "| --- | --- | --- | --- | --- |"]
         for row in rows:
             lines.append(f"| {row['field']} | {row['value']} | {row['stages']} | "
                          f"{signed(row['gain'], 4)} {_ci(row['gain_ci'], 4)} | "
-                         f"{signed(row['vs_mean'], 4)} |")
+                         f"{signed(row['vs_mean'], 4)} {_ci(row['vs_mean_ci'], 4)} |")
         cost = result["cost"][teacher]
         lines += ["", f"KD gain from {teacher}: mean {signed(cost['mean_gain']['mean'], 4)} "
                   f"{_ci(cost['mean_gain']['ci95'], 4)} over {cost['n']} students; its Spearman "
