@@ -73,8 +73,8 @@ def main() -> int:
         source = table_path(source / "table.jsonl.gz" if source.is_dir() else source)
         table = load_table(source)
         beside = source.parent / "config.yaml"
-        config = load_config(args.config or (beside if beside.exists()
-                                              else PRESETS / "table" / "default.yaml"))
+        default = beside if beside.exists() else PRESETS / "table" / "default.yaml"
+        config = load_config(args.config or default)
         result = run_benchmark(config, table, build_space(config), Path(args.out))
     except AkdError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -70,9 +70,9 @@ def student_probe(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         optimizer.step()
     with torch.no_grad():
         after = float(loss_of(student.eval()))
-    return np.array([math.log(grad_norm + 1e-12), math.log(synflow(model, images.shape[1:]) +
-                                                          1e-12),
-                     float(initial), after, (float(initial) - after) / float(initial)])
+    flow = synflow(model, images.shape[1:])
+    return np.array([math.log(grad_norm + 1e-12), math.log(flow + 1e-12), float(initial), after,
+                     (float(initial) - after) / float(initial)])
 
 
 def synflow(model: nn.Module, input_shape: torch.Size) -> float:

@@ -255,6 +255,7 @@ def gain_by_decision(table: Table, teacher: str, space, metric: str = "val_acc",
     g = np.array([gains[a] for a in archs])
     overall = float(g.mean())
     rows = []
+
     def weighted(gain, count):
         total = count.sum()
         return float((gain * count).sum() / total) if total else None
