@@ -38,6 +38,15 @@ def main() -> int:
     except AkdError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    shared = set(a.archs) & set(b.archs)
+    if not shared:
+        print("error: the two tables share no student; build B with --pool-from A",
+              file=sys.stderr)
+        return 2
+    seconds = [sum(r["seconds"] for r in t if r["arch"] in shared) / max(1, sum(
+        r["arch"] in shared for r in t)) for t in (a, b)]
+    print(f"{len(shared)} students in both; seconds per training: {seconds[0]:.2f} in A, "
+          f"{seconds[1]:.2f} in B (B / A = {seconds[1] / seconds[0]:.2f})\n")
     print("| mode | students | Spearman [95% CI] | Kendall |\n| --- | --- | --- | --- |")
     for mode in (m for m in a.modes if m in b.modes):
         mean_a, mean_b = a.filter(mode=mode).accuracy(), b.filter(mode=mode).accuracy()
