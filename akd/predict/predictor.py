@@ -113,8 +113,7 @@ class KDPredictor:
         self.parts, self.fitted_on = tuple(state["parts"]), list(state["fitted_on"])
         self.teachers = {k: v.numpy() for k, v in state["teachers"].items()}
         kind = state["model"]["kind"]
-        self.model = {"neural": NeuralPredictor, "trees": TreePredictor}.get(
-            kind, lambda: ProxyPredictor(0))()
+        self.model = MODELS[kind]() if kind in MODELS else ProxyPredictor(0)
         self.model.load_state_dict(state["model"])
 
 

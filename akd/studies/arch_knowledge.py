@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
-import json
 import logging
 import statistics
 import time
@@ -41,6 +40,7 @@ from ..execution import train_student
 from ..formatting import csv_cell, percent, signed
 from ..io import append_line, read_lines, write_atomic, write_json, write_text
 from ..stats import kendall, spearman
+from .saved import deciding_settings, read_saved
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,7 @@ def _teacher_signal(config: RunConfig, name: str, dataset: Dataset) -> tuple[Cac
 
 def _settings(config: RunConfig, options: Options) -> dict:
     """What decides the students and their accuracies (teachers and seeds only add trainings)."""
-    values = config.to_dict()
-    teacher = {k: v for k, v in values["teacher"].items() if k != "name"}
-    return {"data": values["data"], "teacher": teacher, "space": values["space"],
-            "proxy": values["proxy"], "latency": values["latency"],
-            "seed": values["search"]["seed"], "students": options.students,
+    return {**deciding_settings(config), "students": options.students,
             "samples": options.samples}
 
 
@@ -149,13 +145,8 @@ def _students(config: RunConfig, options: Options, dataset: Dataset, out: Path,
     """The experiment's students: chosen now, or read back from ``out`` when resuming."""
     path = out / "students.json"
     settings = _settings(config, options)
-    if path.exists():
-        saved = json.loads(path.read_text())
-        changed = [key for key in settings if saved["settings"].get(key) != settings[key]]
-        if changed:
-            raise RunError(f"{out} holds an experiment with other settings "
-                           f"({', '.join(changed)}); rerun with its settings to finish it, or "
-                           "pick another --out")
+    saved = read_saved(path, settings, "an experiment")
+    if saved is not None:
         return saved["students"]
     space = build_space(config)
     rng = np.random.default_rng(config.search.seed)

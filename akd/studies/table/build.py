@@ -34,6 +34,7 @@ from ...errors import ConfigError, RunError
 from ...execution import Outcome, make_evaluator, train_student, workspace
 from ...io import append_line, read_lines, write_json, write_lines
 from ...latency.measure import device_name
+from ..saved import deciding_settings, read_saved
 from .pool import draw_pool
 from .records import LABELS, load_table, save_table
 
@@ -231,11 +232,7 @@ def train_table_entry(task: Training, config: RunConfig, lock: CoreLock | None =
 
 def _settings(config: RunConfig, options: Options) -> dict:
     """What decides the students and their accuracies (teachers and seeds only add trainings)."""
-    values = config.to_dict()
-    teacher = {k: v for k, v in values["teacher"].items() if k != "name"}
-    return {"data": values["data"], "teacher": teacher, "space": values["space"],
-            "proxy": values["proxy"], "latency": values["latency"],
-            "seed": values["search"]["seed"], "archs": options.archs,
+    return {**deciding_settings(config), "archs": options.archs,
             "draw_factor": options.draw_factor, "eval_images": options.eval_images,
             "pool_from": str(Path(options.pool_from).resolve()) if options.pool_from else None}
 
@@ -245,13 +242,8 @@ def _pool(config: RunConfig, options: Options, dataset: Dataset, out: Path,
     """The table's students with their latency: drawn and measured now, or read back."""
     path = out / SETTINGS_FILE
     settings = _settings(config, options)
-    if path.exists():
-        saved = json.loads(path.read_text())
-        changed = [key for key in settings if saved["settings"].get(key) != settings[key]]
-        if changed:
-            raise RunError(f"{out} holds a table built with other settings "
-                           f"({', '.join(changed)}); rerun with its settings to finish it, or "
-                           "pick another --out")
+    saved = read_saved(path, settings, "a table")
+    if saved is not None:
         return saved["pool"]
     if options.pool_from:
         pool = _borrowed_pool(Path(options.pool_from), options.archs)
