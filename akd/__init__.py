@@ -4,7 +4,7 @@ latency, evaluators, the search loop, the final stage, the report)."""
 from .cores import CoreLock
 from .distill import kd_loss
 from .errors import AkdError
-from .studies.table.records import Table, load_table
+from .tables import Table, load_table
 from .latency import (LatencyCache, LatencyConfig, LatencyStats, LatencyTable, latency_of,
                       measure_latency)
 

@@ -42,7 +42,8 @@ def build_space(config: RunConfig) -> SearchSpace:
 
 def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
     """A fresh controller of ``config`` for ``space`` (each arm has its own). The LSTM learns
-    from one step's batch at a time unless ``controller.options.batch_size`` says otherwise."""
+    from one step's batch at a time (with screening, all the candidates a step asks) unless
+    ``controller.options.batch_size`` says otherwise."""
     options = dict(config.controller.options)
     try:
         controller = get_controller(config.controller.name, space.choices,
@@ -50,7 +51,8 @@ def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
         if "batch_size" not in options and controller.accepts_option("batch_size"):
             controller = get_controller(config.controller.name, space.choices,
                                         seed=config.search.seed, **options,
-                                        batch_size=config.search.batch_size)
+                                        batch_size=config.search.batch_size
+                                        * config.search.screening.factor)
     except TypeError as error:
         raise ConfigError(f"controller.options: {error}") from None
     except (KeyError, ValueError) as error:  # args[0]: the message, unquoted for a KeyError

@@ -29,6 +29,7 @@ from .distill import TeacherConfig, TrainConfig
 from .errors import ConfigError
 from .io import write_text
 from .latency import LatencySettings
+from .predict.predictor import MODELS as PREDICTOR_MODELS
 
 BACKENDS = ("serial", "process", "ray")
 PRESETS = Path(__file__).resolve().parent / "presets"  # shipped inside the package
@@ -48,6 +49,33 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
+class ScreeningConfig:
+    factor: int = 1  # ask factor x search.batch_size candidates a step, train only the
+    # search.batch_size the predictor ranks highest by reward, tell the others their predicted
+    # reward (status "predicted" in trials.jsonl); 1: no screening. search.trials counts trainings
+    model: str = "trees"  # the predictor (akd.predict): trees (scikit-learn gradient boosting) or
+    # neural (DaSS-style, MSE plus a ranking loss)
+    table: str | None = "auto"  # benchmark table the predictor starts from: auto (a shipped table
+    # of this dataset and space), a shipped name or a .jsonl(.gz) path, or null (none); it is
+    # refitted on the run's own trials as they finish
+    warmup: int = 0  # trainings of each arm before screening starts when no table is used;
+    # 0: one controller update's worth (factor x search.batch_size)
+
+    def __post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"search.screening.factor must be >= 1, got {self.factor}")
+        if self.warmup < 0:
+            raise ValueError(f"search.screening.warmup must be >= 0, got {self.warmup}")
+        if self.model not in PREDICTOR_MODELS:
+            raise ValueError(f"search.screening.model = {self.model!r}; allowed: "
+                             f"{', '.join(PREDICTOR_MODELS)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.factor > 1
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     arms: list[str] = field(default_factory=lambda: list(ARMS))  # which arms run: akd, nas or both
     trials: int = 64  # finished candidates per arm
@@ -60,6 +88,8 @@ class SearchConfig:
     # results); results then depend on finishing order, so runs are no longer repeatable
     max_in_flight: int = 0  # asynchronous: candidates being evaluated at once, all arms
     # together; 0: evaluator.workers
+    screening: ScreeningConfig = field(default_factory=ScreeningConfig)  # train only the
+    # candidates a KD-accuracy predictor ranks highest ([Screening](screening.md))
 
     def __post_init__(self) -> None:
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -71,6 +101,9 @@ class SearchConfig:
                 raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
         if self.max_in_flight < 0:
             raise ValueError(f"search.max_in_flight must be >= 0, got {self.max_in_flight}")
+        if self.screening.enabled and self.asynchronous:
+            raise ValueError("search.screening ranks a whole step's candidates at once; it needs "
+                             "search.asynchronous: false")
 
 
 @dataclass(frozen=True)

@@ -98,13 +98,14 @@ def spawned_workers(parent: int | None = None) -> set[int]:
 
 @pytest.fixture(scope="session")
 def kill_9_after_three_trials():
-    """Start a command and kill -9 it once three trials are recorded; the recorded trials."""
-    def run_and_kill(command, run):
+    """Start a command and kill -9 it once three trials (or ``lines``) are recorded; the
+    recorded trials."""
+    def run_and_kill(command, run, lines=3):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         trials = run / "trials.jsonl"
         deadline = time.monotonic() + 300
-        while not (trials.exists() and trials.read_text().count("\n") >= 3):
+        while not (trials.exists() and trials.read_text().count("\n") >= lines):
             assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
             time.sleep(0.05)
         workers = spawned_workers(process.pid)

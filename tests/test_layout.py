@@ -19,6 +19,7 @@ LAYERS = [
     ["akd.errors"],
     ["akd.io", "akd.stats", "akd.formatting", "akd.logs", "akd.cores", "akd.cluster", "akd.arms"],
     ["akd.data"],
+    ["akd.tables"],
     ["akd.distill"],
     ["akd.latency"],
     ["akd.predict"],
@@ -142,8 +143,8 @@ def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {"akd/presets/quick.yaml", "akd/presets/demo.yaml",
             "akd/presets/arch_knowledge/default.yaml", "akd/presets/table/default.yaml",
-            "akd/studies/table/tables/fashion_mnist-small28/table.jsonl.gz",
-            "akd/studies/table/tables/fashion_mnist-small28/config.yaml"} <= set(names)
+            "akd/tables/shipped/fashion_mnist-small28/table.jsonl.gz",
+            "akd/tables/shipped/fashion_mnist-small28/config.yaml"} <= set(names)
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"

@@ -28,7 +28,7 @@ from akd.studies.table.analysis import (bootstrap_ci, compare_modes, decision_la
                                         reliability, top_overlap)
 from akd.studies.table.build import Options
 from akd.studies.table.pool import spread_by_cost
-from akd.studies.table.records import FIELDS, Table, save_table
+from akd.tables import FIELDS, Table, save_table
 from search_spaces import get_space
 
 from conftest import RUN_TIMEOUT

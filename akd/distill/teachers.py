@@ -55,14 +55,17 @@ class Teacher:
 
 
 def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
-                 progress: bool = True) -> Teacher:
-    """The configured teacher for ``dataset``: from the cache, trained now, or the user's file."""
+                 progress: bool = True, train: bool = True) -> Teacher:
+    """The configured teacher for ``dataset``: from the cache, trained now, or the user's file;
+    with ``train=False`` a zoo teacher that is neither cached nor shipped is a
+    :class:`TeacherError` instead of a training."""
     if config.name == "user":
         model, description = _user_model(config, dataset), f"user teacher {config.weights}"
         check_output_size(model, dataset)
         accuracy = evaluate(model, dataset.test, device=resolve_device(config.training.device))
     elif config.name in TEACHERS:
-        model, accuracy, description = _zoo_teacher(config, dataset, cache_dir, progress)
+        model, accuracy, description = _zoo_teacher(config, dataset, cache_dir, progress,
+                                                       train)
     else:
         raise TeacherError(f"unknown teacher {config.name!r}; allowed: {', '.join(TEACHERS)}, user")
     model.eval()
@@ -96,7 +99,7 @@ def weights_fingerprint(model: nn.Module) -> str:
 
 
 def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
-                 progress: bool) -> tuple[nn.Module, float, str]:
+                 progress: bool, train_now: bool = True) -> tuple[nn.Module, float, str]:
     model = TEACHERS[config.name](dataset.input_size[0], dataset.num_classes)
     train_split = dataset.train
     if config.train_images > 0:  # the training split is already in seeded random order
@@ -120,6 +123,9 @@ def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
         saved = torch.load(shipped, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         return model, saved["test_accuracy"], f"shipped {shipped}"
+    if not train_now:
+        raise TeacherError(f"teacher {config.name} of this recipe is neither cached nor shipped "
+                           f"({path.name})")
     start = time.perf_counter()
     result = train(model, train_split, dataset.test, config.training, progress=progress)
     if result.status != "ok":

@@ -25,8 +25,10 @@ class ArmBoard:
         self.writer.add_text(tag, text, step)
 
     def log_step(self, step: int, batch: list[dict], trials: list[dict],
-                 controller_stats: dict[str, float], top_k: int) -> None:
-        """Scalars of one controller step: ``batch`` its trials, ``trials`` all so far."""
+                 controller_stats: dict[str, float], top_k: int,
+                 screened_out: list[dict] | None = None) -> None:
+        """Scalars of one controller step: ``batch`` its trained trials, ``trials`` all trained
+        so far, ``screened_out`` the step's predicted ones when the search screens."""
         ok = [t for t in batch if t["status"] == "ok"]
         rewards = [t["reward"] for t in batch]
         scalars = {"reward/mean": sum(rewards) / len(rewards), "reward/max": max(rewards),
@@ -37,6 +39,12 @@ class ArmBoard:
                 "accuracy/val_mean": sum(t["val_acc"] for t in ok) / len(ok),
                 "accuracy/val_max": max(t["val_acc"] for t in ok),
                 "latency/mean_ms": sum(t["latency_ms"] for t in ok) / len(ok)})
+        if screened_out is not None:
+            scalars["candidates/screened_out"] = len(screened_out)
+            pairs = [(t["predicted_acc"], t["val_acc"]) for t in ok
+                     if t.get("predicted_acc") is not None]
+            if pairs:  # how far the predictor was off on the step's trained candidates
+                scalars["screening/abs_error"] = sum(abs(p - a) for p, a in pairs) / len(pairs)
         scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
         for tag, value in scalars.items():
             if math.isfinite(value):

@@ -7,14 +7,19 @@ to ``trials.jsonl``. The ``akd`` arm's reward uses the accuracy after proxy KD t
 ``nas`` arm's the accuracy after proxy training on labels only; the arms share the latency cache and
 nothing else.
 
+With ``search.screening`` (:mod:`akd.search.screening`) a step asks ``factor`` times its batch,
+a predictor ranks them, and only the best batch by predicted reward is trained; the others are
+told their predicted reward and recorded with status ``predicted``, outside the count of trials.
+
 With ``search.asynchronous`` there are no steps to wait for: whenever a candidate finishes, the
 next arm in turn asks for one more, keeping ``search.max_in_flight`` candidates in the evaluator.
 
 Resume: a checkpoint is written right after each ask, so it holds the batch in flight as the
-controller's pending candidates. Resuming loads it, tells the controller the trials of that batch
-that had already been recorded, and evaluates only the rest; every other trial was learned from
-before the checkpoint. So no recorded trial is lost or run twice, and each arm ends with exactly
-``search.trials`` trials.
+controller's pending candidates (and, once a screened step has been ranked, which candidates it
+trains and what it predicted for the others). Resuming loads it, tells the controller the trials
+of that batch that had already been recorded, and evaluates only the rest; every other trial was
+learned from before the checkpoint. So no recorded trial is lost or run twice, and each arm ends
+with exactly ``search.trials`` trained trials.
 """
 
 from __future__ import annotations
@@ -35,14 +40,16 @@ from ..components import build_controller, preflight, run_latency
 from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
 from ..cores import CoreLock
 from ..errors import RunError
-from ..execution import Outcome, make_evaluator, workspace
+from ..execution import Outcome, Workspace, make_evaluator, workspace
 from ..io import write_json
+from ..predict.screening import Screener
 from .board import ArmBoard
 from .candidate import evaluate_candidate
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
+from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
-from .trial import Task, TrialRecord, top_trials, trials_table
+from .trial import PREDICTED, Task, TrialRecord, is_trained, top_trials, trials_table
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,18 @@ class Arm:
     name: str
     controller: Controller
     board: ArmBoard
-    trials: list[dict]  # finished trials of this arm, in the order they finished
+    trials: list[dict]  # trained trials of this arm (ok or failed), in the order they finished
     step: int = 0  # the step whose batch is in flight (or next to be asked)
     first_id: int = 0  # candidate id of that batch's first candidate: index = id - first_id
     batch: dict[int, Candidate] = field(default_factory=dict)  # in flight, by candidate id
     stats: dict[str, float] = field(default_factory=dict)  # the latest controller update's
     bar: tqdm | None = None
     reward: RewardConfig | None = None  # the run's reward, its target T a number
+    screener: Screener | None = None  # ranks a screened step's candidates
+    predicted: list[dict] = field(default_factory=list)  # screened-out trials, never trained
+    screen: dict | None = None  # the step in flight's screening: "keep" (how many it trains),
+    # once ranked "predicted_acc" (id -> accuracy) and "predicted" (id -> latency, params, MACs
+    # of the candidates it does not train); None for a step that is not screened
 
 
 @dataclass
@@ -66,16 +78,18 @@ class Timing:
     workers: int = 1  # candidates evaluated at once
     setup: float = 0.0  # dataset, teacher and teacher logits
     latency: float = 0.0  # measuring (or predicting) latencies in this process
+    screening: float = 0.0  # counting screened candidates' MACs and predicting their accuracy
     waiting: float = 0.0  # the driver waiting for the evaluator
     candidates: float = 0.0  # summed wall time of the candidate evaluations in the workers
     loop: float = 0.0  # the search loop
     total: float = 0.0  # the whole run: set-up, loop and summary
 
     def as_dict(self) -> dict[str, float]:
-        overhead = self.loop - self.latency - self.waiting
+        overhead = self.loop - self.latency - self.waiting - self.screening
         busy = self.candidates / self.workers + self.latency
         return {"total_seconds": self.total, "setup_seconds": self.setup,
                 "loop_seconds": self.loop, "latency_seconds": self.latency,
+                "screening_seconds": self.screening,
                 "evaluation_seconds": self.waiting, "candidate_seconds": self.candidates,
                 "workers": self.workers,
                 # the driver's own work in the loop (asking, telling, logging, checkpoints)
@@ -90,23 +104,26 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
     run = RunDir(out)
     recorded = _check_directory(run, config, resume)
     total = config.search.trials
+    trained = [t for t in recorded or [] if is_trained(t)]
     if recorded is not None and all(
-            sum(t["arm"] == arm for t in recorded) >= total for arm in config.search.arms):
+            sum(t["arm"] == arm for t in trained) >= total for arm in config.search.arms):
         log.info(f"run {run.path} is already finished ({total} trials per arm); nothing to do")
-        return {arm: [t for t in recorded if t["arm"] == arm] for arm in config.search.arms}
+        return {arm: [t for t in trained if t["arm"] == arm] for arm in config.search.arms}
     timing = Timing(workers=config.evaluator.workers)
     start = time.perf_counter()
     # everything that can refuse the run does so before anything is written into `out`: the
     # config's parts and devices first (cheap), then the dataset and the teacher
     space = preflight(config)
     work = workspace(config)  # trains the teacher and fills the logit cache if they are missing
+    screeners = build_screeners(config, space, work)  # may refuse a table that does not fit
     _start_directory(run, config, resume)
     if work.teacher is not None:
         log.info(f"teacher {config.teacher.name}: test accuracy "
                  f"{work.teacher.test_accuracy:.4f} ({work.teacher.description})")
     timing.setup = time.perf_counter() - start
     lock = CoreLock()
-    arms = [_open_arm(name, config, space, run, recorded or []) for name in config.search.arms]
+    arms = [_open_arm(name, config, space, run, recorded or [], screeners.get(name))
+            for name in config.search.arms]
     for position, arm in enumerate(arms):
         arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name, position=position,
                        unit="trial", disable=not config.progress)
@@ -122,7 +139,7 @@ def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict
                     _run_async(arms, config, space, run, evaluator, latency, timing)
                 while any(len(arm.trials) < total for arm in arms):
                     _run_step([a for a in arms if len(a.trials) < total], config, space, run,
-                              evaluator, latency, timing)
+                              evaluator, latency, timing, work)
         for arm in arms:  # a final checkpoint with nothing pending
             run.save_checkpoint(arm.name, _checkpoint(arm))
     finally:
@@ -150,7 +167,7 @@ def _check_directory(run: RunDir, config: RunConfig, resume: bool) -> list[dict]
         if changed:
             raise RunError(f"--resume: the config differs from the run's in {', '.join(changed)};"
                            f" these change the search, so start a new run with another --out")
-        return run.read_trials()
+        return run.read_trials(predicted=True)
     if run.trials.exists() or any(run.checkpoints.glob("*.pt")):
         raise RunError(f"{run.path} already holds a run; pass --resume to continue it or --out "
                        "for a new one")
@@ -183,14 +200,15 @@ def _set_reward(arms: list[Arm], config: RunConfig, space: SearchSpace, latency,
 
 
 def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
-              recorded: list[dict]) -> Arm:
+              recorded: list[dict], screener: Screener | None) -> Arm:
     controller = build_controller(config, space)
-    trials = [t for t in recorded if t["arm"] == name]
+    mine = [t for t in recorded if t["arm"] == name]  # in the order they were told
     checkpoint = run.load_checkpoint(name)
-    if checkpoint is None and trials:
+    if checkpoint is None and mine:
         raise RunError(f"{run.path} has {name} trials but no checkpoint {name}.pt; the run "
                        "directory was edited by hand, so start a new run")
-    arm = Arm(name, controller, None, trials)
+    arm = Arm(name, controller, None, [t for t in mine if is_trained(t)], screener=screener,
+              predicted=[t for t in mine if not is_trained(t)])
     if checkpoint is None:
         arm.board = ArmBoard(run.tensorboard / name)
         arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(), sort_keys=False)
@@ -198,12 +216,13 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
         return arm
     controller.load_state_dict(checkpoint["controller"])
     arm.step, arm.first_id = checkpoint["step"], checkpoint["first_id"]
+    arm.screen = checkpoint.get("screen")
     # a resumed run hides what the killed one logged from this step on, and logs it again
     arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step)
     pending = {c.id: c for c in controller.pending}
     if not pending:
         return arm  # the final checkpoint: its step is already the next one
-    for trial in trials:  # recorded after the checkpoint: learn from them, do not re-run
+    for trial in mine:  # recorded after the checkpoint: learn from them, do not re-run
         if trial["candidate_id"] in pending:
             _tell(arm, pending.pop(trial["candidate_id"]), trial["reward"])
     _end_complete_steps(arm, config)
@@ -211,21 +230,29 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
 
 
 def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
-              latency, timing: Timing) -> None:
-    tasks = []
+              latency, timing: Timing, work: Workspace) -> None:
+    by_name = {arm.name: arm for arm in arms}
+    latencies: dict[str, float] = {}
+    measured = []
     for arm in arms:
         batch = arm.controller.pending  # the batch of a resumed step
         if not batch:
             want = min(config.search.batch_size, config.search.trials - len(arm.trials))
-            batch = arm.controller.ask(want)
+            screened = arm.screener is not None and arm.screener.ready(arm.trials)
+            batch = arm.controller.ask(want * config.search.screening.factor if screened
+                                       else want)
             arm.first_id = batch[0].id
+            arm.screen = {"keep": want} if screened else None
             run.save_checkpoint(arm.name, _checkpoint(arm))
         arm.batch = {c.id: c for c in batch}
-        tasks += [Task(arm.name, arm.step, c.id - arm.first_id, c.id, c.decisions,
-                       str(space.decode(c.decisions))) for c in batch]
-    by_name = {arm.name: arm for arm in arms}
-    latencies = {}
-    measured = [t for t in tasks if _measure(t, by_name, latency, latencies, config, run, timing)]
+        tasks = [Task(arm.name, arm.step, c.id - arm.first_id, c.id, c.decisions,
+                      str(space.decode(c.decisions))) for c in batch]
+        if arm.screen is None:
+            measured += [t for t in tasks
+                         if _measure(t, by_name, latency, latencies, config, run, timing)]
+        else:
+            measured += _screen(arm, tasks, by_name, latency, latencies, config, run, timing,
+                                work)
     # slowest first (training time grows with latency), so that the step's last candidates are
     # short ones and parallel workers finish the step together instead of one waiting for another
     for task in sorted(measured, key=lambda t: -latencies[t.arch]):
@@ -266,6 +293,52 @@ def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunD
         if not evaluator.in_flight:
             return
         _collect(by_name, evaluator, latencies, config, run, timing)
+
+
+def _screen(arm: Arm, tasks: list[Task], by_name: dict[str, Arm], latency, latencies: dict,
+            config: RunConfig, run: RunDir, timing: Timing, work) -> list[Task]:
+    """Rank a screened step's candidates (unless the checkpoint already holds the ranking),
+    record and tell the screened-out ones their predicted reward; the tasks to train."""
+    if "predicted" not in arm.screen:
+        recorded = sum(t["step"] == arm.step for t in arm.trials)  # latency failures so far
+        candidates = [t for t in tasks
+                      if _measure(t, by_name, latency, latencies, config, run, timing)]
+        keep = max(0, arm.screen["keep"] - recorded - (len(tasks) - len(candidates)))
+        start = time.perf_counter()
+        costs = [{**candidate_cost(t.arch, work), "latency_ms": latencies[t.arch]}
+                 for t in candidates]
+        accuracy = arm.screener.predict([t.arch for t in candidates], costs, arm.trials)
+        timing.screening += time.perf_counter() - start
+        rewards = [mnas_reward(float(a), c["latency_ms"], arm.reward)
+                   for a, c in zip(accuracy, costs)]
+        order = sorted(range(len(candidates)), key=lambda i: (-rewards[i],
+                                                              candidates[i].candidate_id))
+        arm.screen["predicted_acc"] = {t.candidate_id: float(a)
+                                       for t, a in zip(candidates, accuracy)}
+        arm.screen["latency_ms"] = {t.candidate_id: latencies[t.arch] for t in candidates}
+        arm.screen["predicted"] = {candidates[i].candidate_id: costs[i] for i in order[keep:]}
+        run.save_checkpoint(arm.name, _checkpoint(arm))
+    train = []
+    for task in tasks:
+        if task.candidate_id in arm.screen["predicted"]:
+            _record_predicted(arm, task, config, run)
+        elif task.candidate_id in arm.screen["predicted_acc"]:  # not a latency failure
+            latencies[task.arch] = arm.screen["latency_ms"][task.candidate_id]
+            train.append(task)
+    return train
+
+
+def _record_predicted(arm: Arm, task: Task, config: RunConfig, run: RunDir) -> None:
+    cost = arm.screen["predicted"][task.candidate_id]
+    accuracy = arm.screen["predicted_acc"][task.candidate_id]
+    reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
+    _tell(arm, arm.batch.pop(task.candidate_id), reward)
+    record = TrialRecord(**dataclasses.asdict(task), val_acc=None, latency_ms=cost["latency_ms"],
+                         reward=reward, params=cost["params"], flops=cost["macs"],
+                         status=PREDICTED, error=None, seconds=0.0,
+                         predicted_acc=accuracy).as_dict()
+    run.append_trial(record)
+    arm.predicted.append(record)
 
 
 def _measure(task: Task, by_name: dict[str, Arm], latency, latencies: dict, config: RunConfig,
@@ -315,9 +388,13 @@ def _end_step(arm: Arm, config: RunConfig) -> None:
     readout = arm.controller.readout()
     if readout is not None:
         stats["policy_entropy"] = readout.entropy
-    arm.board.log_step(arm.step, batch_trials, arm.trials, stats, config.search.top_k)
+    screened_out = ([t for t in arm.predicted if t["step"] == arm.step]
+                    if arm.screener is not None else None)
+    arm.board.log_step(arm.step, batch_trials, arm.trials, stats, config.search.top_k,
+                       screened_out)
     arm.step += 1
     arm.stats = {}
+    arm.screen = None
 
 
 def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: RunConfig,
@@ -325,10 +402,11 @@ def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: R
     ok = outcome.status == "ok"
     reward = mnas_reward(outcome.accuracy, latency_ms, arm.reward) if ok else FAILED_REWARD
     _tell(arm, arm.batch.pop(task.candidate_id), reward)
+    predicted = (arm.screen or {}).get("predicted_acc", {}).get(task.candidate_id)
     record = TrialRecord(**dataclasses.asdict(task), val_acc=outcome.accuracy,
                          latency_ms=latency_ms, reward=reward, params=outcome.params,
                          flops=outcome.flops, status=outcome.status, error=outcome.error,
-                         seconds=outcome.seconds).as_dict()
+                         seconds=outcome.seconds, predicted_acc=predicted).as_dict()
     run.append_trial(record)
     arm.trials.append(record)
     arm.bar.update()
@@ -348,14 +426,16 @@ def _show_best(arm: Arm) -> None:
 
 
 def _checkpoint(arm: Arm) -> dict:
-    return {"step": arm.step, "first_id": arm.first_id, "controller": arm.controller.state_dict()}
+    return {"step": arm.step, "first_id": arm.first_id, "controller": arm.controller.state_dict(),
+            "screen": arm.screen}
 
 
 def _log_summary(arms: list[Arm], config: RunConfig, run: RunDir, timing: Timing) -> None:
     for arm in arms:
         failed = sum(t["status"] != "ok" for t in arm.trials)
+        screened = f", {len(arm.predicted)} more screened out" if arm.screener else ""
         log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
-                 f"{len(arm.trials)} trials ({failed} failed)\n"
+                 f"{len(arm.trials)} trials ({failed} failed{screened})\n"
                  + trials_table(top_trials(arm.trials, config.search.top_k)))
     shares = timing.as_dict()
     log.info(f"\nrun took {timing.total:.0f} s: {timing.setup:.0f} s set-up, "

@@ -2,6 +2,7 @@
 
 * ``config.yaml``: the resolved config, written atomically.
 * ``trials.jsonl``: one JSON object per finished candidate (:class:`~akd.search.trial.TrialRecord`),
+  screened-out ones (status ``predicted``) included,
   appended, flushed and fsynced as each finishes. A line cut short by ``kill -9`` is the only
   damage a crash can do; reading the file cuts it off again so that appends stay well-formed, and
   that candidate is evaluated again.
@@ -21,6 +22,7 @@ import torch
 
 from .. import io
 from ..errors import CheckpointError
+from .trial import PREDICTED
 
 
 class RunDir:
@@ -36,8 +38,12 @@ class RunDir:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.tensorboard.mkdir(parents=True, exist_ok=True)
 
-    def read_trials(self, repair: bool = True) -> list[dict]:
-        return io.read_lines(self.trials, repair)
+    def read_trials(self, repair: bool = True, predicted: bool = False) -> list[dict]:
+        """The recorded trials in the order they finished: the trained ones, and with
+        ``predicted`` also the candidates screening told a predicted reward."""
+        lines = io.read_lines(self.trials, repair)
+        return lines if predicted else [t for t in lines
+                                        if not isinstance(t, dict) or t.get("status") != PREDICTED]
 
     def append_trial(self, record: dict) -> None:
         io.append_line(self.trials, record)

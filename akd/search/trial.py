@@ -40,20 +40,31 @@ class TrialRecord:
     reward: float  # MnasNet's reward; the failed reward when failed
     params: int | None
     flops: int | None  # multiply-accumulates at batch 1
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed", or "predicted": screened out, its reward from the predictor
     error: str | None
     seconds: float  # wall time of the evaluation in its worker
+    predicted_acc: float | None = None  # the screening predictor's accuracy, for every
+    # candidate of a screened step (trained or not); None without screening
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 TRIAL_FIELDS = tuple(field.name for field in dataclasses.fields(TrialRecord))
+# the fields every trial has had from the first version on (runs before screening lack the rest)
+REQUIRED_FIELDS = tuple(field.name for field in dataclasses.fields(TrialRecord)
+                        if field.default is dataclasses.MISSING)
+PREDICTED = "predicted"  # the status of a screened-out candidate: never trained
 
 
 def is_trial(record: object) -> bool:
     """Whether a line read from ``trials.jsonl`` has every field of a trial."""
-    return isinstance(record, dict) and all(name in record for name in TRIAL_FIELDS)
+    return isinstance(record, dict) and all(name in record for name in REQUIRED_FIELDS)
+
+
+def is_trained(trial: dict) -> bool:
+    """Whether the trial was trained (ok or failed) rather than screened out."""
+    return trial["status"] != PREDICTED
 
 
 def top_trials(trials: list[dict], k: int) -> list[dict]:

@@ -2,6 +2,6 @@
 with KD from several teachers over seeds (:mod:`.build`), the records and their loader
 (:mod:`.records`), and what the table answers (:mod:`.analysis`, :mod:`.report`)."""
 
-from .records import LABELS, Table, load_table, save_table
+from ...tables import LABELS, Table, load_table, save_table
 
 __all__ = ["LABELS", "Table", "load_table", "save_table"]

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from ...stats import CONFIDENCE, kendall, mean_ci, spearman
-from .records import LABELS, Table
+from ...tables import LABELS, Table
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0

@@ -36,7 +36,7 @@ from ...io import append_line, read_lines, write_json, write_lines
 from ...latency.measure import device_name
 from ..saved import deciding_settings, read_saved
 from .pool import draw_pool
-from .records import LABELS, load_table, save_table
+from ...tables import LABELS, load_table, save_table
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from scipy import stats as scipy_stats  # noqa: E402
 from ...formatting import number, percent, signed  # noqa: E402
 from ...io import write_json, write_text  # noqa: E402
 from .analysis import BOOTSTRAP_RESAMPLES, analyse, kd_gains, seed_matrix  # noqa: E402
-from .records import LABELS, Table  # noqa: E402
+from ...tables import LABELS, Table  # noqa: E402
 
 
 def write_report(table: Table, space, out: str | Path, source: str = "",

@@ -1,4 +1,5 @@
-"""The benchmark table's records and the loader anyone can use without training.
+"""The benchmark table's format, its loader anyone can use without training, and the tables that
+ship with akd (``shipped/``): the data the predictor learns from and the studies analyse.
 
 A table is JSON Lines (``.jsonl``, or gzip-compressed ``.jsonl.gz``), one object per training of
 one student: its architecture string and decisions, the ``mode`` (``"cls"`` for labels only, else
@@ -21,11 +22,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import DataError
-from ...io import json_safe, write_atomic
+from ..errors import DataError
+from ..io import json_safe, write_atomic
 
 LABELS = "cls"  # the mode of a label-only training; any other mode names its teacher
-SHIPPED = Path(__file__).resolve().parent / "tables"  # the tables that ship with akd, by name
+SHIPPED = Path(__file__).resolve().parent / "shipped"  # the tables that ship with akd, by name
 
 # field -> the JSON types it may hold (None: the field may be null, e.g. a failed training)
 FIELDS: dict[str, tuple[type, ...]] = {
