@@ -290,8 +290,8 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     parser.add_argument("--source", choices=(*ARMS, "reference"),
                         help="whose student: an arm's, or the hand-designed reference (default: "
                              "the searched student with the best mean KD test accuracy)")
-    parser.add_argument("--rank", type=int, help="the source's student of this reward rank "
-                                                  "(default 1)")
+    parser.add_argument("--rank", type=int,
+                        help="the source's student of this reward rank (default 1)")
     parser.add_argument("--seed", type=int, default=0,
                         help="which of the final stage's KD trainings (default 0)")
     args = parser.parse_args(argv)

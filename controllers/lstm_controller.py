@@ -77,9 +77,10 @@ class ReinforceConfig:
                      "baseline_decay", self.baseline_decay, "a number in [0, 1)")
         check_option(is_number(self.entropy_weight) and self.entropy_weight >= 0,
                      "entropy_weight", self.entropy_weight, "a number >= 0")
-        check_option(self.tanh_constant is None or (is_number(self.tanh_constant)
-                                                     and self.tanh_constant > 0),
-                     "tanh_constant", self.tanh_constant, "a number > 0, or None for no clipping")
+        clipping_ok = self.tanh_constant is None or (is_number(self.tanh_constant)
+                                                     and self.tanh_constant > 0)
+        check_option(clipping_ok, "tanh_constant", self.tanh_constant,
+                     "a number > 0, or None for no clipping")
         check_option(isinstance(self.normalize_advantage, bool), "normalize_advantage",
                      self.normalize_advantage, "true or false")
 

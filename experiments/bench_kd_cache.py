@@ -42,7 +42,8 @@ def main() -> None:
     cache_dir = default_cache_dir()
     data = load_dataset(DataConfig(), cache_dir)
     teacher = load_teacher(TeacherConfig(name=args.teacher), data, cache_dir)
-    print(f"teacher {args.teacher}: test accuracy {teacher.test_accuracy:.4f} ({teacher.description})")
+    print(f"teacher {args.teacher}: test accuracy {teacher.test_accuracy:.4f} "
+          f"({teacher.description})")
     config = TrainConfig(epochs=args.epochs, alpha=0.9, temperature=4.0,
                          augment_padding=args.augment_padding, device="cpu")
 
@@ -64,9 +65,9 @@ def main() -> None:
           f"T {config.temperature}, augment padding {args.augment_padding}, {args.threads} threads")
     print(f"(a) online teacher : {online_speed:8.0f} images/s  val accuracy {online_acc:.4f}")
     print(f"(b) cached logits  : {cached_speed:8.0f} images/s  val accuracy {cached_acc:.4f}")
-    print(f"speed-up {cached_speed / online_speed:.2f}x; filling the cache took {fill_seconds:.1f} s "
-          f"once ({len(data.proxy) * (args.epochs if args.augment_padding else 1)} teacher "
-          "forward passes)")
+    passes = len(data.proxy) * (args.epochs if args.augment_padding else 1)
+    print(f"speed-up {cached_speed / online_speed:.2f}x; filling the cache took "
+          f"{fill_seconds:.1f} s once ({passes} teacher forward passes)")
 
 
 if __name__ == "__main__":

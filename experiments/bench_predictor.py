@@ -23,7 +23,7 @@ from akd.io import write_text  # noqa: E402
 from akd.logs import configure_logging  # noqa: E402
 from akd.studies.predictor_bench import run_benchmark  # noqa: E402
 from akd.studies.table import load_table  # noqa: E402
-from akd.studies.table.records import table_path  # noqa: E402
+from akd.tables import table_path  # noqa: E402
 
 
 def markdown(result: dict) -> str:
@@ -39,6 +39,8 @@ def markdown(result: dict) -> str:
 
     lines.append("| noise ceiling (seed 0 vs seed 1, Spearman) | "
                  + " | ".join(number(result["noise_ceiling"][t], 3) for t in teachers) + " |")
+    lines.append("| ceiling for the seeds' mean (Spearman-Brown) | "
+                 + " | ".join(number(result["mean_ceiling"][t], 3) for t in teachers) + " |")
     for name in next(iter(result["baselines"].values())):
         lines.append(f"| baseline: {name} | "
                      + " | ".join(cell(result["baselines"][t][name]) for t in teachers) + " |")
@@ -46,7 +48,8 @@ def markdown(result: dict) -> str:
         lines.append(f"| {model}, held-out students (5-fold) | "
                      + " | ".join(cell(scores[t]) for t in teachers) + " |")
     for name, scores in result["ablation"].items():
-        lines.append(f"| ablation: {name} | " + " | ".join(cell(scores[t]) for t in teachers)
+        lines.append(f"| ablation ({result['ablation_model']}): {name} | "
+                     + " | ".join(cell(scores[t]) for t in teachers)
                      + " |")
     lines += ["", "Held-out teacher (fitted on the other modes plus k of its students):", "",
               "| predictor | teacher | k | Spearman / Kendall / top-10% |",
@@ -55,6 +58,9 @@ def markdown(result: dict) -> str:
         for key, value in scores.items():
             teacher, k = key.split("@")
             lines.append(f"| {model} | {teacher} | {k} | {cell(value)} |")
+    seconds = result["seconds"]
+    lines += ["", f"Took {seconds['probes']:.0f} s for the probes, {seconds['models']:.0f} s for "
+              f"the models' folds, {seconds['ablation']:.0f} s for the ablation."]
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ from akd.config import RunConfig, load_config  # noqa: E402
 from akd.errors import AkdError  # noqa: E402
 from akd.logs import configure_logging  # noqa: E402
 from akd.studies.table import load_table  # noqa: E402
-from akd.studies.table.records import table_path  # noqa: E402
+from akd.tables import table_path  # noqa: E402
 from akd.studies.table.report import write_report  # noqa: E402
 
 DEFAULT_TABLE = "fashion_mnist-small28"

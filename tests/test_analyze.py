@@ -185,5 +185,5 @@ def test_the_command_fails_in_one_line_on_a_missing_directory(tmp_path):
                              str(tmp_path / "nope")], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'nope'} is not a run directory (no " \
-                                     "such directory)"
+    expected = f"error: {tmp_path / 'nope'} is not a run directory (no such directory)"
+    assert result.stderr.strip() == expected

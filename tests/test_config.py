@@ -49,6 +49,9 @@ def test_a_section_given_in_part_keeps_its_own_defaults(tmp_path):
     ("controller.name=bayes", "controller.name = 'bayes'; allowed: evolution, lstm_ppo"),
     ("space.name=darts", "space.name = 'darts'; allowed: mnasnet, toy"),
     ("noequals", "expected key.path=value"),
+    ("latency.repeats=3", "latency.repeats must be an integer >= 5, got 3"),
+    ("latency.max_spread=0", "latency.max_spread must be > 0"),
+    ("search.screening.factor=0", "search.screening.factor must be >= 1"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=None) as info:

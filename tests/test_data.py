@@ -46,7 +46,9 @@ def test_proxy_is_a_subset_of_train_and_splits_do_not_share_images(tmp_path):
     data = load_dataset(DataConfig(name="synthetic", val_size=400, proxy_size=500), tmp_path)
     assert len(data.proxy) == 500 and len(data.train) == 2000 and len(data.val) == 400
     assert torch.equal(data.proxy.images, data.train.images[:500])
-    rows = lambda split: {tuple(row.tolist()) for row in split.images.flatten(1)[:, :6]}
+
+    def rows(split):
+        return {tuple(row.tolist()) for row in split.images.flatten(1)[:, :6]}
     assert not rows(data.train) & rows(data.val)
 
 

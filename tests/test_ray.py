@@ -126,8 +126,8 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
 
 
 @needs_fashion_mnist
-def test_address_auto_joins_a_running_cluster_and_leaves_it_up(cache, tmp_path, quick_command,
-                                                                no_ray_left):
+def test_address_auto_joins_a_running_cluster_and_leaves_it_up(
+        cache, tmp_path, quick_command, no_ray_left):
     ray_cli = str(Path(sys.executable).parent / "ray")
     before = ray_processes()
     started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--disable-usage-stats",

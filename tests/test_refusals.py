@@ -47,8 +47,7 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("final.training.lr=0", "final.training.lr = 0.0 is invalid"),
     ("teacher.training.batch_size=0", "teacher.training.batch_size = 0 is invalid"),
 ])
-def test_a_bad_setting_is_refused_before_anything_is_written(override, message, tmp_path,
-                                                              capsys):
+def test_a_bad_setting_is_refused_before_anything_is_written(override, message, tmp_path, capsys):
     assert message in refuse(tmp_path, capsys, override)
 
 

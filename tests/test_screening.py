@@ -3,20 +3,24 @@ rule and the run's own scale, the table it starts from must fit the run, and in 
 the budget counts trainings, screened-out candidates are marked, and resume after kill -9 is
 exact."""
 
+import importlib.util
 import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from akd.config import config_path, load_config
+from akd.config import PRESETS, config_path, load_config
 from akd.errors import ConfigError
 from akd.predict.screening import RUN_MODE, Screener
 from akd.search import mnas_reward, recorded_target
 from akd.search.screening import find_table
 from akd.stats import spearman
+from akd.studies.predictor_bench import mean_ceiling
+from akd.studies.screening_bench import Options, best_so_far, summarise, trainings_to_reach
 from akd.tables import SHIPPED
-from conftest import RUN_TIMEOUT, needs_fashion_mnist
+from conftest import ROOT, RUN_TIMEOUT, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records
 
 SCREENING = ("final.enabled=false", "search.screening.factor=3")
@@ -135,9 +139,8 @@ def test_the_budget_counts_trainings_and_the_screened_out_are_marked(screened_ru
 
 @needs_fashion_mnist
 @pytest.mark.slow
-def test_a_screened_search_resumes_exactly_after_kill_9(screened_run, cache, tmp_path,
-                                                         quick_command,
-                                                         kill_9_after_three_trials):
+def test_a_screened_search_resumes_exactly_after_kill_9(
+        screened_run, cache, tmp_path, quick_command, kill_9_after_three_trials):
     run = tmp_path / "run"
     command = quick_command(run, cache, *SCREENING)
     before = kill_9_after_three_trials(command, run, lines=10)  # into step 0's trainings
@@ -156,3 +159,53 @@ def test_a_screened_search_resumes_exactly_after_kill_9(screened_run, cache, tmp
     reference = read_trials(screened_run)
     for arm in ("akd", "nas"):
         assert story(after, arm) == story(reference, arm)
+
+
+def test_the_mean_of_seeds_has_a_higher_ceiling_than_one_seed():
+    assert mean_ceiling(0.6, 2) == pytest.approx((1.2 / 1.6) ** 0.5)
+    assert mean_ceiling(1.0, 2) == pytest.approx(1.0) and mean_ceiling(0.6, 1) == pytest.approx(
+        0.6 ** 0.5)
+    assert mean_ceiling(None, 2) is None and mean_ceiling(-0.1, 2) is None
+
+
+def test_the_benchmark_counts_the_trainings_a_screened_search_needs():
+    def trials(rewards):
+        return [{"status": "ok" if r is not None else "failed", "reward": r or -1.0}
+                for r in rewards]
+    assert best_so_far(trials([0.5, None, 0.4, 0.7])) == [0.5, 0.5, 0.5, 0.7]
+    assert trainings_to_reach([0.5, 0.6, 0.7], 0.6) == 2
+    assert trainings_to_reach([0.5, 0.6], 0.9) is None
+    runs = {"random-plain-seed0": trials([0.5, 0.6, 0.7, 0.8]),
+            "random-screened-seed0": trials([0.6, 0.8, 0.8, 0.9]),
+            "random-plain-seed1": trials([0.5, 0.6, 0.7, 0.9]),
+            "random-screened-seed1": trials([0.5, 0.5, 0.6, 0.7])}
+    result = summarise(runs, Options(("random",), 2, 4), budget=4)["controllers"]["random"]
+    assert [s["screened_reaches_plain_best_after"] for s in result["seeds"]] == [2, None]
+    assert result["reached"] == 1 and result["mean_saved"] == 2.0
+    assert result["mean_curve"]["plain"] == pytest.approx([0.5, 0.6, 0.7, 0.85])
+
+
+@pytest.mark.slow
+def test_the_screening_benchmark_runs_resumes_and_reads_back(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "bench_screening", ROOT / "experiments" / "bench_screening.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench"
+    monkeypatch.setattr(sys, "argv", [
+        "bench_screening.py", "--config", str(PRESETS / "screening" / "tiny.yaml"),
+        "--controllers", "random", "--seeds", "1", "--factor", "3", "--out", str(out),
+        "--set", f"cache_dir={tmp_path / 'cache'}", "--set", "progress=false"])
+    assert bench.main() == 0
+    result = json.loads((out / "screening.json").read_text())
+    screened = read_trials(out / "random-screened-seed0")
+    plain = read_trials(out / "random-plain-seed0")
+    assert sum(t["status"] != "predicted" for t in screened) == 4 == len(plain)
+    assert any(t["status"] == "predicted" for t in screened)  # after the 2-training warm-up
+    assert len(result["curves"]["random-screened-seed0"]) == 4
+    assert (out / "screening.png").read_bytes()[:4] == b"\x89PNG"
+    assert "saves" in (out / "screening.md").read_text() or "not within" in (
+        out / "screening.md").read_text()
+    before = {p: p.read_bytes() for p in out.rglob("trials.jsonl")}
+    assert bench.main() == 0  # finished runs are read back, nothing trains again
+    assert {p: p.read_bytes() for p in out.rglob("trials.jsonl")} == before

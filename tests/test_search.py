@@ -88,9 +88,8 @@ def test_quick_run_ends_with_the_final_stage(quick_run):
     assert len(runs) == 12
     # the gain recomputed by hand from final_runs.jsonl, seed by seed
     acc = {(r["source"], r["mode"], r["seed"]): r["test_acc"] for r in runs}
-    per_seed = [(acc["akd", "kd", s] - acc["akd", "cls", s]) - (acc["nas", "kd", s]
-                                                                 - acc["nas", "cls", s])
-                for s in (0, 1)]
+    per_seed = [(acc["akd", "kd", s] - acc["akd", "cls", s])
+                - (acc["nas", "kd", s] - acc["nas", "cls", s]) for s in (0, 1)]
     assert final["gain"]["per_seed"] == per_seed
     assert final["gain"]["mean"] == pytest.approx(np.mean(per_seed), abs=1e-15)
     assert final["table_2x2"]["distillation"]["trained_distillation"] == pytest.approx(
@@ -155,9 +154,8 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path,
     assert read_trials(tmp_path / "run")[1]["status"] == "failed"
 
 
-def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(cache, quick_run, tmp_path,
-                                                               quick_command,
-                                                               kill_9_after_three_trials):
+def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(
+        cache, quick_run, tmp_path, quick_command, kill_9_after_three_trials):
     run = tmp_path / "run"
     command = quick_command(run, cache)
     before = kill_9_after_three_trials(command, run)

@@ -306,6 +306,8 @@ def test_build_resume_after_kill_9_and_report(cache, tmp_path):
                           models=("trees",))
     assert set(bench["held_out_architectures"]["trees"]) == {"vgg"}
     assert set(bench["held_out_teacher"]["trees"]) == {"vgg@0", "vgg@5", "vgg@20"}
+    assert bench["ablation_model"] == "trees" and set(bench["seconds"]) == {
+        "probes", "models", "ablation"}
     probes = json.loads((tmp_path / "predictor" / "probes.json").read_text())
     assert len(probes["probes"]) == 3 * 2 and len(probes["teachers"]["vgg"]) == 102
     # a copy of the table as it ships (no trainings.jsonl) continues: one more teacher, seed 0

@@ -64,8 +64,7 @@ def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
         check_output_size(model, dataset)
         accuracy = evaluate(model, dataset.test, device=resolve_device(config.training.device))
     elif config.name in TEACHERS:
-        model, accuracy, description = _zoo_teacher(config, dataset, cache_dir, progress,
-                                                       train)
+        model, accuracy, description = _zoo_teacher(config, dataset, cache_dir, progress, train)
     else:
         raise TeacherError(f"unknown teacher {config.name!r}; allowed: {', '.join(TEACHERS)}, user")
     model.eval()

@@ -88,7 +88,7 @@ def final_table(result: dict) -> str:
     gain = result["gain"]
     if gain and gain["mean"] is not None:
         ci = gain["ci95"]
+        interval = f", 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
         lines.append(f"AKD gain [KD-CLS](akd) - [KD-CLS](nas): {gain['mean']:+.4f} over "
-                     f"{gain['n']} seeds" + (f", 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci
-                                              else ""))
+                     f"{gain['n']} seeds{interval}")
     return "\n".join(lines)

@@ -73,15 +73,24 @@ class LatencyConfig:
                              f"{self.input_size!r}")
         object.__setattr__(self, "input_size", size)
         object.__setattr__(self, "device", _resolve_device(self.device))
-        for name, minimum in (("threads", 1), ("warmup", 0), ("repeats", 5), ("retries", 0)):
-            if not _is_int(getattr(self, name), minimum):
-                raise ValueError(f"{name} must be an integer >= {minimum}, got "
-                                 f"{getattr(self, name)!r}")
-        if not self.max_spread > 0:
-            raise ValueError(f"max_spread must be > 0 (a fraction of the median, e.g. 0.1), got "
-                             f"{self.max_spread!r}")
+        check_counts(self)
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}; allowed: {', '.join(METHODS)}")
+
+
+COUNTS = (("threads", 1), ("warmup", 0), ("repeats", 5), ("retries", 0))  # name, minimum
+
+
+def check_counts(settings: object, prefix: str = "") -> None:
+    """ValueError naming the first of ``settings``' counts (:data:`COUNTS`) or its
+    ``max_spread`` that is out of range (``prefix``: the config section, e.g. ``latency.``)."""
+    for name, minimum in COUNTS:
+        if not _is_int(getattr(settings, name), minimum):
+            raise ValueError(f"{prefix}{name} must be an integer >= {minimum}, got "
+                             f"{getattr(settings, name)!r}")
+    if not settings.max_spread > 0:
+        raise ValueError(f"{prefix}max_spread must be > 0 (a fraction of the median, e.g. 0.1), "
+                         f"got {settings.max_spread!r}")
 
 
 @dataclass(frozen=True)

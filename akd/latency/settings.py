@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .measure import METHODS, LatencyConfig
+from .measure import METHODS, LatencyConfig, check_counts
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class LatencySettings:
             raise ValueError("latency.resource needs latency.where: worker")
         if self.method not in METHODS:
             raise ValueError(f"latency.method = {self.method!r}; allowed: {', '.join(METHODS)}")
+        check_counts(self, "latency.")  # at load, not when the first student is timed
 
     def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
         return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,

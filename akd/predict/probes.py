@@ -26,6 +26,7 @@ from ..distill import kd_loss
 PROBE_FIELDS = ("log_grad_norm", "log_synflow", "kd_loss_init", "kd_loss_after",
                 "kd_loss_drop")
 PROBE_STEPS = 5  # SGD steps of the "how fast it learns" probe
+EMBEDDING_IMAGES = 1000  # probe images a teacher's embedding is computed on
 PROBE_LR = 0.05
 
 
@@ -48,9 +49,10 @@ def teacher_embedding(teacher: nn.Module, images: torch.Tensor, labels: torch.Te
 
 def student_probe(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   teacher_logits: torch.Tensor | None, temperature: float = 4.0,
-                  alpha: float = 0.9, seed: int = 0) -> np.ndarray:
+                  alpha: float = 0.9, seed: int = 0, flow: float | None = None) -> np.ndarray:
     """The :data:`PROBE_FIELDS` of a freshly built ``model`` (left untouched); labels only when
-    ``teacher_logits`` is None (alpha 0)."""
+    ``teacher_logits`` is None (alpha 0). ``flow``: its synflow score when already known (it
+    does not depend on the teacher)."""
     alpha = alpha if teacher_logits is not None else 0.0
 
     def loss_of(net: nn.Module) -> torch.Tensor:
@@ -70,7 +72,7 @@ def student_probe(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         optimizer.step()
     with torch.no_grad():
         after = float(loss_of(student.eval()))
-    flow = synflow(model, images.shape[1:])
+    flow = synflow(model, images.shape[1:]) if flow is None else flow
     return np.array([math.log(grad_norm + 1e-12), math.log(flow + 1e-12), float(initial), after,
                      (float(initial) - after) / float(initial)])
 

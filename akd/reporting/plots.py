@@ -83,8 +83,8 @@ def plot_policies(run: Run, path: Path) -> Path:
         scale = max(0.05, float(np.nanmax(np.abs(diff))))
         panels.append(("akd - nas", diff, "coolwarm", -scale, scale))
     names = [d.name for d in run.space.decisions]
-    figure, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 1,
-                                                          0.22 * len(names) + 2.5), squeeze=False)
+    size = (3.6 * len(panels) + 1, 0.22 * len(names) + 2.5)
+    figure, axes = plt.subplots(1, len(panels), figsize=size, squeeze=False)
     figure.subplots_adjust(wspace=0.45)
     for ax, (title, grid, cmap, low, high) in zip(axes[0], panels):
         image = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=low, vmax=high)

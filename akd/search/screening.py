@@ -32,12 +32,11 @@ from ..distill import load_teacher
 from ..errors import AkdError, ConfigError
 from ..execution import Workspace
 from ..predict import LABELS, teacher_embedding
+from ..predict.probes import EMBEDDING_IMAGES
 from ..predict.screening import RUN_MODE, Screener
 from ..tables import SHIPPED, load_table, table_path
 
 log = logging.getLogger(__name__)
-
-EMBEDDING_IMAGES = 1000  # proxy images the teachers' embeddings are computed on
 
 
 def build_screeners(config: RunConfig, space: SearchSpace, work: Workspace) -> dict[str, Screener]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,14 +36,14 @@ from ..data import load_dataset
 from ..distill import load_teacher
 from ..io import write_json
 from ..predict import LABELS, PARTS, KDPredictor, student_probe, teacher_embedding
-from ..predict.probes import PROBE_FIELDS
+from ..predict.probes import EMBEDDING_IMAGES, PROBE_FIELDS, synflow
 from ..stats import kendall, spearman
 from .table import Table
 from .table.analysis import noise_ceiling, top_overlap
 
 log = logging.getLogger(__name__)
 
-PROBE_IMAGES = 256  # proxy images the student probes run on (teacher embeddings: 1,000)
+PROBE_IMAGES = 64  # proxy images the student probes run on: one batch, about 0.5 s a probe
 FOLDS = 5
 ADAPTATION = (0, 5, 20)
 
@@ -49,12 +51,14 @@ ADAPTATION = (0, 5, 20)
 def compute_probes(config: RunConfig, table: Table, path: Path,
                    progress: bool = True) -> dict:
     """Teacher embeddings and per (student, mode) probe vectors, read from ``path`` or computed
-    (on the first proxy images, which every student trains on) and written there."""
+    (on the first proxy images, which every student trains on) and written there; a killed
+    computation goes on from its partial file."""
     if path.exists():
         return json.loads(path.read_text())
+    partial = path.with_name(path.stem + ".partial.json")
     dataset = load_dataset(config.data, cache_dir(config))
     probe = dataset.proxy.subset(torch.arange(min(PROBE_IMAGES, len(dataset.proxy))))
-    wide = dataset.proxy.subset(torch.arange(min(1000, len(dataset.proxy))))
+    wide = dataset.proxy.subset(torch.arange(min(EMBEDDING_IMAGES, len(dataset.proxy))))
     torch.manual_seed(0)
     embeddings, logits = {}, {LABELS: None}
     for mode in table.teachers:
@@ -64,16 +68,24 @@ def compute_probes(config: RunConfig, table: Table, path: Path,
                                              dataset.num_classes, config.proxy.temperature).tolist()
         with torch.no_grad():
             logits[mode] = teacher(probe.images)
-    probes = {}
-    pairs = [(arch, mode) for arch in table.archs for mode in table.modes]
-    for arch, mode in tqdm(pairs, desc="probes", unit="probe", disable=not progress):
+    probes = json.loads(partial.read_text()) if partial.exists() else {}
+    flows: dict[str, float] = {}  # synflow is data-free: one per student, whatever the mode
+    pairs = [(arch, mode) for arch in table.archs for mode in table.modes
+             if f"{mode}|{arch}" not in probes]
+    for done, (arch, mode) in enumerate(tqdm(pairs, desc="probes", unit="probe",
+                                             disable=not progress), start=1):
         torch.manual_seed(0)
         model = build_model(arch, dataset.num_classes, dataset.input_size[0])
+        if arch not in flows:
+            flows[arch] = synflow(model, probe.images.shape[1:])
         probes[f"{mode}|{arch}"] = student_probe(
             model, probe.images, probe.labels, logits[mode], config.proxy.temperature,
-            config.proxy.alpha).tolist()
+            config.proxy.alpha, flow=flows[arch]).tolist()
+        if done % 100 == 0:
+            write_json(partial, probes)
     result = {"fields": list(PROBE_FIELDS), "teachers": embeddings, "probes": probes}
     write_json(path, result)
+    partial.unlink(missing_ok=True)
     return result
 
 
@@ -164,18 +176,38 @@ def run_benchmark(config: RunConfig, table: Table, space: SearchSpace, out: Path
                   models: Sequence[str] = ("neural", "trees")) -> dict:
     """Everything above, written to ``out/predictor.json``; the results."""
     out.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    start = time.perf_counter()
     probes = compute_probes(config, table, out / "probes.json", progress=config.progress)
+    seconds["probes"] = time.perf_counter() - start
+    ceiling = {t: noise_ceiling(table, t)["spearman"] for t in table.teachers}
     result = {"students": len(table.archs), "teachers": table.teachers,
-              "noise_ceiling": {t: noise_ceiling(table, t)["spearman"] for t in table.teachers},
+              "noise_ceiling": ceiling, "mean_ceiling": {t: mean_ceiling(r, len(table.seeds(t)))
+                                                         for t, r in ceiling.items()},
               "baselines": baselines(table, probes), "held_out_architectures": {},
-              "held_out_teacher": {}, "ablation": {}}
+              "held_out_teacher": {}, "ablation_model": models[-1], "ablation": {},
+              "seconds": seconds}
+    start = time.perf_counter()
     for model in tqdm(models, desc="models", disable=not config.progress):
         result["held_out_architectures"][model] = held_out_architectures(
             table, space, probes, model, PARTS)
         result["held_out_teacher"][model] = held_out_teacher(table, space, probes, model, PARTS)
+    seconds["models"] = time.perf_counter() - start
+    start = time.perf_counter()
     for part in tqdm(PARTS, desc="ablation", disable=not config.progress):
         kept = [p for p in PARTS if p != part]
         result["ablation"][f"without {part}"] = held_out_architectures(
-            table, space, probes, models[0], kept)
+            table, space, probes, models[-1], kept)
+    seconds["ablation"] = time.perf_counter() - start
     write_json(out / "predictor.json", result)
     return result
+
+
+def mean_ceiling(seed_correlation: float | None, seeds: int) -> float | None:
+    """The highest correlation any predictor can reach with the mean of ``seeds`` trainings when
+    one training correlates ``seed_correlation`` with another: the square root of the mean's
+    reliability (Spearman-Brown, ``k r / (1 + (k - 1) r)``)."""
+    if seed_correlation is None or seed_correlation <= 0:
+        return None
+    r = seed_correlation
+    return math.sqrt(seeds * r / (1 + (seeds - 1) * r))
