@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import sys
 import textwrap
 import typing
 from pathlib import Path
 
 from .cluster import disconnect
 from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
-from .errors import AkdError
-from .logs import configure_logging
+from .logs import run_command
 
 DEFAULT_PRESET = "demo"
 HELP_WIDTH = 100
@@ -34,8 +32,8 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     saved = out / "config.yaml"
     source = saved if (args.resume or args.final_only) and not args.config \
         and saved.exists() else preset
-    configure_logging()
-    try:
+
+    def work() -> None:
         config = load_config(source, args.set)
         from .final.stage import run_final  # after parsing: --help stays instant
         from .search.loop import run_search
@@ -44,15 +42,10 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
             run_search(config, out, resume=args.resume)
         if config.final.enabled or args.final_only:
             run_final(config, out)
-    except AkdError as error:  # meant for the user; anything else is a bug: its traceback
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: --out {out} --resume", file=sys.stderr)
-        return 130
+    try:
+        return run_command(work, interrupted=f"continue with: --out {out} --resume")
     finally:
         disconnect()  # a run that used Ray ends it with the command
-    return 0
 
 
 def _parser() -> argparse.ArgumentParser:

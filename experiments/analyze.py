@@ -14,7 +14,7 @@ from pathlib import Path
 # runs from a checkout whether or not the package is installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from akd.errors import AkdError  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.reporting.report import analyze  # noqa: E402
 
 
@@ -24,13 +24,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="output directory (default: RUN_DIR/report for one run, "
                                       "a report/ folder beside the first run for several)")
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> None:
         report = analyze(args.runs, args.out)
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"report: {report} (with CSV tables and PNG figures beside it)")
-    return 0
+        print(f"report: {report} (with CSV tables and PNG figures beside it)")
+    return run_command(work)
 
 
 if __name__ == "__main__":

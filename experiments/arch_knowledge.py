@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
 from akd.config import PRESETS, load_config  # noqa: E402
-from akd.errors import AkdError  # noqa: E402
-from akd.logs import configure_logging  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.studies.arch_knowledge import Options, run_experiment  # noqa: E402
 
 DEFAULT_CONFIG = PRESETS / "arch_knowledge" / "default.yaml"
@@ -39,19 +38,13 @@ DEFAULT_CONFIG = PRESETS / "arch_knowledge" / "default.yaml"
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging()
-    try:
+
+    def work() -> None:
         config = load_config(args.config, args.set)
         options = Options(students=args.students, seeds=args.seeds, samples=args.samples,
                           teachers=tuple(t.strip() for t in args.teachers.split(",") if t.strip()))
         run_experiment(config, options, args.out)
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to continue", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(work, interrupted="rerun the same command to continue")
 
 
 def _parser() -> argparse.ArgumentParser:

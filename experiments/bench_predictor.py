@@ -17,12 +17,11 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.components import build_space  # noqa: E402
 from akd.config import PRESETS, load_config  # noqa: E402
-from akd.errors import AkdError  # noqa: E402
 from akd.formatting import number, percent  # noqa: E402
 from akd.io import write_text  # noqa: E402
-from akd.logs import configure_logging  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.studies.predictor_bench import run_benchmark  # noqa: E402
-from akd.studies.table import load_table  # noqa: E402
+from akd.tables import load_table  # noqa: E402
 from akd.tables import table_path  # noqa: E402
 
 
@@ -73,8 +72,8 @@ def main() -> int:
                                          "else akd/presets/table/default.yaml)")
     parser.add_argument("--out", default="runs/predictor", help="output directory")
     args = parser.parse_args()
-    configure_logging()
-    try:
+
+    def work() -> None:
         source = Path(args.table)
         source = table_path(source / "table.jsonl.gz" if source.is_dir() else source)
         table = load_table(source)
@@ -82,13 +81,11 @@ def main() -> int:
         default = beside if beside.exists() else PRESETS / "table" / "default.yaml"
         config = load_config(args.config or default)
         result = run_benchmark(config, table, build_space(config), Path(args.out))
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    text = markdown(result)
-    write_text(Path(args.out) / "predictor.md", text)
-    print(text)
-    return 0
+        text = markdown(result)
+        write_text(Path(args.out) / "predictor.md", text)
+        print(text)
+    return run_command(work, interrupted="rerun the same command: the probes go on from their "
+                       "partial file")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from akd.config import PRESETS, load_config  # noqa: E402
 from akd.errors import AkdError  # noqa: E402
 from akd.formatting import number  # noqa: E402
 from akd.io import write_text  # noqa: E402
-from akd.logs import configure_logging  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.studies.screening_bench import Options, run_benchmark, write_results  # noqa: E402
 
 
@@ -62,8 +62,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
     args = parser.parse_args()
-    configure_logging()
-    try:
+
+    def work() -> None:
         if args.seeds < 1 or args.factor < 2:
             raise AkdError(f"--seeds must be >= 1 and --factor >= 2, got {args.seeds} and "
                            f"{args.factor}")
@@ -71,14 +71,12 @@ def main() -> int:
         options = Options(tuple(c for c in args.controllers.split(",") if c), args.seeds,
                           args.factor)
         result = run_benchmark(config, options, Path(args.out))
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    write_results(result, Path(args.out))
-    text = markdown(result)
-    write_text(Path(args.out) / "screening.md", text)
-    print(text)
-    return 0
+        write_results(result, Path(args.out))
+        text = markdown(result)
+        write_text(Path(args.out) / "screening.md", text)
+        print(text)
+    return run_command(work, interrupted="rerun the same command: finished searches are read "
+                       "back, the one in progress resumes")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
 from akd.config import PRESETS, load_config  # noqa: E402
-from akd.errors import AkdError  # noqa: E402
-from akd.logs import configure_logging  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.studies.table.build import Options, build_table  # noqa: E402
 
 DEFAULT_CONFIG = PRESETS / "table" / "default.yaml"
@@ -35,8 +34,8 @@ DEFAULT_CONFIG = PRESETS / "table" / "default.yaml"
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging()
-    try:
+
+    def work() -> None:
         overrides = list(args.set)
         if args.backend:
             overrides.append(f"evaluator.backend={args.backend}")
@@ -46,13 +45,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
                           teachers=_names(args.teachers),
                           extra_teachers=_names(args.extra_teachers))
         build_table(config, options, args.out)
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to continue", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(work, interrupted="rerun the same command to continue")
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -18,8 +18,9 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.errors import AkdError  # noqa: E402
 from akd.formatting import number, signed  # noqa: E402
+from akd.logs import run_command  # noqa: E402
 from akd.stats import kendall, spearman  # noqa: E402
-from akd.studies.table import load_table  # noqa: E402
+from akd.tables import load_table  # noqa: E402
 from akd.studies.table.analysis import bootstrap_ci  # noqa: E402
 
 
@@ -33,16 +34,13 @@ def main() -> int:
     parser.add_argument("a", help="table directory or file")
     parser.add_argument("b", help="table directory or file with (some of) the same students")
     args = parser.parse_args()
-    try:
-        a, b = _load(args.a), _load(args.b)
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(lambda: compare(_load(args.a), _load(args.b)))
+
+
+def compare(a, b) -> None:
     shared = set(a.archs) & set(b.archs)
     if not shared:
-        print("error: the two tables share no student; build B with --pool-from A",
-              file=sys.stderr)
-        return 2
+        raise AkdError("the two tables share no student; build B with --pool-from A")
     seconds = [sum(r["seconds"] for r in t if r["arch"] in shared) / max(1, sum(
         r["arch"] in shared for r in t)) for t in (a, b)]
     print(f"{len(shared)} students in both; seconds per training: {seconds[0]:.2f} in A, "
@@ -56,7 +54,6 @@ def main() -> int:
         ci = "-" if interval is None else f"[{signed(interval[0])}, {signed(interval[1])}]"
         print(f"| {mode} | {len(shared)} | {number(spearman(x, y), 3)} {ci} | "
               f"{number(kendall(x, y), 3)} |")
-    return 0
 
 
 if __name__ == "__main__":

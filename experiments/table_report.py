@@ -22,9 +22,8 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.components import build_space  # noqa: E402
 from akd.config import RunConfig, load_config  # noqa: E402
-from akd.errors import AkdError  # noqa: E402
-from akd.logs import configure_logging  # noqa: E402
-from akd.studies.table import load_table  # noqa: E402
+from akd.logs import run_command  # noqa: E402
+from akd.tables import load_table  # noqa: E402
 from akd.tables import table_path  # noqa: E402
 from akd.studies.table.report import write_report  # noqa: E402
 
@@ -33,8 +32,8 @@ DEFAULT_TABLE = "fashion_mnist-small28"
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging()
-    try:
+
+    def work() -> None:
         source = Path(args.table)
         if source.is_dir():
             source = source / "table.jsonl.gz"
@@ -44,12 +43,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         config = load_config(config_file) if config_file.exists() else RunConfig()
         out = Path(args.out) if args.out else source.parent / "report"
         result = write_report(table, build_space(config), out, source=str(args.table))
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"{result['students']} students, {result['trainings']} trainings: report in "
-          f"{out / 'report.md'}")
-    return 0
+        print(f"{result['students']} students, {result['trainings']} trainings: report in "
+              f"{out / 'report.md'}")
+    return run_command(work)
 
 
 def _parser() -> argparse.ArgumentParser:
