@@ -5,6 +5,11 @@ screening.md and screening.png into --out; a killed benchmark, run again, resume
 
     python experiments/bench_screening.py                       # lstm_ppo and random, 3 seeds
     python experiments/bench_screening.py --controllers random --seeds 1 --out runs/try
+    # screening without the shipped table, learning from 8 warm-up trainings; the plain searches
+    # are the same as above, so copy them in and they are read back, not run again
+    mkdir -p runs/screening-no-table && cp -r runs/screening/*-plain-* runs/screening-no-table/
+    python experiments/bench_screening.py --screening table=null --screening warmup=8 \
+        --out runs/screening-no-table
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
 from akd.config import PRESETS, load_config  # noqa: E402
 from akd.errors import AkdError  # noqa: E402
-from akd.formatting import number  # noqa: E402
+from akd.formatting import number, signed  # noqa: E402
 from akd.io import write_text  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.screening_bench import Options, run_benchmark, write_results  # noqa: E402
@@ -47,7 +54,33 @@ def markdown(result: dict) -> str:
                          f"{number(pair['screened_best'], 4)} | "
                          + (f"{reached} of {budget} (saves {budget - reached})" if reached
                             else f"not within {budget}") + " |")
+    lines += ["", "Best reward after the whole budget, screened minus plain (paired by seed; 95% t "
+              "interval over seeds):", "", "| controller | difference | 95% interval |",
+              "| --- | --- | --- |"]
+    for controller, summary in result["controllers"].items():
+        difference = summary["best_difference"]
+        ci = difference["ci95"]
+        lines.append(f"| {controller} | {signed(difference['mean'], 4)} | "
+                     + (f"[{signed(ci[0], 4)}, {signed(ci[1], 4)}]" if ci else "-") + " |")
+    lines += ["", "Wall time per search (mean over seeds; a screened search also measures the "
+              "latency of, and predicts, every asked candidate):", "",
+              "| controller | plain | screened |", "| --- | --- | --- |"]
+    for controller in result["controllers"]:
+        cells = []
+        for kind in ("plain", "screened"):
+            times = [result["seconds"].get(f"{controller}-{kind}-seed{s}")
+                     for s in range(result["seeds"])]
+            times = [t for t in times if t is not None]
+            cells.append(f"{sum(times) / len(times):.0f} s" if times else "-")
+        lines.append(f"| {controller} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise AkdError(f"--screening {text!r}: expected key=value, e.g. table=null")
+    return key.strip(), yaml.safe_load(value)
 
 
 def main() -> int:
@@ -58,6 +91,9 @@ def main() -> int:
                         help="comma-separated controllers")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--factor", type=int, default=4, help="screening factor")
+    parser.add_argument("--screening", action="append", default=[], metavar="KEY=VALUE",
+                        help="a search.screening setting of the screened searches only, e.g. "
+                             "table=null warmup=8 (repeatable)")
     parser.add_argument("--out", default="runs/screening", help="output directory")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
@@ -69,7 +105,7 @@ def main() -> int:
                            f"{args.factor}")
         config = load_config(args.config, args.set)
         options = Options(tuple(c for c in args.controllers.split(",") if c), args.seeds,
-                          args.factor)
+                          args.factor, tuple(_setting(s) for s in args.screening))
         result = run_benchmark(config, options, Path(args.out))
         write_results(result, Path(args.out))
         text = markdown(result)

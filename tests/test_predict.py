@@ -79,6 +79,12 @@ def test_it_refuses_another_space_an_unknown_teacher_and_a_bad_input():
                         parts=("decisions",))
     with pytest.raises(ValueError, match="for another mnasnet space"):
         other.load_state_dict(predictor.state_dict())
+    # without the cost input, predict(architectures, teacher) needs nothing more
+    assert predictor.predict([arch], "vgg").shape == (1,)
+    costly = KDPredictor(SPACE, TEACHERS, model="trees", parts=("decisions", "cost"))
+    costly.fit(planted_records(n=10))
+    with pytest.raises(ValueError, match="pass costs"):
+        costly.predict([arch], "vgg")
 
 
 def test_the_ranking_loss_by_hand():

@@ -89,9 +89,14 @@ class KDPredictor:
         return self
 
     def predict(self, archs: Sequence[str | Architecture], teacher: str,
-                costs: Sequence[dict]) -> np.ndarray:
+                costs: Sequence[dict] | None = None) -> np.ndarray:
         """Predicted accuracy of each of ``archs`` distilled from ``teacher`` (``"cls"``:
-        labels only); ``costs`` as in :meth:`features`."""
+        labels only); ``costs`` as in :meth:`features`, needed only with the ``cost`` input."""
+        if costs is None:
+            if "cost" in self.parts:
+                raise ValueError("this predictor uses the students' cost: pass costs (params, "
+                                 "macs, latency_ms of each architecture)")
+            costs = [{}] * len(archs)
         if len(archs) != len(costs):
             raise ValueError(f"{len(archs)} architectures but {len(costs)} costs")
         if not len(archs):

@@ -11,6 +11,7 @@ budget in fewer trainings; it "does not reach" it when it never gets there.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ..config import RunConfig, config_from_dict
 from ..errors import ConfigError
 from ..io import write_json
 from ..search import RunDir
+from ..stats import mean_ci
 from ..search.loop import run_search
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ class Options:
     controllers: tuple[str, ...] = ("lstm_ppo", "random")
     seeds: int = 3
     factor: int = 4  # screening: ask factor x batch, train the batch
+    screening: tuple[tuple[str, object], ...] = ()  # further search.screening settings of the
+    # screened searches only (e.g. table None), so the plain searches stay the same
 
 
 def run_name(controller: str, screened: bool, seed: int) -> str:
@@ -39,11 +43,13 @@ def run_name(controller: str, screened: bool, seed: int) -> str:
 
 
 def run_config(base: RunConfig, controller: str, screened: bool, seed: int,
-               factor: int) -> RunConfig:
+               options: Options) -> RunConfig:
     values = base.to_dict()
     values["controller"] = {"name": controller, "options": {}}
     values["search"]["seed"] = seed
-    values["search"]["screening"]["factor"] = factor if screened else 1
+    values["search"]["screening"]["factor"] = options.factor if screened else 1
+    if screened:
+        values["search"]["screening"].update(dict(options.screening))
     return config_from_dict(values)
 
 
@@ -52,14 +58,23 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
     if base.search.arms != ["akd"]:
         raise ConfigError("the screening benchmark searches the akd arm only: set search.arms: "
                           "[akd]")
-    runs = {}
+    runs, seconds = {}, {}
     for controller in options.controllers:
         for seed in range(options.seeds):
             for screened in (False, True):
                 name = run_name(controller, screened, seed)
-                config = run_config(base, controller, screened, seed, options.factor)
+                config = run_config(base, controller, screened, seed, options)
                 runs[name] = _search(config, out / name)
-    return summarise(runs, options, base.search.trials)
+                seconds[name] = _seconds(out / name)
+    result = summarise(runs, options, base.search.trials)
+    result["seconds"] = seconds
+    return result
+
+
+def _seconds(path: Path) -> float | None:
+    """The search's wall time (its last session's, for a resumed one) from ``timing.json``."""
+    timing = path / "timing.json"
+    return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
 
 
 def _search(config: RunConfig, path: Path) -> list[dict]:
@@ -103,6 +118,8 @@ def summarise(runs: dict[str, list[dict]], options: Options, budget: int) -> dic
         reached = [p["screened_reaches_plain_best_after"] for p in pairs]
         result["controllers"][controller] = {
             "seeds": pairs, "mean_curve": mean,
+            # screened minus plain best reward, paired by seed, with a t interval over seeds
+            "best_difference": mean_ci([p["screened_best"] - p["plain_best"] for p in pairs]),
             "mean_plain_best": float(np.mean([p["plain_best"] for p in pairs])),
             "mean_screened_best": float(np.mean([p["screened_best"] for p in pairs])),
             "reached": sum(r is not None for r in reached),
