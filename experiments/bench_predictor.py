@@ -74,8 +74,7 @@ def main() -> int:
     args = parser.parse_args()
 
     def work() -> None:
-        source = Path(args.table)
-        source = table_path(source / "table.jsonl.gz" if source.is_dir() else source)
+        source = table_path(args.table)
         table = load_table(source)
         beside = source.parent / "config.yaml"
         default = beside if beside.exists() else PRESETS / "table" / "default.yaml"

@@ -24,17 +24,12 @@ from akd.tables import load_table  # noqa: E402
 from akd.studies.table.analysis import bootstrap_ci  # noqa: E402
 
 
-def _load(name: str):
-    path = Path(name)
-    return load_table(path / "table.jsonl.gz" if path.is_dir() else path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", help="table directory or file")
     parser.add_argument("b", help="table directory or file with (some of) the same students")
     args = parser.parse_args()
-    return run_command(lambda: compare(_load(args.a), _load(args.b)))
+    return run_command(lambda: compare(load_table(args.a), load_table(args.b)))
 
 
 def compare(a, b) -> None:

@@ -34,10 +34,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def work() -> None:
-        source = Path(args.table)
-        if source.is_dir():
-            source = source / "table.jsonl.gz"
-        source = table_path(source)
+        source = table_path(args.table)
         table = load_table(source)
         config_file = source.parent / "config.yaml"
         config = load_config(config_file) if config_file.exists() else RunConfig()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from akd.cli import main
 from akd.data import DEBIAN_FASHION_MNIST
@@ -58,6 +59,28 @@ def require_ray(module: bool = False):
 def cache(tmp_path_factory):
     """One cache (prepared data, the quick teacher, logits, latencies) for the whole session."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks gain nothing from a second thread, and while other processes load the
+    cores, OpenMP threads waiting on each other make their trainings some 20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """A cache of the module's own (its tiny presets' data, teachers, latencies)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def private_core_lock(module_cache, monkeypatch):
+    """A core lock of the module's own: its trainings never wait on another process's."""
+    monkeypatch.setenv("AKD_CORE_LOCK", str(module_cache / "cores.lock"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 import akd.studies.arch_knowledge
 from akd.stats import kendall, spearman
@@ -22,19 +21,12 @@ cli = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(cli)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from a second thread, and while other processes load the
-    cores, OpenMP threads waiting on each other make these trainings some 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_core_lock")
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
+def cache(module_cache):
+    return module_cache
 
 
 TINY = str(cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
@@ -53,11 +45,6 @@ def run(cache, tmp_path_factory):
         out = tmp_path_factory.mktemp("arch") / "out"
         assert cli.main(tiny(out, cache)) == 0
         yield out
-
-
-@pytest.fixture(autouse=True)
-def private_lock(cache, monkeypatch):
-    monkeypatch.setenv("AKD_CORE_LOCK", str(cache / "cores.lock"))
 
 
 def read_csv(path):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import stats as scipy_stats
 
 from akd import load_table
@@ -48,23 +47,12 @@ TINY = str(build_cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
 SPACE = get_space("mnasnet", preset="small28")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from a second thread (see test_arch_knowledge)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_core_lock")
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def private_lock(cache, monkeypatch):
-    monkeypatch.setenv("AKD_CORE_LOCK", str(cache / "cores.lock"))
+def cache(module_cache):
+    return module_cache
 
 
 def tiny(out, cache, *extra):

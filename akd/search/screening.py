@@ -61,8 +61,10 @@ def build_screeners(config: RunConfig, space: SearchSpace, work: Workspace) -> d
                  f"{len(table.archs)} students; teachers {', '.join(embeddings) or 'none'}) and "
                  "is refitted on this run's trainings")
     else:
-        log.info(f"screening: no benchmark table for {config.data.name} and this space; the "
-                 f"predictor learns from each arm's first {warmup(config)} trainings")
+        reason = ("search.screening.table: null" if screening.table is None else
+                  f"no benchmark table for {config.data.name} and this space")
+        log.info(f"screening: {reason}; the predictor learns from each arm's first "
+                 f"{warmup(config)} trainings")
     if work.teacher is not None:
         embeddings[RUN_MODE] = teacher_embedding(work.teacher.model, images.images,
                                                  images.labels, work.dataset.num_classes,
@@ -86,13 +88,11 @@ def find_table(config: RunConfig) -> tuple[Path, RunConfig] | None:
         return None
     if wanted == "auto":
         for directory in sorted(SHIPPED.iterdir()) if SHIPPED.is_dir() else []:
-            path = directory / "table.jsonl.gz"
+            path = table_path(directory)
             if path.is_file() and _mismatch(config, _table_config(path)) is None:
                 return path, _table_config(path)
         return None
     path = table_path(wanted)
-    if path.is_dir():
-        path = path / "table.jsonl.gz"
     if not path.is_file():
         raise ConfigError(f"search.screening.table = {wanted!r}: no such table file or shipped "
                           "table")

@@ -99,17 +99,23 @@ class Table:
         return out
 
 
+TABLE_FILE = "table.jsonl.gz"  # a table directory's table (a build directory, a shipped table)
+
+
 def table_path(name: str | os.PathLike) -> Path:
-    """A table file, or the shipped table of that name (``fashion_mnist-small28``)."""
+    """A table file, the table of a table directory, or the shipped table of that name
+    (``fashion_mnist-small28``)."""
     path = Path(name)
+    if path.is_dir():
+        return path / TABLE_FILE
     if path.exists() or path.suffix:
         return path
-    return SHIPPED / str(name) / "table.jsonl.gz"
+    return SHIPPED / str(name) / TABLE_FILE
 
 
 def load_table(path: str | os.PathLike) -> Table:
-    """The table in ``path`` (``.jsonl`` or ``.jsonl.gz``) or shipped under that name;
-    :class:`DataError` naming the file and line of anything malformed."""
+    """The table in ``path`` (``.jsonl`` or ``.jsonl.gz``, or a table directory) or shipped
+    under that name; :class:`DataError` naming the file and line of anything malformed."""
     path = table_path(path)
     if not path.is_file():
         shipped = ", ".join(sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())) \
