@@ -52,7 +52,7 @@ def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
     def quick(out: Path, backend: str) -> None:
         assert main(["--config", "quick", "--out", str(out), "--set", f"cache_dir={cache}",
                      "--set", "progress=false", "--set", f"evaluator.backend={backend}",
-                     "--set", "evaluator.workers=2"]) == 0
+                     "--set", "evaluator.workers=2", "--set", "search.trials=2"]) == 0
 
     quick(tmp_path / "pool", "process")
     stop, killed = threading.Event(), []

@@ -46,7 +46,7 @@ def test_quick_run_writes_the_contract_files(quick_run):
         assert set(trial) == set(TRIAL_FIELDS)
         assert trial["status"] == "ok" and trial["error"] is None
         # what the code guarantees, on any host: which students a host's latencies steer the
-        # controller to, and how well 2 epochs on 2,000 images train them, are not guaranteed
+        # controller to, and how well 1 epoch on 2,000 images trains them, are not guaranteed
         assert 0 <= trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
         assert trial["reward"] == mnas_reward(trial["val_acc"], trial["latency_ms"],
                                               recorded_target(config, quick_run))

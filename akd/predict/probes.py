@@ -73,8 +73,9 @@ def student_probe(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     with torch.no_grad():
         after = float(loss_of(student.eval()))
     flow = synflow(model, images.shape[1:]) if flow is None else flow
-    return np.array([math.log(grad_norm + 1e-12), math.log(flow + 1e-12), float(initial), after,
-                     (float(initial) - after) / float(initial)])
+    first = initial.item()
+    return np.array([math.log(grad_norm + 1e-12), math.log(flow + 1e-12), first, after,
+                     (first - after) / first])
 
 
 def synflow(model: nn.Module, input_shape: torch.Size) -> float:
