@@ -296,7 +296,7 @@ def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunD
 
 
 def _screen(arm: Arm, tasks: list[Task], by_name: dict[str, Arm], latency, latencies: dict,
-            config: RunConfig, run: RunDir, timing: Timing, work) -> list[Task]:
+            config: RunConfig, run: RunDir, timing: Timing, work: Workspace) -> list[Task]:
     """Rank a screened step's candidates (unless the checkpoint already holds the ranking),
     record and tell the screened-out ones their predicted reward; the tasks to train."""
     if "predicted" not in arm.screen:
@@ -321,14 +321,14 @@ def _screen(arm: Arm, tasks: list[Task], by_name: dict[str, Arm], latency, laten
     train = []
     for task in tasks:
         if task.candidate_id in arm.screen["predicted"]:
-            _record_predicted(arm, task, config, run)
+            _record_predicted(arm, task, run)
         elif task.candidate_id in arm.screen["predicted_acc"]:  # not a latency failure
             latencies[task.arch] = arm.screen["latency_ms"][task.candidate_id]
             train.append(task)
     return train
 
 
-def _record_predicted(arm: Arm, task: Task, config: RunConfig, run: RunDir) -> None:
+def _record_predicted(arm: Arm, task: Task, run: RunDir) -> None:
     cost = arm.screen["predicted"][task.candidate_id]
     accuracy = arm.screen["predicted_acc"][task.candidate_id]
     reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
