@@ -89,8 +89,10 @@ def find_table(config: RunConfig) -> tuple[Path, RunConfig] | None:
     if wanted == "auto":
         for directory in sorted(SHIPPED.iterdir()) if SHIPPED.is_dir() else []:
             path = table_path(directory)
-            if path.is_file() and _mismatch(config, _table_config(path)) is None:
-                return path, _table_config(path)
+            if path.is_file():
+                table_config = _table_config(path)  # read once: checked, then returned
+                if _mismatch(config, table_config) is None:
+                    return path, table_config
         return None
     path = table_path(wanted)
     if not path.is_file():
