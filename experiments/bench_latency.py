@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a chec
 
 from akd import CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of  # noqa: E402
 from akd.latency import device_name, measure_with  # noqa: E402
-from akd.latency.reference import calibrate, reference_model  # noqa: E402
 from common import add_space_options  # noqa: E402  (beside this script)
 from search_spaces import build_model, get_space  # noqa: E402
 
@@ -100,27 +99,32 @@ def repeatability(args: argparse.Namespace, config: LatencyConfig, students: dic
     direct = dataclasses.replace(config, method="direct")
     interleaved = dataclasses.replace(config, method="interleaved")
     with lock.measuring():
-        reference_ms = calibrate(config).median_ms
-    reference = reference_model(config)
+        references = LatencyCache().references(config)  # a fresh calibration of the ladder
     models = {name: _student(arch, args) for name, arch in students.items()}
     results = {(name, method): [] for name in students for method in ("direct", "interleaved")}
+    rungs = {name: set() for name in students}
     gap = 60 * args.minutes / max(1, args.rounds - 1)
     for round_ in tqdm(range(args.rounds), desc="rounds", unit="round"):
         began = time.monotonic()
         with lock.measuring():
             for name, model in models.items():
                 results[name, "direct"].append(measure_with(model, direct).median_ms)
-                results[name, "interleaved"].append(
-                    measure_with(model, interleaved, reference, reference_ms).median_ms)
+                stats = measure_with(model, interleaved, references)
+                results[name, "interleaved"].append(stats.median_ms)
+                rungs[name].add(stats.reference)
         if round_ < args.rounds - 1:
             time.sleep(max(0.0, gap - (time.monotonic() - began)))
-    print(f"repeatability: {args.rounds} measurements each, over {args.minutes:g} min "
-          f"(reference {reference_ms:.3f} ms); CV goal <= 3%")
+    ladder = ", ".join(f"{r.name} {r.ms:.3f} ms" for r in references)
+    print(f"repeatability: {args.rounds} measurements each, over {args.minutes:g} min, "
+          f"{interleaved.blocks} blocks an interleaved one (references: {ladder}); "
+          "CV goal <= 3%")
     for (name, method), values in results.items():
         values = np.array(values)
         print(f"  {name:<15} {method:<12} mean {values.mean():.3f} ms, range "
               f"{values.min():.3f}-{values.max():.3f}, CV "
-              f"{100 * values.std(ddof=1) / values.mean():.2f}%  {students[name]}")
+              f"{100 * values.std(ddof=1) / values.mean():.2f}%  {students[name]}"
+              + (f" (against {', '.join(sorted(rungs[name]))})" if method == "interleaved"
+                 else ""))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

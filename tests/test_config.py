@@ -51,6 +51,7 @@ def test_a_section_given_in_part_keeps_its_own_defaults(tmp_path):
     ("noequals", "expected key.path=value"),
     ("latency.repeats=3", "latency.repeats must be an integer >= 5, got 3"),
     ("latency.max_spread=0", "latency.max_spread must be > 0"),
+    ("latency.blocks=2", "latency.blocks must be an integer >= 3, got 2"),
     ("search.screening.factor=0", "search.screening.factor must be >= 1"),
 ])
 def test_bad_overrides_name_the_key(override, message):

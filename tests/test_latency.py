@@ -12,9 +12,10 @@ import torch
 import akd.latency.cache
 import akd.latency.measure
 from akd.latency.measure import balanced_runs
-from akd.latency import measure_with
+from akd.latency import Reference, measure_with
 from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
                  measure_latency)
+from akd.latency.reference import REFERENCES
 from search_spaces import build_model, get_space
 from search_spaces.builder import Layer
 
@@ -195,9 +196,10 @@ def _no_measuring(model, config):
 class _Costly(torch.nn.Module):
     """A stand-in model whose simulated run costs ``units`` of the simulated host's time."""
 
-    def __init__(self, units: float) -> None:
+    def __init__(self, units: float, overhead: float = 0.0) -> None:
         super().__init__()
-        self.units = units
+        self.units = units  # arithmetic, in units of the simulated host's compute speed
+        self.overhead = overhead  # per-call overhead, which the host may slow unequally
 
     def forward(self, x):
         return x
@@ -227,7 +229,7 @@ def test_interleaving_cancels_a_host_that_slows_down_between_blocks(monkeypatch)
     drifting = [measure_with(student, direct).median_ms for _ in range(10)]
     assert _cv(drifting) > 0.2  # a direct measurement takes whatever speed its window had
     interleaved = dataclasses.replace(direct, method="interleaved")
-    measured = [measure_with(student, interleaved, reference, reference_ms=1.25)
+    measured = [measure_with(student, interleaved, [Reference(reference, 1.25)])
                 for _ in range(10)]
     assert all(s.method == "interleaved" and s.reference_ms == 1.25 for s in measured)
     # the ratio to the reference is exact whatever the speed: 3 / 2 of the reference's 1.25 ms
@@ -238,7 +240,7 @@ def test_interleaving_cancels_a_steady_drift_within_each_pair(monkeypatch):
     _simulated_host(monkeypatch, lambda i: 1.0 + 0.02 * i)  # slower and slower, block by block
     config = LatencyConfig(input_size=(1, 4, 4), warmup=0, repeats=30, retries=0,
                            method="interleaved")
-    stats = measure_with(_Costly(3.0), config, _Costly(2.0), reference_ms=1.0)
+    stats = measure_with(_Costly(3.0), config, [Reference(_Costly(2.0), 1.0)])
     assert stats.median_ms == pytest.approx(1.5, rel=0.01)  # alternating order: errors cancel
 
 
@@ -256,11 +258,36 @@ def test_interleaved_blocks_of_a_fast_student_span_the_reference_blocks_time(mon
         blocks.append((model.units, runs)) or real(model, x, runs, sync)))
     config = LatencyConfig(input_size=(1, 4, 4), warmup=2, repeats=30, retries=0,
                            method="interleaved")
-    stats = measure_with(_Costly(0.5), config, _Costly(2.0), reference_ms=1.0)
-    assert stats.median_ms == pytest.approx(0.25, rel=0.01) and stats.runs == 6 * 20
+    stats = measure_with(_Costly(0.5), config, [Reference(_Costly(2.0), 1.0)])
+    assert stats.median_ms == pytest.approx(0.25, rel=0.01) and stats.runs == 20 * 20
     timed = blocks[2:]  # after the two warm-ups
     assert {runs for units, runs in timed if units == 0.5} == {20}
     assert {runs for units, runs in timed if units == 2.0} == {5}
+
+
+def test_each_model_is_timed_against_the_rung_of_the_ladder_nearest_its_speed(monkeypatch):
+    # the host slows arithmetic and per-call overhead unequally from window to window: only a
+    # reference that spends its time like the model cancels that
+    speeds = np.random.default_rng(1).uniform(0.5, 2.5, size=(10_000, 2))
+
+    blocks = itertools.count()
+
+    def simulated_runs(model, x, runs, sync):
+        # the speed holds for a pair of timed blocks (a warm-up, of 3 runs, takes the next one's)
+        compute, overhead = speeds[(next(blocks) if runs != 3 else 0) // 2]
+        return np.full(runs, model.units * compute + model.overhead * overhead)
+
+    monkeypatch.setattr(akd.latency.measure, "_time_runs", simulated_runs)
+    ladder = [Reference(_Costly(2.0), 1.0, "main"), Reference(_Costly(0.0, 0.2), 0.1, "fast")]
+    config = LatencyConfig(input_size=(1, 4, 4), warmup=3, repeats=30, retries=0,
+                           method="interleaved")
+    fast = [measure_with(_Costly(0.0, 0.1), config, ladder) for _ in range(5)]
+    assert {s.reference for s in fast} == {"fast"} and {s.reference_ms for s in fast} == {0.1}
+    assert [s.median_ms for s in fast] == pytest.approx([0.05] * 5, rel=1e-12)  # exact
+    against_main = [measure_with(_Costly(0.0, 0.1), config, ladder[:1]) for _ in range(5)]
+    assert _cv([s.median_ms for s in against_main]) > 0.02  # the unequal drift stays in
+    slow = measure_with(_Costly(3.0), config, ladder)
+    assert slow.reference == "main" and slow.median_ms == pytest.approx(1.5, rel=1e-12)
 
 
 def test_interleaved_needs_a_reference():
@@ -271,20 +298,25 @@ def test_interleaved_needs_a_reference():
 
 def test_interleaved_latencies_share_one_calibration_and_say_how_they_were_taken(tmp_path,
                                                                                  monkeypatch):
-    calibrations = []
-    real = akd.latency.cache.calibrate
+    calibrations, rungs = [], []
+    real, real_rung = akd.latency.cache.calibrate, akd.latency.cache.calibrate_rung
     monkeypatch.setattr(akd.latency.cache, "calibrate",
                         lambda config: calibrations.append(config) or real(config))
+    monkeypatch.setattr(akd.latency.cache, "calibrate_rung", lambda config, arch, main_ms: (
+        rungs.append(arch) or real_rung(config, arch, main_ms)))
     config = LatencyConfig(input_size=(1, 8, 8), warmup=1, repeats=5, retries=0,
                            method="interleaved")
     cache = LatencyCache(tmp_path / "latency.jsonl")
     small, large = (latency_of(arch, cache, config) for arch in ("cn_r1_k3_s1_c4",
                                                                  "cn_r1_k3_s1_c16"))
     assert len(calibrations) == 1  # once per machine and setting, then from the cache
+    assert rungs == list(REFERENCES[1:])  # every other rung once, against the main one
     assert small.method == large.method == "interleaved"
-    assert small.reference_ms == large.reference_ms > 0
+    assert {small.reference, large.reference} <= set(REFERENCES)
+    assert small.reference_ms > 0 and large.reference_ms > 0
     reread = LatencyCache(tmp_path / "latency.jsonl")
-    assert latency_of("cn_r1_k3_s1_c4", reread, config) == small and len(calibrations) == 1
+    assert latency_of("cn_r1_k3_s1_c4", reread, config) == small
+    assert len(calibrations) == 1 and len(rungs) == len(REFERENCES) - 1
     # a direct measurement of the same student is another entry, never confused with it
     direct = dataclasses.replace(config, method="direct")
     assert latency_of("cn_r1_k3_s1_c4", reread, direct).method == "direct"

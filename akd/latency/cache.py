@@ -29,9 +29,9 @@ from search_spaces import Architecture, build_model
 
 from ..cores import CoreLock
 from ..io import append_line
-from .measure import LatencyConfig, LatencyStats, device_name, measure_with
-from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, calibrate, reference_model,
-                        reference_names)
+from .measure import LatencyConfig, LatencyStats, Reference, device_name, measure_with
+from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, REFERENCES, calibrate,
+                        calibrate_rung, reference_model, reference_names)
 
 
 @dataclass(frozen=True)
@@ -84,19 +84,36 @@ class LatencyCache:
 
     def _measure(self, job: LatencyJob) -> LatencyStats:
         """Time ``job``'s module (the caller holds the core lock); an interleaved measurement
-        against the reference, calibrated first when this cache has not yet."""
+        against the reference ladder, calibrated first when this cache has not yet."""
         if job.config.method != "interleaved":
             return measure_with(job.build(), job.config)
         at = dataclasses.replace(job.config, input_size=job.reference_input or
-                                 job.config.input_size)  # where the reference runs
-        calibration = LatencyJob({"calibration": REFERENCE_ARCH, "rounds": CALIBRATION_ROUNDS},
-                                 dataclasses.replace(at, method="direct"), None)
-        reference = self.get(calibration)
-        if reference is None:
-            reference = calibrate(at)
-            self._append(calibration.key(), reference)
-        return measure_with(job.build(), job.config, reference_model(at), reference.median_ms,
+                                 job.config.input_size)  # where the references run
+        return measure_with(job.build(), job.config, self.references(at),
                             reference_input=at.input_size)
+
+    def references(self, at: LatencyConfig) -> list[Reference]:
+        """The references at ``at`` with their calibrated latencies, each calibrated once per
+        cache (machine and setting): the main rung directly, the others against it."""
+        main_job = LatencyJob({"calibration": REFERENCE_ARCH, "rounds": CALIBRATION_ROUNDS},
+                              dataclasses.replace(at, method="direct"), None)
+        main = self._calibration(main_job, lambda: calibrate(at))
+        ladder = [Reference(reference_model(at), main.median_ms, REFERENCE_ARCH)]
+        for arch in REFERENCES[1:]:
+            rung_job = LatencyJob({"calibration": arch, "against": REFERENCE_ARCH,
+                                   "rounds": CALIBRATION_ROUNDS},
+                                  dataclasses.replace(at, method="interleaved"), None)
+            rung = self._calibration(rung_job,
+                                     lambda arch=arch: calibrate_rung(at, arch, main.median_ms))
+            ladder.append(Reference(reference_model(at, arch), rung.median_ms, arch))
+        return ladder
+
+    def _calibration(self, job: LatencyJob, measure: Callable[[], LatencyStats]) -> LatencyStats:
+        stats = self.get(job)
+        if stats is None:
+            stats = measure()
+            self._append(job.key(), stats)
+        return stats
 
     def refresh(self) -> None:
         """Read the complete lines other processes appended since the last read."""

@@ -14,7 +14,11 @@ development host (experiments/bench_latency.py, docs/results.md#latency). With
 reference model (candidate-reference, then reference-candidate, so a steady drift cancels too);
 each pair of blocks gives the ratio of their medians, taken while the host ran at one speed, and
 the latency is the median ratio times the reference's own latency, calibrated once per machine
-(:mod:`akd.latency.reference`). That cut the variation to 2.2% in the same run.
+(:mod:`akd.latency.reference`). That cut the variation to 2.2% in the same run. A ratio tracks the
+drift best when both models are alike: a 0.1 ms student is all per-call overhead, a 1.3 ms
+reference all arithmetic, and the host's slow windows slow the two unequally (CV 4.6% against the
+main reference, 1.8% against a 0.17 ms one in one run). So the references form a ladder, and each
+model is timed against the one nearest its own speed.
 
 The rest of the latency story lives in small modules beside this one:
 
@@ -35,7 +39,7 @@ import functools
 import gc
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -60,11 +64,13 @@ class LatencyConfig:
     threads: int = 1  # intra-op CPU threads while timing (MnasNet measures single-threaded)
     device: torch.device | str = "cpu"  # "cpu", "cuda" or "cuda:N"; normalised to torch.device
     warmup: int = 10  # untimed runs first: allocator, caches and lazy kernel choices settle
-    repeats: int = 30  # timed runs per attempt; their median is the latency
+    repeats: int = 30  # direct: timed runs per attempt; their median is the latency
     max_spread: float = 0.10  # re-measure when (p75 - p25) / median of the runs is wider
     retries: int = 3  # re-measurements allowed after the first attempt
     method: str = "direct"  # direct: the model's own runs; interleaved: in blocks alternating
     # with a reference model, as the ratio to it (cancels the host's speed drift)
+    blocks: int = 20  # interleaved: blocks of the model, each beside one of the reference; the
+    # median of their ratios is the latency (6 blocks gave a CV of 9% in a noisy hour, 20 gave 2%)
 
     def __post_init__(self) -> None:
         size = tuple(self.input_size) if isinstance(self.input_size, (tuple, list)) else ()
@@ -78,7 +84,8 @@ class LatencyConfig:
             raise ValueError(f"method = {self.method!r}; allowed: {', '.join(METHODS)}")
 
 
-COUNTS = (("threads", 1), ("warmup", 0), ("repeats", 5), ("retries", 0))  # name, minimum
+COUNTS = (("threads", 1), ("warmup", 0), ("repeats", 5), ("retries", 0),
+          ("blocks", 3))  # name, minimum
 
 
 def check_counts(settings: object, prefix: str = "") -> None:
@@ -108,6 +115,16 @@ class LatencyStats:
     method: str = "direct"  # how it was taken: direct, or interleaved with the reference
     reference_ms: float | None = None  # interleaved: the reference's calibrated latency; the
     # percentiles and spread are then those of the block ratios, times it
+    reference: str | None = None  # interleaved: which reference of the ladder it was timed against
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A fixed model that interleaved measurements are ratios to, with its calibrated latency."""
+
+    model: nn.Module
+    ms: float  # its latency on this machine and setting (akd.latency.reference calibrates it)
+    name: str = "reference"  # what it is, e.g. its architecture string; recorded in the stats
 
 
 def measure_latency(model: nn.Module,
@@ -128,19 +145,18 @@ def measure_latency(model: nn.Module,
                                              max_spread, retries))
 
 
-def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module | None = None,
-                 reference_ms: float | None = None,
+def measure_with(model: nn.Module, config: LatencyConfig,
+                 references: Sequence[Reference] = (),
                  reference_input: tuple[int, int, int] | None = None) -> LatencyStats:
     """:func:`measure_latency` with its settings in one :class:`LatencyConfig`; the interleaved
-    method also needs the ``reference`` model and its calibrated latency ``reference_ms``, and
-    the input size the reference takes when it is not ``config.input_size`` (a layer of a student
-    is timed against the whole-network reference, so that every layer shares one scale)."""
+    method also needs the ``references`` (the ladder: the one whose warm-up runs are nearest the
+    model's in speed is used), and the input size they take when it is not
+    ``config.input_size`` (a layer of a student is timed against the whole-network references,
+    so that every layer shares one scale)."""
     interleaved = config.method == "interleaved"
-    if interleaved and (reference is None or not reference_ms or reference_ms <= 0):
+    if interleaved and (not references or any(not r.ms or r.ms <= 0 for r in references)):
         raise ValueError("method = 'interleaved' needs a reference model and its latency > 0")
     model = copy.deepcopy(model).to(config.device).eval()
-    if interleaved:
-        reference = copy.deepcopy(reference).to(config.device).eval()
     x = torch.randn(1, *config.input_size, device=config.device)
     x_reference = torch.randn(1, *(reference_input or config.input_size), device=config.device)
     sync = torch.cuda.synchronize if config.device.type == "cuda" else _no_sync
@@ -150,15 +166,17 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
         with torch.inference_mode(), _gc_paused():
             warm = _time_runs(model, x, config.warmup, sync)
             if interleaved:
-                runs = balanced_runs(warm, _time_runs(reference, x_reference, config.warmup,
-                                                      sync))
+                reference, reference_warm = _nearest_reference(references, warm, x_reference,
+                                                               config, sync)
+                runs = balanced_runs(warm, reference_warm)
             best = None
             for attempt in range(1, config.retries + 2):
                 if interleaved:
-                    ratios = _block_ratios(model, x, reference, x_reference, config.repeats,
+                    ratios = _block_ratios(model, x, reference[0], x_reference, config.blocks,
                                            sync, runs)
-                    stats = replace(_summarise(ratios * reference_ms), method="interleaved",
-                                    reference_ms=reference_ms, runs=len(ratios) * runs[0])
+                    stats = replace(_summarise(ratios * reference[1].ms), method="interleaved",
+                                    reference_ms=reference[1].ms, reference=reference[1].name,
+                                    runs=len(ratios) * runs[0])
                 else:
                     stats = _summarise(_time_runs(model, x, config.repeats, sync))
                 best = stats if best is None or stats.spread < best.spread else best
@@ -167,6 +185,22 @@ def measure_with(model: nn.Module, config: LatencyConfig, reference: nn.Module |
     finally:
         torch.set_num_threads(previous_threads)
     return replace(best, attempts=attempt, converged=best.spread <= config.max_spread)
+
+
+def _nearest_reference(references: Sequence[Reference], model_warm: np.ndarray,
+                       x_reference: torch.Tensor, config: LatencyConfig,
+                       sync: Callable[[], None]) -> tuple[tuple[nn.Module, Reference],
+                                                          np.ndarray]:
+    """The reference (a copy on the device, and the entry) whose warm-up runs are nearest the
+    model's in log-speed, with those runs; the first one when there are no warm-up runs to go
+    by. Both warm up in the same moment, so the choice does not follow the host's drift."""
+    copies = [copy.deepcopy(r.model).to(config.device).eval() for r in references]
+    warm = [_time_runs(c, x_reference, config.warmup, sync) for c in copies]
+    chosen = 0
+    if len(model_warm) and len(references) > 1:
+        own = np.log(np.median(model_warm))
+        chosen = int(np.argmin([abs(np.log(np.median(w)) - own) for w in warm]))
+    return (copies[chosen], references[chosen]), warm[chosen]
 
 
 def balanced_runs(model_times: np.ndarray, reference_times: np.ndarray) -> tuple[int, int]:
@@ -182,13 +216,13 @@ def balanced_runs(model_times: np.ndarray, reference_times: np.ndarray) -> tuple
 
 
 def _block_ratios(model: nn.Module, x: torch.Tensor, reference: nn.Module,
-                  x_reference: torch.Tensor, repeats: int, sync: Callable[[], None],
+                  x_reference: torch.Tensor, blocks: int, sync: Callable[[], None],
                   runs: tuple[int, int] = (BLOCK_RUNS, BLOCK_RUNS)) -> np.ndarray:
     """Per pair of adjacent blocks, the model's median run over the reference's, in the order
     model-reference, reference-model, ... so that a drift within a pair cancels over pairs;
     ``runs``: runs per block of the model and of the reference."""
     ratios = []
-    for block in range(max(3, repeats // BLOCK_RUNS)):
+    for block in range(blocks):
         def model_block() -> float:
             return float(np.median(_time_runs(model, x, runs[0], sync)))
 

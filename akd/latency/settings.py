@@ -14,12 +14,13 @@ class LatencySettings:
     threads: int = 1  # intra-op threads while timing (MnasNet: single-threaded)
     device: str = "cpu"  # the target device the latency is for: cpu, cuda, cuda:N
     warmup: int = 10  # untimed runs before timing
-    repeats: int = 30  # timed runs; their median is the latency
+    repeats: int = 30  # direct: timed runs; their median is the latency
     max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
     retries: int = 3  # re-measurements allowed
     method: str = "interleaved"  # interleaved: timed in blocks alternating with a fixed
     # reference model, as the ratio to it times its calibrated latency, which cancels the host's
     # speed drift; direct: the student's own runs alone
+    blocks: int = 20  # interleaved: blocks of the student, each beside a block of the reference
     where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
     # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
     resource: str | None = None  # where=worker: a custom Ray resource that only the target
@@ -38,4 +39,4 @@ class LatencySettings:
 
     def timing(self, input_size: tuple[int, int, int]) -> LatencyConfig:
         return LatencyConfig(input_size, self.threads, self.device, self.warmup, self.repeats,
-                             self.max_spread, self.retries, self.method)
+                             self.max_spread, self.retries, self.method, self.blocks)
