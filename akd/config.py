@@ -177,12 +177,18 @@ class FinalConfig:
     seeds: int = 3  # trainings per architecture and mode (CLS, KD), seeds 0..seeds-1
     references: bool = True  # also train the space's hand-designed student at a similar latency
     train_images: int = 0  # train on the first N training images (0: the full training set)
+    test_images: int = 0  # test on a fixed seeded sample of N test images (0: the whole test
+    # split); a smaller test set is for smoke runs only: it widens every interval
     training: TrainConfig = field(default_factory=_final_training)  # the final budget
 
     def __post_init__(self) -> None:
         for name in ("top_k", "seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"final.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("train_images", "test_images"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"final.{name} must be >= 0 (0: all of them), got "
+                                 f"{getattr(self, name)}")
         if not self.training.alpha > 0:
             raise ValueError(f"final.training.alpha = {self.training.alpha} leaves the KD runs "
                              "without a teacher; use an alpha in (0, 1]")

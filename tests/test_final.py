@@ -54,3 +54,18 @@ def test_a_failed_run_is_left_out_not_crashed_on():
     result = summarize(config, [student("akd"), student("nas")], runs)
     assert result["gain"]["n"] == 1  # only seed 1 has all four numbers
     assert result["students"][0]["cls_mean"] == pytest.approx(0.8)
+
+
+def test_the_final_test_sample_is_fixed_spread_and_in_order():
+    import torch
+
+    from akd.data import Split
+    from akd.execution.workspace import _test_sample
+
+    labels = torch.arange(1000) // 100  # sorted by class, as a user's folder may be
+    split = Split(torch.zeros(1000, 1, 2, 2), labels)
+    sample = _test_sample(split, 200)
+    assert len(sample) == 200 and torch.equal(sample.labels, _test_sample(split, 200).labels)
+    assert set(sample.labels.tolist()) == set(range(10))  # every class, not the first two
+    assert bool((sample.labels[1:] >= sample.labels[:-1]).all())  # the split's own order kept
+    assert _test_sample(split, 0) is split

@@ -11,7 +11,8 @@ from conftest import require_ray
 
 # the quick preset on synthetic data: every refusal below happens before any training
 BASE = ["--config", "quick", "--set", "progress=false", "--set", "data.name=synthetic",
-        "--set", "data.val_size=400", "--set", "data.proxy_size=400"]
+        "--set", "data.val_size=400", "--set", "data.proxy_size=400",
+        "--set", "final.test_images=0"]  # the preset's 2,000 are more than synthetic's 600
 
 
 def snapshot(folder):
@@ -46,6 +47,10 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("proxy.temperature=0", "proxy.temperature = 0.0 is invalid"),
     ("final.training.lr=0", "final.training.lr = 0.0 is invalid"),
     ("teacher.training.batch_size=0", "teacher.training.batch_size = 0 is invalid"),
+    ("final.train_images=99999", "final.train_images = 99999 is more than the 2000 images of "
+                                 "synthetic's training split"),
+    ("final.test_images=99999", "final.test_images = 99999 is more than the"),
+    ("final.test_images=-1", "final.test_images must be >= 0"),
 ])
 def test_a_bad_setting_is_refused_before_anything_is_written(override, message, tmp_path, capsys):
     assert message in refuse(tmp_path, capsys, override)

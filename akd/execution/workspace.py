@@ -17,6 +17,7 @@ from ..arms import any_distills, arm_kind
 from ..config import RunConfig, cache_dir
 from ..data import Dataset, Split, load_dataset
 from ..distill import CachedTeacher, Teacher, TrainConfig, load_teacher
+from ..errors import DataError
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Workspace:
     signal: CachedTeacher | None  # the teacher's logits of the proxy split (arms that distil)
     final_train: Split | None = None  # the final stage's training images
     final_signal: CachedTeacher | None = None  # the teacher's logits of them (KD runs)
+    final_test: Split | None = None  # the final stage's test images
 
     def training(self, arm: str) -> TrainConfig:
         """Proxy training of ``arm``: the configured KD for an arm that distils, else labels
@@ -49,6 +51,7 @@ def workspace(config: RunConfig) -> Workspace:
 def _load_workspace(config: RunConfig) -> Workspace:
     cache = cache_dir(config)
     space = Workspace(config, load_dataset(config.data, cache), None, None)
+    check_final_sizes(config, space.dataset)  # now, not after the whole search
     if any_distills(config.search.arms):
         space.teacher = load_teacher(config.teacher, space.dataset, cache,
                                      progress=config.progress)
@@ -69,10 +72,30 @@ def final_workspace(config: RunConfig) -> Workspace:
                                          progress=config.progress)
         train_split = space.dataset.train
         if config.final.train_images > 0:  # the training split is in seeded random order
-            train_split = train_split.subset(
-                torch.arange(min(config.final.train_images, len(train_split))))
+            train_split = train_split.subset(torch.arange(config.final.train_images))
         space.final_train = train_split
+        space.final_test = _test_sample(space.dataset.test, config.final.test_images)
         space.final_signal = CachedTeacher(space.teacher, train_split, config.final.training,
                                            cache, progress=config.progress)
         space.final_signal.fill(config.final.training.epochs)
     return space
+
+
+def check_final_sizes(config: RunConfig, dataset: Dataset) -> None:
+    """DataError when ``final.train_images`` or ``final.test_images`` asks for more images than
+    the split holds (a typo must not silently train on everything)."""
+    for key, asked, name, split in (
+            ("final.train_images", config.final.train_images, "training", dataset.train),
+            ("final.test_images", config.final.test_images, "test", dataset.test)):
+        if asked > len(split):
+            raise DataError(f"{key} = {asked} is more than the {len(split)} images of "
+                            f"{dataset.name}'s {name} split; use at most {len(split)} (0: all)")
+
+
+def _test_sample(test: Split, images: int) -> Split:
+    """``images`` test images drawn once with a fixed seed (the file's order may be sorted by
+    class), in their order; the whole split for 0."""
+    if images == 0:
+        return test
+    chosen = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:images]
+    return test.subset(chosen.sort().values)

@@ -79,7 +79,7 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
         kd = task.mode == "kd"
         training = dataclasses.replace(config.final.training, seed=task.seed,
                                        alpha=config.final.training.alpha if kd else 0.0)
-        return (space.dataset, task.seed, space.final_train, space.dataset.test, training,
+        return (space.dataset, task.seed, space.final_train, space.final_test, training,
                 space.final_signal if kd else None)
 
     return train_student(task.arch, run, lock, save_to=task.save_to)

@@ -77,7 +77,9 @@ def table_2x2(best: dict) -> dict:
 
 
 def final_table(result: dict) -> str:
-    lines = ["", "final stage: test accuracy, mean over seeds",
+    sample = result.get("final", {}).get("test_images")
+    on = f" on a seeded sample of {sample:,} test images" if sample else ""
+    lines = ["", f"final stage: test accuracy{on}, mean over seeds",
              f"{'student':<12} {'CLS':>8} {'KD':>8} {'KD-CLS':>8} {'latency':>8}  architecture"]
     for s in result["students"]:
         cls, kd = s["cls_mean"], s["kd_mean"]
