@@ -15,6 +15,7 @@ import torch
 from controllers import Controller, get_controller
 from search_spaces import SearchSpace, get_space
 
+from .arms import arm_kind
 from .cluster import check_reachable, import_ray
 from .config import RunConfig, cache_dir
 from .cores import CoreLock
@@ -40,19 +41,31 @@ def build_space(config: RunConfig) -> SearchSpace:
         raise ConfigError(error.args[0]) from None
 
 
-def build_controller(config: RunConfig, space: SearchSpace) -> Controller:
-    """A fresh controller of ``config`` for ``space`` (each arm has its own). The LSTM learns
-    from one step's batch at a time (with screening, all the candidates a step asks) unless
-    ``controller.options.batch_size`` says otherwise."""
+def arm_choices(config: RunConfig, space: SearchSpace, arm: str) -> list[int]:
+    """The choices of ``arm``'s controller: the space's decisions, then, for an arm that
+    distils, one decision per KD hyper-parameter ``search.kd`` searches."""
+    extra = config.search.kd.choices() if arm_kind(arm).distills else []
+    return list(space.choices) + extra
+
+
+def build_controller(config: RunConfig, space: SearchSpace, arm: str = "akd") -> Controller:
+    """A fresh controller of ``config`` for ``space`` and ``arm`` (each arm has its own). The
+    LSTM learns from one step's batch at a time (with screening, all the candidates a step asks)
+    unless ``controller.options.batch_size`` says otherwise."""
     options = dict(config.controller.options)
+    choices = arm_choices(config, space, arm)
     try:
-        controller = get_controller(config.controller.name, space.choices,
-                                    seed=config.search.seed, **options)
-        if "batch_size" not in options and controller.accepts_option("batch_size"):
-            controller = get_controller(config.controller.name, space.choices,
-                                        seed=config.search.seed, **options,
-                                        batch_size=config.search.batch_size
-                                        * config.search.screening.factor)
+        kind = get_controller(config.controller.name, choices, seed=config.search.seed,
+                              **options)  # checks the user's options first
+        fields, ordered, free = space.family_spec()  # how a family (autokd) shares them
+        implied = {"batch_size": config.search.batch_size * config.search.screening.factor,
+                   "family_fields": fields, "family_ordered": list(ordered),
+                   "family_free": list(free),
+                   "family_values": [list(d.values) for d in space.decisions]}
+        implied = {k: v for k, v in implied.items()
+                   if k not in options and kind.accepts_option(k)}
+        controller = get_controller(config.controller.name, choices, seed=config.search.seed,
+                                    **options, **implied) if implied else kind
     except TypeError as error:
         raise ConfigError(f"controller.options: {error}") from None
     except (KeyError, ValueError) as error:  # args[0]: the message, unquoted for a KeyError

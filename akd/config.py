@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class SpaceConfig:
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    name: str = "lstm_ppo"  # lstm_ppo (MnasNet's), lstm_reinforce, random, evolution
+    name: str = "lstm_ppo"  # lstm_ppo (MnasNet's), lstm_reinforce, random, evolution, tpe, gp
     options: dict[str, Any] = field(default_factory=dict)  # keyword options, e.g. {lr: 0.001}
 
 
@@ -76,6 +77,67 @@ class ScreeningConfig:
 
 
 @dataclass(frozen=True)
+class KDRange:
+    """A KD hyper-parameter the akd arm searches: ``levels`` values from ``low`` to ``high``
+    (evenly spaced, or evenly in log space with ``log``), one more categorical decision."""
+
+    low: float
+    high: float
+    log: bool = False
+    levels: int = 8
+
+    def check(self, key: str, low_ok, high_ok, allowed: str) -> None:
+        if not (low_ok(self.low) and high_ok(self.high) and self.low < self.high):
+            raise ValueError(f"{key} = [{self.low}, {self.high}] is invalid; allowed: low < high, "
+                             f"{allowed}")
+        if self.levels < 2:
+            raise ValueError(f"{key}.levels must be >= 2, got {self.levels}")
+
+    def values(self) -> list[float]:
+        if self.log:
+            grid = [math.exp(v) for v in _even(math.log(self.low), math.log(self.high),
+                                               self.levels)]
+        else:
+            grid = _even(self.low, self.high, self.levels)
+        return [round(v, 6) for v in grid]
+
+
+def _even(low: float, high: float, levels: int) -> list[float]:
+    return [low + (high - low) * i / (levels - 1) for i in range(levels)]
+
+
+@dataclass(frozen=True)
+class KDSearchConfig:
+    """The KD hyper-parameters the akd arm searches with the architecture, as extra decisions
+    after the space's (null: fixed at proxy.temperature and proxy.alpha)."""
+
+    temperature: KDRange | None = None  # e.g. {low: 1, high: 20, log: true, levels: 8}
+    alpha: KDRange | None = None  # e.g. {low: 0.1, high: 1.0, levels: 10}
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None:
+            self.temperature.check("search.kd.temperature", lambda v: v > 0, math.isfinite,
+                                   "0 < low")
+        if self.alpha is not None:
+            self.alpha.check("search.kd.alpha", lambda v: v > 0, lambda v: v <= 1,
+                             "0 < low, high <= 1 (alpha 0 is no KD)")
+
+    @property
+    def searched(self) -> dict[str, KDRange]:
+        """The searched hyper-parameters by name, in decision order."""
+        return {name: grid for name, grid in (("temperature", self.temperature),
+                                              ("alpha", self.alpha)) if grid is not None}
+
+    def choices(self) -> list[int]:
+        """The number of choices of each extra decision."""
+        return [grid.levels for grid in self.searched.values()]
+
+    def decode(self, indices: list[int]) -> dict[str, float]:
+        """The hyper-parameters these extra decisions choose, e.g. {"temperature": 4.8}."""
+        return {name: grid.values()[i] for (name, grid), i in zip(self.searched.items(), indices)}
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     arms: list[str] = field(default_factory=lambda: list(ARMS))  # which arms run: akd, nas or both
     trials: int = 64  # finished candidates per arm
@@ -90,6 +152,8 @@ class SearchConfig:
     # together; 0: evaluator.workers
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)  # train only the
     # candidates a KD-accuracy predictor ranks highest ([Screening](screening.md))
+    kd: KDSearchConfig = field(default_factory=KDSearchConfig)  # KD hyper-parameters the akd
+    # arm searches with the architecture
 
     def __post_init__(self) -> None:
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -104,6 +168,13 @@ class SearchConfig:
         if self.screening.enabled and self.asynchronous:
             raise ValueError("search.screening ranks a whole step's candidates at once; it needs "
                              "search.asynchronous: false")
+        if self.kd.searched and self.screening.enabled:
+            raise ValueError("search.screening's predictor was fitted at fixed KD "
+                             "hyper-parameters, so it cannot rank searched ones; use "
+                             "search.kd or search.screening, not both")
+        if self.kd.searched and not any_distills(self.arms):
+            raise ValueError("search.kd: no arm of search.arms distils, so there are no KD "
+                             "hyper-parameters to search; add the akd arm")
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,8 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     """The state-dict file of ``student``'s KD training of ``seed``, the state dict (read once)
     and its final_runs.jsonl record; trained now, the final stage's way, when the run does not
     hold it."""
-    task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed)
+    task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed,
+                      student.get("kd"))
     done = {run_key(r): r for r in read_lines(run.final_runs)}  # the latest line wins
     record = done.get(task.key())
     # a weights file that does not load (cut short by a crash) is set aside and trained again

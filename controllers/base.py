@@ -43,6 +43,8 @@ class Candidate:
     id: int  # unique within a controller, in ask order; tell() matches candidates on it
     decisions: list[int]  # one choice index per decision of the space
     log_prob: float | None = None  # log-probability under the policy that proposed it (LSTM only)
+    family: dict | None = None  # the family it was drawn from (autokd): its index, the member's
+    # index and the family's parameters; plain data, recorded with the trial
 
 
 @dataclass
@@ -82,8 +84,8 @@ class Controller(ABC):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"ask(n): n = {n!r} is invalid; allowed: an integer >= 1")
         batch = []
-        for decisions, log_prob in self._propose(n):
-            candidate = Candidate(self._next_id, list(decisions), log_prob)
+        for decisions, log_prob, *family in self._propose(n):
+            candidate = Candidate(self._next_id, list(decisions), log_prob, *family)
             # keep a copy, so that editing the handed-out candidate cannot change what is learned
             self._pending[candidate.id] = Candidate(**asdict(candidate))
             self._next_id += 1
@@ -166,8 +168,9 @@ class Controller(ABC):
     # ---- hooks for strategies -----------------------------------------------------------------
 
     @abstractmethod
-    def _propose(self, n: int) -> list[tuple[list[int], float | None]]:
-        """``n`` pairs of (decisions, log-probability or None)."""
+    def _propose(self, n: int) -> list[tuple]:
+        """``n`` pairs of (decisions, log-probability or None), or triples with the family the
+        candidate was drawn from."""
 
     @abstractmethod
     def _learn(self, candidate: Candidate, reward: float) -> dict[str, float]:

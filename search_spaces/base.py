@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .architecture import Architecture
+from .family import ORDERED
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class SearchSpace(ABC):
 
     def encode(self, arch: Architecture | str) -> list[int]:
         if isinstance(arch, str):
-            arch = Architecture.parse(arch)
+            arch = self.parse(arch)
         values = self._disassemble(arch)
         decisions = []
         for decision, value in zip(self.decisions, values, strict=True):
@@ -88,6 +89,18 @@ class SearchSpace(ABC):
                                  f"{decision.name} = {value!r}; allowed: {decision.values}")
             decisions.append(decision.values.index(value))
         return decisions
+
+    def family_spec(self) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+        """How a family (:mod:`search_spaces.family`) shares distributions across this space's
+        decisions: one field name per decision (by default the part after the block,
+        ``b3.kernel`` -> ``kernel``), the fields that are ordered sizes (a position, not a mix),
+        and the fields drawn uniformly with no parameter."""
+        return ([name.rsplit(".", 1)[-1] for name in self.decision_names],
+                ORDERED, ())
+
+    def parse(self, text: str):
+        """The architecture a string of this space names (block strings by default)."""
+        return Architecture.parse(text)
 
     def summary(self) -> str:
         lines = [f"{self.name} space: {len(self.decisions)} decisions, {self.size:.3e} "

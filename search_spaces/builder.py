@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .architecture import Architecture, Block
+from .nago import NagoArch, NagoNet, is_nago
 
 
 def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1,
@@ -94,10 +95,10 @@ class StudentNet(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-def build_model(arch: Architecture | str, num_classes: int = 10, in_channels: int = 3,
+def build_model(arch: Architecture | NagoArch | str, num_classes: int = 10, in_channels: int = 3,
                 dropout: float = 0.2,
                 weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None
-                ) -> StudentNet:
+                ) -> nn.Module:
     """Build ``arch`` (an Architecture or its string) for any input channels and class count.
 
     Global pooling makes the network resolution-agnostic; the input only has to be at least 1x1
@@ -108,14 +109,16 @@ def build_model(arch: Architecture | str, num_classes: int = 10, in_channels: in
         model = build_model(Path("student.arch").read_text(), num_classes=10, in_channels=1,
                             weights="student.pt").eval()
     """
-    if isinstance(arch, str):
-        arch = Architecture.parse(arch)
+    arch = parse_arch(arch) if isinstance(arch, str) else arch
     for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    model = StudentNet(arch, num_classes, in_channels, dropout)
+    if isinstance(arch, NagoArch):
+        model = NagoNet(arch, num_classes, in_channels, dropout)
+    else:
+        model = StudentNet(arch, num_classes, in_channels, dropout)
     if weights is not None:
         _load_weights(model, weights)
     return model
@@ -167,3 +170,8 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
             nn.init.zeros_(m.bias)
+
+
+def parse_arch(text: str) -> Architecture | NagoArch:
+    """The network a string names: a NAGO network (``nago:...``) or a block string."""
+    return NagoArch.parse(text) if is_nago(text) else Architecture.parse(text)

@@ -12,6 +12,7 @@ SPACES = {
     "small28": lambda: get_space("mnasnet", preset="small28"),
     "imagenet224": lambda: get_space("mnasnet", preset="imagenet224"),
     "toy": lambda: get_space("toy"),
+    "nago": lambda: get_space("nago"),
 }
 
 
@@ -21,8 +22,9 @@ def space(request):
 
 
 def test_registry_lists_spaces_and_rejects_unknown():
-    assert available_spaces() == ["mnasnet", "toy"]
-    with pytest.raises(KeyError, match=r"unknown search space 'nope'; registered: mnasnet, toy"):
+    assert available_spaces() == ["mnasnet", "nago", "toy"]
+    with pytest.raises(KeyError,
+                       match=r"unknown search space 'nope'; registered: mnasnet, nago, toy"):
         get_space("nope")
     with pytest.raises(ValueError, match=r"unknown mnasnet preset 'tiny'; allowed: imagenet224"):
         get_space("mnasnet", preset="tiny")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from search_spaces import Architecture, build_model, count_cost
+from search_spaces import build_model, count_cost, parse_arch
 
 from ..cores import CoreLock
 from ..data import Dataset, Split
@@ -50,7 +50,7 @@ def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | No
     start = time.perf_counter()
     try:
         data, seed, train_split, eval_split, training, signal = setting()
-        parsed = Architecture.parse(arch)
+        parsed = parse_arch(arch)
         cost = count_cost(parsed, data.input_size, data.num_classes)
         torch.manual_seed(seed)
         model = build_model(parsed, data.num_classes, data.input_size[0])

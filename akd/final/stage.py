@@ -45,6 +45,8 @@ class FinalTask:
     mode: str  # "cls" (labels only) or "kd"
     seed: int
     save_to: str | None = None  # the file that keeps the trained state dict; None: not kept
+    kd: dict[str, float] | None = None  # the KD hyper-parameters the search chose for this
+    # student (search.kd), used by its KD runs; None: final.training's
 
     def key(self) -> tuple:
         return run_key(dataclasses.asdict(self))
@@ -56,11 +58,11 @@ def weights_file(key: tuple) -> str:
     return f"weights/{source}-{rank}-{mode}-seed{seed}.pt"
 
 
-def final_task(run: RunDir, source: str, rank: int, arch: str, mode: str, seed: int
-               ) -> FinalTask:
+def final_task(run: RunDir, source: str, rank: int, arch: str, mode: str, seed: int,
+               kd: dict[str, float] | None = None) -> FinalTask:
     """A final training whose trained weights are kept in ``run``'s weights/ folder."""
     return FinalTask(source, rank, arch, mode, seed,
-                     save_to=str(run.path / weights_file((source, rank, mode, seed))))
+                     save_to=str(run.path / weights_file((source, rank, mode, seed))), kd=kd)
 
 
 def final_record(task: FinalTask, outcome: Outcome) -> dict:
@@ -79,6 +81,8 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
         kd = task.mode == "kd"
         training = dataclasses.replace(config.final.training, seed=task.seed,
                                        alpha=config.final.training.alpha if kd else 0.0)
+        if kd and task.kd:  # the student's searched temperature and alpha
+            training = dataclasses.replace(training, **task.kd)
         return (space.dataset, task.seed, space.final_train, space.final_test, training,
                 space.final_signal if kd else None)
 
@@ -96,7 +100,7 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     if not students:
         raise RunError(f"{run.path}: no arm has a successful trial to train")
     done = {run_key(r): r for r in read_lines(run.final_runs)}
-    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed)
+    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed, s.get("kd"))
              for s in students for mode in MODES for seed in range(config.final.seeds)]
     todo = [t for t in tasks if t.key() not in done]
     if not todo and (run.path / "final.json").exists():

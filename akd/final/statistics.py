@@ -25,7 +25,7 @@ def searched_student(arm: str, rank: int, trial: dict) -> dict:
     """A final-stage student from ``arm``'s trial of that reward rank."""
     return {"source": arm, "rank": rank, "arch": trial["arch"], "latency_ms": trial["latency_ms"],
             "params": trial["params"], "flops": trial["flops"], "search_reward": trial["reward"],
-            "search_val_acc": trial["val_acc"]}
+            "search_val_acc": trial["val_acc"], "kd": trial.get("kd")}
 
 
 def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict:
@@ -85,8 +85,10 @@ def final_table(result: dict) -> str:
         cls, kd = s["cls_mean"], s["kd_mean"]
         diff = f"{kd - cls:+.4f}" if cls is not None and kd is not None else "-"
         name = f"{s['source']} #{s['rank']}"
+        searched = s.get("kd")  # the KD hyper-parameters its KD runs used, when searched
         lines.append(f"{name:<12} {fraction(cls):>8} {fraction(kd):>8} {diff:>8} "
-                     f"{s['latency_ms']:>6.3f}ms  {s['arch']}")
+                     f"{s['latency_ms']:>6.3f}ms  {s['arch']}"
+                     + (f"  (KD {kd_settings(searched)})" if searched else ""))
     gain = result["gain"]
     if gain and gain["mean"] is not None:
         ci = gain["ci95"]
@@ -94,3 +96,9 @@ def final_table(result: dict) -> str:
         lines.append(f"AKD gain [KD-CLS](akd) - [KD-CLS](nas): {gain['mean']:+.4f} over "
                      f"{gain['n']} seeds{interval}")
     return "\n".join(lines)
+
+
+def kd_settings(kd: dict[str, float]) -> str:
+    """Searched KD hyper-parameters in words, e.g. "T = 3.61, alpha = 0.9"."""
+    names = {"temperature": "T", "alpha": "alpha"}
+    return ", ".join(f"{names.get(k, k)} = {v:g}" for k, v in kd.items())

@@ -25,7 +25,7 @@ from pathlib import Path
 from torch import nn
 from tqdm import tqdm
 
-from search_spaces import Architecture, build_model
+from search_spaces import Architecture, build_model, parse_arch
 
 from ..cores import CoreLock
 from ..io import append_line
@@ -143,7 +143,7 @@ def latency_of(arch: Architecture | str, cache: LatencyCache,
                config: LatencyConfig = LatencyConfig(), num_classes: int = 10,
                lock: CoreLock | None = None) -> LatencyStats:
     """Measured latency of the student ``arch`` builds, measuring only on a cache miss."""
-    arch = Architecture.parse(arch) if isinstance(arch, str) else arch
+    arch = parse_arch(arch) if isinstance(arch, str) else arch
     build = partial(build_model, arch, num_classes=num_classes, in_channels=config.input_size[0])
     job = LatencyJob({"arch": str(arch), "num_classes": num_classes}, config, build)
     return cache.lookup([job], lock)[0]

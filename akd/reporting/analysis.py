@@ -139,15 +139,16 @@ def _read_policy(run: Run, run_dir: RunDir, arm: str) -> Policy | None:
         run.notes.append(str(error))
         checkpoint = None
     if checkpoint is not None:
-        controller = build_controller(run.config, run.space)
+        controller = build_controller(run.config, run.space, arm)
         try:
             controller.load_state_dict(checkpoint["controller"])
         except (KeyError, TypeError, ValueError) as error:
             run.notes.append(f"checkpoints/{arm}.pt does not fit the run's controller ({error})")
         else:
             out = controller.readout()
-            if out is not None:
-                return Policy(arm, "controller", out.marginals, out.greedy, out.entropy,
+            if out is not None:  # the architecture's decisions (search.kd's come after them)
+                n = len(run.space.choices)
+                return Policy(arm, "controller", out.marginals[:n], out.greedy[:n], out.entropy,
                               out.max_entropy)
     elif run.arm_trials(arm):
         run.notes.append(f"checkpoints/{arm}.pt is missing: {arm}'s policy is estimated from "

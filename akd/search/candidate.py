@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..config import RunConfig
 from ..cores import CoreLock
 from ..execution import Outcome, train_student, workspace
@@ -13,7 +15,7 @@ def evaluate_candidate(task: Task, config: RunConfig, lock: CoreLock | None = No
     search's work for the evaluator."""
     def setting() -> tuple:
         space = workspace(config)
-        training = space.training(task.arm)
+        training = dataclasses.replace(space.training(task.arm), **(task.kd or {}))
         # one seed for every candidate: the same architecture starts equal in both arms
         return (space.dataset, config.search.seed, space.dataset.proxy, space.dataset.val,
                 training, space.signal if training.alpha > 0 else None)

@@ -49,7 +49,8 @@ from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
-from .trial import PREDICTED, Task, TrialRecord, is_trained, top_trials, trials_table
+from .trial import (PREDICTED, Task, TrialRecord, family_lines, family_summary, is_trained,
+                    top_trials, trials_table)
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def _set_reward(arms: list[Arm], config: RunConfig, space: SearchSpace, latency,
 
 def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
               recorded: list[dict], screener: Screener | None) -> Arm:
-    controller = build_controller(config, space)
+    controller = build_controller(config, space, name)
     mine = [t for t in recorded if t["arm"] == name]  # in the order they were told
     checkpoint = run.load_checkpoint(name)
     if checkpoint is None and mine:
@@ -245,8 +246,7 @@ def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDi
             arm.screen = {"keep": want} if screened else None
             run.save_checkpoint(arm.name, _checkpoint(arm))
         arm.batch = {c.id: c for c in batch}
-        tasks = [Task(arm.name, arm.step, c.id - arm.first_id, c.id, c.decisions,
-                      str(space.decode(c.decisions))) for c in batch]
+        tasks = [_task(arm, arm.step, c.id - arm.first_id, c, space, config) for c in batch]
         if arm.screen is None:
             measured += [t for t in tasks
                          if _measure(t, by_name, latency, latencies, config, run, timing)]
@@ -285,14 +285,23 @@ def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunD
                 candidate = arm.controller.ask(1)[0]
                 run.save_checkpoint(arm.name, _checkpoint(arm))
             step, index = divmod(candidate.id, config.search.batch_size)
-            task = Task(arm.name, step, index, candidate.id, candidate.decisions,
-                        str(space.decode(candidate.decisions)))
+            task = _task(arm, step, index, candidate, space, config)
             arm.batch[candidate.id] = candidate
             if _measure(task, by_name, latency, latencies, config, run, timing):
                 evaluator.submit(task)
         if not evaluator.in_flight:
             return
         _collect(by_name, evaluator, latencies, config, run, timing)
+
+
+def _task(arm: Arm, step: int, index: int, candidate: Candidate, space: SearchSpace,
+          config: RunConfig) -> Task:
+    """The evaluation of ``candidate``: its first decisions are the architecture's, the rest
+    (an arm that distils, with search.kd) the KD hyper-parameters it is trained with."""
+    decisions = candidate.decisions[:len(space.choices)]
+    extra = candidate.decisions[len(space.choices):]
+    return Task(arm.name, step, index, candidate.id, decisions, str(space.decode(decisions)),
+                config.search.kd.decode(extra) if extra else None, candidate.family)
 
 
 def _screen(arm: Arm, tasks: list[Task], by_name: dict[str, Arm], latency, latencies: dict,
@@ -437,6 +446,9 @@ def _log_summary(arms: list[Arm], config: RunConfig, run: RunDir, timing: Timing
         log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
                  f"{len(arm.trials)} trials ({failed} failed{screened})\n"
                  + trials_table(top_trials(arm.trials, config.search.top_k)))
+        families = family_summary(arm.trials)
+        if families is not None:
+            log.info("\n".join(family_lines(families)))
     shares = timing.as_dict()
     log.info(f"\nrun took {timing.total:.0f} s: {timing.setup:.0f} s set-up, "
              f"{timing.candidates:.0f} s of candidate training on {timing.workers} worker(s), "
