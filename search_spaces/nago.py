@@ -20,11 +20,11 @@ A network's string names everything it is built from, so it rebuilds exactly for
 and class count: ``nago:top=8,4,0.5:mid=5,0.6:bottom=6,3,0.4:seed=3:c=16``.
 """
 
-from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import List
 
 import networkx as nx
 import numpy as np
@@ -125,7 +125,11 @@ class _Operation(nn.Sequential):
 
 class GraphModule(nn.Module):
     """Units wired as a DAG: a unit sums its predecessors' outputs (the input when it has none),
-    and the module's output is the sum of the units without successors."""
+    and the module's output is the sum of the units without successors. Written so that
+    TorchScript compiles it (the export writes a scripted model)."""
+
+    predecessors: List[List[int]]  # typing's List: TorchScript reads these annotations
+    sinks: List[int]
 
     def __init__(self, predecessors: list[list[int]], unit: Callable[[], nn.Module]) -> None:
         super().__init__()
@@ -135,11 +139,17 @@ class GraphModule(nn.Module):
         self.units = nn.ModuleList(unit() for _ in predecessors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs: list[torch.Tensor] = []
-        for unit, preds in zip(self.units, self.predecessors):
-            inputs = sum(outputs[p] for p in preds) if preds else x
+        outputs: List[torch.Tensor] = []
+        for i, unit in enumerate(self.units):
+            preds = self.predecessors[i]
+            inputs = x if len(preds) == 0 else outputs[preds[0]]
+            for p in preds[1:]:
+                inputs = inputs + outputs[p]
             outputs.append(unit(inputs))
-        return sum(outputs[i] for i in self.sinks)
+        result = outputs[self.sinks[0]]
+        for s in self.sinks[1:]:
+            result = result + outputs[s]
+        return result
 
 
 class NagoNet(nn.Module):

@@ -83,3 +83,29 @@ def test_bad_space_options_are_refused():
         get_space("nago", max_nodes=2)
     with pytest.raises(ValueError, match="budget must be an integer >= 1"):
         get_space("nago", budget=0)
+
+
+@pytest.mark.slow
+def test_nago_runs_through_the_search_the_final_stage_and_export(tmp_path, capsys):
+    from akd.cli import main
+    from akd.export import main as export_main
+    from akd.search import RunDir
+
+    run = tmp_path / "run"
+    assert main(["--config", "quick", "--out", str(run), "--set", "progress=false",
+                 "--set", f"cache_dir={tmp_path / 'cache'}", "--set", "data.name=synthetic",
+                 "--set", "data.val_size=400", "--set", "data.proxy_size=400",
+                 "--set", "teacher.train_images=0", "--set", "final.test_images=0",
+                 "--set", "space.name=nago", "--set", "space.preset=null",
+                 "--set", "space.options={max_nodes: 3, budget: 20000}",
+                 "--set", "controller.name=autokd",
+                 "--set", "controller.options={startup: 1, members: 2}",
+                 "--set", "search.trials=2", "--set", "final.seeds=1"]) == 0
+    trials = RunDir(run).read_trials()
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    assert all(t["arch"].startswith("nago:") and t["latency_ms"] > 0 for t in trials)
+    assert "best family #" in capsys.readouterr().out
+    final = (run / "final.json").read_text()
+    assert '"gain"' in final and "nago:" in final
+    assert export_main([str(run), "--out", str(tmp_path / "export")]) == 0
+    assert (tmp_path / "export" / "student.arch").read_text().startswith("nago:")
