@@ -18,7 +18,8 @@ from akd.search import mnas_reward, recorded_target
 from akd.search.screening import find_table
 from akd.stats import spearman
 from akd.studies.predictor_bench import mean_ceiling
-from akd.studies.screening_bench import Options, best_so_far, summarise, trainings_to_reach
+from akd.studies.curves import best_so_far, trainings_to_reach
+from akd.studies.screening_bench import Options, summarise
 from akd.tables import SHIPPED
 from conftest import ROOT, RUN_TIMEOUT, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records

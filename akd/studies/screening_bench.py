@@ -11,9 +11,6 @@ budget in fewer trainings; it "does not reach" it when it never gets there.
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +19,8 @@ import numpy as np
 from ..config import RunConfig, config_from_dict
 from ..errors import ConfigError
 from ..io import write_json
-from ..search import RunDir
 from ..stats import mean_ci
-from ..search.loop import run_search
-
-log = logging.getLogger(__name__)
+from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
 
 
 @dataclass(frozen=True)
@@ -64,39 +58,11 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
             for screened in (False, True):
                 name = run_name(controller, screened, seed)
                 config = run_config(base, controller, screened, seed, options)
-                runs[name] = _search(config, out / name)
-                seconds[name] = _seconds(out / name)
+                runs[name] = search_arm(config, out / name)
+                seconds[name] = run_seconds(out / name)
     result = summarise(runs, options, base.search.trials)
     result["seconds"] = seconds
     return result
-
-
-def _seconds(path: Path) -> float | None:
-    """The search's wall time (its last session's, for a resumed one) from ``timing.json``."""
-    timing = path / "timing.json"
-    return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
-
-
-def _search(config: RunConfig, path: Path) -> list[dict]:
-    """The run's trained trials: searched now, resumed, or read back when finished."""
-    resume = RunDir(path).config.exists()
-    log.info(f"{'resuming' if resume else 'searching'} {path}")
-    return run_search(config, path, resume=resume)["akd"]
-
-
-def best_so_far(trials: Sequence[dict]) -> list[float]:
-    """The best reward after each training, in the order they finished (failed: no reward)."""
-    curve, best = [], float("-inf")
-    for trial in trials:
-        if trial["status"] == "ok":
-            best = max(best, trial["reward"])
-        curve.append(best)
-    return curve
-
-
-def trainings_to_reach(curve: Sequence[float], target: float) -> int | None:
-    """How many trainings ``curve`` took to reach ``target``; None if it never did."""
-    return next((i + 1 for i, value in enumerate(curve) if value >= target - 1e-12), None)
 
 
 def summarise(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
