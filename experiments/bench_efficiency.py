@@ -18,12 +18,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
+from akd.components import build_space  # noqa: E402
 from akd.config import PRESETS, load_config  # noqa: E402
 from akd.formatting import number, signed  # noqa: E402
-from akd.io import write_text  # noqa: E402
+from akd.io import write_json, write_text  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.efficiency_bench import (STRATEGIES, Options, run_benchmark,  # noqa: E402
                                           write_results)
+from akd.studies.table_efficiency import Options as TableOptions, run_on_table  # noqa: E402
+from akd.tables import load_table  # noqa: E402
 
 
 def interval(summary: dict, digits: int = 4, difference: bool = True) -> str:
@@ -74,6 +77,27 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def table_markdown(result: dict) -> str:
+    budget, reference = result["budget"], result["reference"]
+    marks = sorted({n for n in (10, 25, 50, budget) if n <= budget})
+    lines = [f"On the benchmark table ({result['pool']} students, reward from the {result['mode']} "
+             f"accuracy, a lookup per training; the pool's best mean reward "
+             f"{number(result['pool_best'], 4)}): the best noise-free reward (mean over the "
+             f"table's seeds) among the students looked up in n lookups, mean over "
+             f"{result['seeds']} searches", "",
+             "| strategy | " + " | ".join(f"n = {n}" for n in marks)
+             + f" | found the pool's best | reached {reference}'s best | mean lookups | x fewer |",
+             "| --- | " + " | ".join("---" for _ in marks) + " | --- | --- | --- | --- |"]
+    for strategy, s in result["strategies"].items():
+        curve = s["mean_curve"]
+        lines.append(f"| {strategy} | " + " | ".join(number(curve[n - 1], 4) for n in marks)
+                     + f" | {s['found_pool_best']} of {result['seeds']} | {s['reached']} of "
+                     f"{result['seeds']} | "
+                     f"{number(s['mean_lookups_to_reach'], 1) if s['speedup'] else '-'} | "
+                     f"{number(s['speedup'], 2) + 'x' if s['speedup'] else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +108,12 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--final-seeds", type=int, default=3,
                         help="trainings of each strategy's best, CLS and KD (0: none)")
+    parser.add_argument("--table", metavar="NAME_OR_PATH",
+                        help="instead: the same comparison on a benchmark table, a lookup per "
+                             "training (e.g. fashion_mnist-small28); seconds, not hours")
+    parser.add_argument("--table-mode", default="vgg",
+                        help="the table's accuracy the reward uses: cls or a teacher")
+    parser.add_argument("--budget", type=int, default=100, help="--table: lookups per search")
     parser.add_argument("--out", default="runs/efficiency", help="output directory")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
@@ -91,13 +121,27 @@ def main() -> int:
 
     def work() -> None:
         config = load_config(args.config, args.set)
-        options = Options(tuple(s for s in args.strategies.split(",") if s), args.seeds,
-                          args.reference, args.final_seeds)
+        strategies = tuple(s for s in args.strategies.split(",") if s)
+        if args.table:
+            on_table(config, strategies)
+            return
+        options = Options(strategies, args.seeds, args.reference, args.final_seeds)
         result = run_benchmark(config, options, Path(args.out))
         write_results(result, Path(args.out))
         text = markdown(result)
         write_text(Path(args.out) / "efficiency.md", text)
         print(text)
+
+    def on_table(config, strategies) -> None:
+        table = load_table(args.table)
+        options = TableOptions(strategies, args.seeds, args.budget, mode=args.table_mode,
+                               reference=args.reference)
+        result = run_on_table(table, config, build_space(config), options)
+        write_json(Path(args.out) / "efficiency-table.json", result)
+        text = table_markdown(result)
+        write_text(Path(args.out) / "efficiency-table.md", text)
+        print(text)
+
     return run_command(work, interrupted="rerun the same command: finished searches are read "
                        "back, the one in progress resumes")
 

@@ -1,5 +1,6 @@
 """The sample-efficiency benchmark's arithmetic on hand-made searches, and its refusals."""
 
+import numpy as np
 import pytest
 
 from akd.errors import ConfigError
@@ -34,3 +35,64 @@ def test_trainings_to_reach_the_reference_and_the_speedup_by_hand():
 def test_bad_options_are_one_line_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         Options(**options)
+
+
+def test_on_the_table_a_candidate_is_its_nearest_student_and_the_search_is_cheap():
+    from akd.components import build_space
+    from akd.config import load_config
+    from akd.studies.table_efficiency import Options as TableOptions, TablePool, run_on_table
+    from akd.tables import Table
+
+    config = load_config(None, ["space.name=toy", "space.preset=null"])
+    space = build_space(config)
+    rng = np.random.default_rng(0)
+    students = [space.sample(rng) for _ in range(12)]
+    records = tuple({"arch": str(space.decode(d)), "decisions": d, "mode": "vgg", "seed": seed,
+                     "status": "ok", "val_acc": 0.5 + 0.03 * i + 0.01 * seed, "latency_ms": 1.0}
+                    for i, d in enumerate(students) for seed in (0, 1))
+    pool = TablePool(Table(records), "vgg")
+    assert pool.nearest(students[3]) == pool.archs.index(str(space.decode(students[3])))
+    assert pool.score(students[11]) == pytest.approx(max(pool.mean_rewards))  # 0.83 + 0.005
+    assert pool.reward(students[11]) in pool.seed_rewards[pool.nearest(students[11])]
+    with pytest.raises(ValueError, match="no successful trainings of mode 'cls'; it has vgg"):
+        TablePool(Table(records), "cls")
+    result = run_on_table(Table(records), config, space,
+                          TableOptions(("random", "lstm_ppo"), seeds=2, budget=20))
+    for summary in result["strategies"].values():
+        curve = summary["mean_curve"]
+        assert len(curve) == 20 and curve == sorted(curve)  # the best so far never falls
+    assert result["pool"] == 12 and result["strategies"]["lstm_ppo"]["reached"] == 2
+    with pytest.raises(ConfigError, match="cannot search the table"):
+        TableOptions(("autokd-nago", "lstm_ppo"))
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_end_to_end_and_reads_back_what_it_ran(tmp_path, capsys):
+    import json
+    import sys
+
+    from akd.config import PRESETS, load_config
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import bench_efficiency
+
+    argv = ["bench_efficiency.py", "--config", str(PRESETS / "efficiency" / "tiny.yaml"),
+            "--strategies", "lstm_ppo,autokd-nago", "--seeds", "1", "--final-seeds", "1",
+            "--out", str(tmp_path / "out"), "--set", f"cache_dir={tmp_path / 'cache'}",
+            "--set", "progress=false", "--set", "reward.target_ms=auto",
+            "--set", "reward.target_samples=4"]
+    for _ in range(2):  # the second time, every search and final training is read back
+        sys.argv = argv
+        assert bench_efficiency.main() == 0
+    result = json.loads((tmp_path / "out" / "efficiency.json").read_text())
+    assert set(result["strategies"]) == {"lstm_ppo", "autokd-nago"}
+    assert (tmp_path / "out" / "efficiency.png").stat().st_size > 0
+    config = load_config(tmp_path / "out" / "autokd-nago-seed0" / "config.yaml")
+    target = json.loads((tmp_path / "out" / "lstm_ppo-seed0" / "reward_target.json").read_text())
+    # NAGO's search is rewarded against the MnasNet space's target: the same latency trade-off
+    assert config.space.name == "nago" and config.reward.target_ms == target["target_ms"]
+    finals = (tmp_path / "out" / "final" / "final_runs.jsonl").read_text().splitlines()
+    assert len(finals) == 4  # 2 strategies x CLS and KD x 1 seed, once: not again on the rerun
+    assert result["final"]["students"]["autokd-nago"]["arch"].startswith("nago:")
+    assert "x fewer" in capsys.readouterr().out

@@ -90,3 +90,21 @@ def test_nagos_family_is_its_generator_with_the_seed_drawn_freely():
     members = [nago.decode(family.sample(params, np.random.default_rng(s))) for s in range(40)]
     assert np.mean([m.top[0] == 3 for m in members]) > 0.8
     assert len({m.seed for m in members}) > 4  # members are draws of the generator
+
+
+def test_the_family_summary_names_the_best_family_and_its_spread_by_hand():
+    from akd.search.trial import family_lines, family_summary
+
+    def trial(i, family, reward, acc):
+        return {"candidate_id": i, "arch": f"arch{i}", "status": "ok", "reward": reward,
+                "val_acc": acc, "family": {"index": family, "member": i % 2,
+                                           "parameters": {"se": 0.1 * family}}}
+    trials = [trial(0, 0, 0.5, 0.50), trial(1, 0, 0.3, 0.30), trial(2, 1, 0.45, 0.46),
+              trial(3, 1, 0.44, 0.44), {**trial(4, 2, 0.9, 0.9), "status": "failed"}]
+    summary = family_summary(trials)
+    assert summary["index"] == 1 and summary["mean_reward"] == pytest.approx(0.445)
+    assert summary["accuracies"] == [0.46, 0.44] and summary["best_member"]["arch"] == "arch2"
+    assert summary["accuracy_range"] == pytest.approx(0.02)
+    assert summary["mean_accuracy_range"] == pytest.approx((0.2 + 0.02) / 2)
+    assert "best family #1 of 2" in family_lines(summary)[0]
+    assert family_summary([{k: v for k, v in t.items() if k != "family"} for t in trials]) is None

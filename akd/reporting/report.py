@@ -18,6 +18,7 @@ from ..errors import RunError
 from ..formatting import number as _num
 from ..io import write_atomic, write_text
 from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
+from ..search.trial import family_lines, family_summary
 from .analysis import Run, curves, load_run, pareto_front, policy_distance, preferences
 from .plots import plot_curves, plot_distance_matrix, plot_pareto, plot_policies
 
@@ -128,6 +129,10 @@ def _search_lines(run: Run, out: Path, prefix: str, rows: dict, h: str) -> list[
         best = top_trials(run.arm_trials(arm), 3)
         if best:
             lines += [f"Best of {arm} by reward:", "", trials_table(best, markdown=True), ""]
+        families = family_summary(run.arm_trials(arm))
+        if families is not None:  # autokd: the best family and how alike its members are
+            lines += [f"{arm}'s families:", "", *(f"- {line.strip()}"
+                                                  for line in family_lines(families)), ""]
     return lines
 
 

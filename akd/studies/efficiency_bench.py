@@ -27,7 +27,7 @@ from ..execution import make_evaluator
 from ..final.stage import FinalTask, evaluate_final
 from ..io import append_line, read_lines, write_json
 from ..stats import mean_ci
-from ..search import top_trials
+from ..search import recorded_target, top_trials
 from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
 
 PAPER_SPEEDUP = 20  # AutoKD: "20x more sample efficient" than earlier NAS
@@ -77,13 +77,19 @@ def run_name(strategy: str, seed: int) -> str:
     return f"{strategy}-seed{seed}"
 
 
-def strategy_config(base: RunConfig, strategy: str, seed: int) -> RunConfig:
+def strategy_config(base: RunConfig, strategy: str, seed: int,
+                    target_ms: float | None = None) -> RunConfig:
+    """The search of ``strategy`` with ``seed``; a strategy in another space is rewarded against
+    ``target_ms``, the target latency of the config's own space (measured by the first search),
+    so that its rewards mean the same latency trade-off."""
     chosen = STRATEGIES[strategy]
     values = base.to_dict()
     values["controller"] = {"name": chosen.controller, "options": dict(chosen.options)}
     values["search"]["seed"] = seed
     if chosen.space is not None:
         values["space"] = dict(chosen.space)
+        if target_ms is not None:
+            values["reward"]["target_ms"] = target_ms
     return config_from_dict(values)
 
 
@@ -93,11 +99,17 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
         raise ConfigError("the efficiency benchmark searches the akd arm only: set search.arms: "
                           "[akd]")
     runs, seconds = {}, {}
-    for strategy in options.strategies:
+    # the config's own space first: its target latency is then known for the others
+    order = sorted(options.strategies, key=lambda s: STRATEGIES[s].space is not None)
+    target_ms = None
+    for strategy in order:
         for seed in range(options.seeds):
             name = run_name(strategy, seed)
-            runs[name] = search_arm(strategy_config(base, strategy, seed), out / name)
+            config = strategy_config(base, strategy, seed, target_ms)
+            runs[name] = search_arm(config, out / name)
             seconds[name] = run_seconds(out / name)
+            if target_ms is None and STRATEGIES[strategy].space is None:
+                target_ms = recorded_target(config, out / name).target_ms
     result = summarise(runs, options, base.search.trials)
     result["seconds"] = seconds
     if options.final_seeds:
@@ -150,7 +162,7 @@ def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Opti
             for strategy, trial in students.items() for mode in ("cls", "kd")
             for seed in range(options.final_seeds) if (strategy, mode, seed) not in done]
     for strategy in {t.source for t in todo}:  # each strategy's space, for its students
-        config = strategy_config(base, strategy, 0)
+        config = strategy_config(base, strategy, 0)  # (the reward plays no part here)
         config = dataclasses.replace(config, final=dataclasses.replace(config.final,
                                                                        enabled=True))
         mine = [t for t in todo if t.source == strategy]
