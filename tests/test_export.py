@@ -214,3 +214,11 @@ def test_exports_that_differ_from_the_model_fail_and_publish_nothing(exported, t
     assert not (tmp_path / "out").exists()
     checks = json.loads((tmp_path / "out.partial" / "student.json").read_text())["checks"]
     assert checks["onnx"]["ok"] is False and checks["pytorch_rebuilt"]["max_abs_diff"] == 0
+
+
+def test_the_tolerance_scales_with_the_logits():
+    from akd.export import compare
+    large = np.array([[15000.0, 0.0], [0.0, 14000.0]])
+    assert compare(large, large + 4e-3, TOLERANCE * 15000)["ok"]  # float32 rounding at 15,000
+    assert not compare(large, large + 4e-3, TOLERANCE)["ok"]
+    assert not compare(large, large[:, ::-1], TOLERANCE * 15000)["ok"]  # other classes
