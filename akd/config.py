@@ -319,15 +319,47 @@ def load_config(path: str | os.PathLike | None = None, overrides: typing.Sequenc
     if path is not None:
         values = _read_yaml(Path(path))
     for line in overrides:
-        key, sep, text = line.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {line!r}: expected key.path=value, e.g. search.trials=16")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text  # a plain string the YAML parser dislikes, e.g. "a: b"
-        _assign(values, key.strip().split("."), value)
+        key, value = parse_override(line)
+        _assign(values, key.split("."), value)
     return config_from_dict(values)
+
+
+def load_config_and_section(path: str | os.PathLike, overrides: typing.Sequence[str],
+                            section: str) -> tuple[RunConfig, dict]:
+    """The config of YAML file ``path`` with overrides, and its extra top-level ``section`` (the
+    own settings of a command built on runs, e.g. a study's) as a plain mapping; overrides of
+    ``section.key`` go to the section."""
+    values = _read_yaml(Path(path))
+    own = values.pop(section, None) or {}
+    if not isinstance(own, dict):
+        raise ConfigError(f"config file {path}: {section} must be a mapping, got {own!r}")
+    for line in overrides:
+        key, value = parse_override(line)
+        keys = key.split(".")
+        _assign(own if keys[0] == section else values, keys[1:] if keys[0] == section else keys,
+                value)
+    return config_from_dict(values), own
+
+
+def with_changes(config: RunConfig, changes: dict[str, Any]) -> RunConfig:
+    """``config`` with dotted keys set (``{"search.seed": 1}``), checked as a loaded config is."""
+    values = config.to_dict()
+    for key, value in changes.items():
+        _assign(values, key.split("."), value)
+    return config_from_dict(values)
+
+
+def parse_override(line: str, flag: str = "--set", example: str = "search.trials=16"
+                   ) -> tuple[str, object]:
+    """``key.path=value`` as its key and its YAML value (a one-line error naming ``flag``)."""
+    key, sep, text = line.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{flag} {line!r}: expected key.path=value, e.g. {example}")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text  # a plain string the YAML parser dislikes, e.g. "a: b"
+    return key.strip(), value
 
 
 def available_presets() -> list[str]:

@@ -32,6 +32,15 @@ def signed(value: float | None, digits: int = 3) -> str:
     return number(value, digits, signed=True)
 
 
+def interval(summary: dict, digits: int = 4, difference: bool = True) -> str:
+    """A ``mean_ci`` result as "mean [low, high]" (just the mean without an interval); signed
+    for a difference."""
+    show = (lambda v: signed(v, digits)) if difference else (lambda v: number(v, digits))
+    ci = summary.get("ci95")
+    return f"{show(summary['mean'])} [{show(ci[0])}, {show(ci[1])}]" if ci else \
+        show(summary.get("mean"))
+
+
 def csv_cell(value) -> str:
     """A CSV cell: floats with 6 decimals, None empty, anything else as text."""
     if value is None:

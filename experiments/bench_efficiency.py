@@ -20,21 +20,14 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.components import build_space  # noqa: E402
 from akd.config import PRESETS, load_config  # noqa: E402
-from akd.formatting import number, signed  # noqa: E402
-from akd.io import write_json, write_text  # noqa: E402
+from akd.formatting import interval, number  # noqa: E402
+from akd.io import write_json  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.efficiency_bench import (STRATEGIES, Options, run_benchmark,  # noqa: E402
                                           write_results)
 from akd.studies.table_efficiency import Options as TableOptions, run_on_table  # noqa: E402
 from akd.tables import load_table  # noqa: E402
-
-
-def interval(summary: dict, digits: int = 4, difference: bool = True) -> str:
-    """A mean and its 95% interval; signed for a difference."""
-    show = (lambda v: signed(v, digits)) if difference else (lambda v: number(v, digits))
-    ci = summary["ci95"]
-    return f"{show(summary['mean'])} [{show(ci[0])}, {show(ci[1])}]" if ci else \
-        show(summary["mean"])
+from common import add_output_options, publish  # noqa: E402  (beside this script)
 
 
 def markdown(result: dict) -> str:
@@ -114,9 +107,7 @@ def main() -> int:
     parser.add_argument("--table-mode", default="vgg",
                         help="the table's accuracy the reward uses: cls or a teacher")
     parser.add_argument("--budget", type=int, default=100, help="--table: lookups per search")
-    parser.add_argument("--out", default="runs/efficiency", help="output directory")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable)")
+    add_output_options(parser, "runs/efficiency")
     args = parser.parse_args()
 
     def work() -> None:
@@ -128,9 +119,7 @@ def main() -> int:
         options = Options(strategies, args.seeds, args.reference, args.final_seeds)
         result = run_benchmark(config, options, Path(args.out))
         write_results(result, Path(args.out))
-        text = markdown(result)
-        write_text(Path(args.out) / "efficiency.md", text)
-        print(text)
+        publish(markdown(result), Path(args.out) / "efficiency.md")
 
     def on_table(config, strategies) -> None:
         table = load_table(args.table)
@@ -138,9 +127,7 @@ def main() -> int:
                                reference=args.reference)
         result = run_on_table(table, config, build_space(config), options)
         write_json(Path(args.out) / "efficiency-table.json", result)
-        text = table_markdown(result)
-        write_text(Path(args.out) / "efficiency-table.md", text)
-        print(text)
+        publish(table_markdown(result), Path(args.out) / "efficiency-table.md")
 
     return run_command(work, interrupted="rerun the same command: finished searches are read "
                        "back, the one in progress resumes")

@@ -18,11 +18,11 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 from akd.components import build_space  # noqa: E402
 from akd.config import PRESETS, load_config  # noqa: E402
 from akd.formatting import number, percent  # noqa: E402
-from akd.io import write_text  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.predictor_bench import run_benchmark  # noqa: E402
 from akd.tables import load_table  # noqa: E402
 from akd.tables import table_path  # noqa: E402
+from common import publish  # noqa: E402  (beside this script)
 
 
 def markdown(result: dict) -> str:
@@ -80,9 +80,7 @@ def main() -> int:
         default = beside if beside.exists() else PRESETS / "table" / "default.yaml"
         config = load_config(args.config or default)
         result = run_benchmark(config, table, build_space(config), Path(args.out))
-        text = markdown(result)
-        write_text(Path(args.out) / "predictor.md", text)
-        print(text)
+        publish(markdown(result), Path(args.out) / "predictor.md")
     return run_command(work, interrupted="rerun the same command: the probes go on from their "
                        "partial file")
 

@@ -18,17 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
 
-from akd.config import PRESETS, load_config  # noqa: E402
+from akd.config import PRESETS, load_config, parse_override  # noqa: E402
 from akd.errors import AkdError  # noqa: E402
 from akd.formatting import number, signed  # noqa: E402
-from akd.io import write_text  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.screening_bench import Options, run_benchmark, write_results  # noqa: E402
+from common import add_output_options, publish  # noqa: E402  (beside this script)
 
 
 def markdown(result: dict) -> str:
@@ -76,13 +75,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _setting(text: str) -> tuple[str, object]:
-    key, equals, value = text.partition("=")
-    if not equals or not key:
-        raise AkdError(f"--screening {text!r}: expected key=value, e.g. table=null")
-    return key.strip(), yaml.safe_load(value)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,9 +86,7 @@ def main() -> int:
     parser.add_argument("--screening", action="append", default=[], metavar="KEY=VALUE",
                         help="a search.screening setting of the screened searches only, e.g. "
                              "table=null warmup=8 (repeatable)")
-    parser.add_argument("--out", default="runs/screening", help="output directory")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable)")
+    add_output_options(parser, "runs/screening")
     args = parser.parse_args()
 
     def work() -> None:
@@ -104,13 +94,12 @@ def main() -> int:
             raise AkdError(f"--seeds must be >= 1 and --factor >= 2, got {args.seeds} and "
                            f"{args.factor}")
         config = load_config(args.config, args.set)
+        screening = tuple(parse_override(s, "--screening", "table=null") for s in args.screening)
         options = Options(tuple(c for c in args.controllers.split(",") if c), args.seeds,
-                          args.factor, tuple(_setting(s) for s in args.screening))
+                          args.factor, screening)
         result = run_benchmark(config, options, Path(args.out))
         write_results(result, Path(args.out))
-        text = markdown(result)
-        write_text(Path(args.out) / "screening.md", text)
-        print(text)
+        publish(markdown(result), Path(args.out) / "screening.md")
     return run_command(work, interrupted="rerun the same command: finished searches are read "
                        "back, the one in progress resumes")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -35,6 +36,14 @@ def count_cost(arch: Architecture | str, input_size: tuple[int, int, int] = (3, 
     if len(input_size) != 3 or not all(isinstance(v, int) and v >= 1 for v in input_size):
         raise ValueError(f"input_size must be (channels, height, width) of ints >= 1, got "
                          f"{input_size!r}")
+    return _counted(str(arch), tuple(input_size), num_classes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _counted(arch: str, input_size: tuple[int, int, int], num_classes: int) -> Cost:
+    """The count of an architecture by its string: fvcore traces the model (0.15-0.5 s), and a
+    process counts the same student again and again (each final-stage seed and mode, the
+    screened candidate it then trains)."""
     model = build_model(arch, num_classes=num_classes, in_channels=input_size[0]).eval()
     params = sum(p.numel() for p in model.parameters())
     with torch.no_grad(), warnings.catch_warnings(), _quiet("fvcore"):

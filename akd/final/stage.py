@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,23 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
     return train_student(task.arch, run, lock, save_to=task.save_to)
 
 
+def train_final(config: RunConfig, tasks: list[FinalTask],
+                path: Path) -> Iterator[tuple[FinalTask, dict]]:
+    """Train ``tasks`` on ``config``'s evaluator, appending each record to ``path`` the moment
+    it finishes (a killed stage loses no finished training); each task with its record."""
+    if not tasks:
+        return  # no evaluator (a process pool) started for nothing
+    final_workspace(config)  # the teacher's logits of the training set, before any worker
+    with make_evaluator(config, evaluate_final, CoreLock()) as evaluator:
+        for task in tasks:
+            evaluator.submit(task)
+        while evaluator.in_flight:
+            task, outcome = evaluator.next_finished()
+            record = final_record(task, outcome)
+            append_line(path, record)
+            yield task, record
+
+
 def run_final(config: RunConfig, out: str | Path) -> dict:
     """Run (or finish) the final stage of the search in ``out``; the content of final.json."""
     run = RunDir(out)
@@ -108,18 +126,11 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
         result = json.loads((run.path / "final.json").read_text())
         log.info(final_table(result))
         return result
-    final_workspace(config)  # the teacher's logits of the training set, before any worker
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="final", unit="run",
                disable=not config.progress)
-    with make_evaluator(config, evaluate_final, CoreLock()) as evaluator:
-        for task in todo:
-            evaluator.submit(task)
-        while evaluator.in_flight:
-            task, outcome = evaluator.next_finished()
-            record = final_record(task, outcome)
-            append_line(run.final_runs, record)
-            done[task.key()] = record
-            bar.update()
+    for task, record in train_final(config, todo, run.final_runs):
+        done[task.key()] = record
+        bar.update()
     bar.close()
     result = summarize(config, students, list(done.values()))
     write_json(run.path / "final.json", result)

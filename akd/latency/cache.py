@@ -62,6 +62,7 @@ class LatencyCache:
         self.path = Path(path) if path is not None else None
         self._stats: dict[str, LatencyStats] = {}
         self._read_upto = 0  # bytes of the file already read: only lines appended since are new
+        self._ladders: dict[str, list[Reference]] = {}  # built once per setting, not per miss
         self.refresh()
 
     def __len__(self) -> int:
@@ -97,6 +98,8 @@ class LatencyCache:
         cache (machine and setting): the main rung directly, the others against it."""
         main_job = LatencyJob({"calibration": REFERENCE_ARCH, "rounds": CALIBRATION_ROUNDS},
                               dataclasses.replace(at, method="direct"), None)
+        if main_job.key() in self._ladders:
+            return self._ladders[main_job.key()]
         main = self._calibration(main_job, lambda: calibrate(at))
         ladder = [Reference(reference_model(at), main.median_ms, REFERENCE_ARCH)]
         for arch in REFERENCES[1:]:
@@ -106,6 +109,7 @@ class LatencyCache:
             rung = self._calibration(rung_job,
                                      lambda arch=arch: calibrate_rung(at, arch, main.median_ms))
             ladder.append(Reference(reference_model(at, arch), rung.median_ms, arch))
+        self._ladders[main_job.key()] = ladder
         return ladder
 
     def _calibration(self, job: LatencyJob, measure: Callable[[], LatencyStats]) -> LatencyStats:

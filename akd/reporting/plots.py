@@ -130,3 +130,51 @@ def plot_distance_matrix(labels: list[str], matrix: list[list[float]], path: Pat
     figure.colorbar(image, ax=ax, label="mean total-variation distance")
     ax.set_title("distance between learned policies")
     return _save(figure, path)
+
+
+def plot_lines(panels: list[tuple[str, str, str, dict[str, list[float]]]], path: Path,
+               title: str) -> Path:
+    """Side-by-side panels of lines: each (x label, y label, panel title, {label: values}),
+    values plotted against 1, 2, ..."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    for ax, (xlabel, ylabel, name, series) in zip(axes[0], panels):
+        for label, values in series.items():
+            ax.plot(range(1, len(values) + 1), values, lw=1.6, label=label,
+                    color=_color(label.split("/")[-1]) if label.split("/")[-1] in ARM_COLORS
+                    else None)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def plot_intervals(groups: dict[str, dict[str, dict]], path: Path, ylabel: str,
+                   title: str) -> Path:
+    """Means with their 95% intervals (``mean_ci`` results): one group of points per x position
+    (``{x: {series: mean_ci}}``), the series side by side."""
+    series = list(dict.fromkeys(name for rows in groups.values() for name in rows))
+    figure, ax = plt.subplots(figsize=(max(4.5, 1.2 * len(groups) + 2), 3.8))
+    width = 0.7 / max(1, len(series))
+    for k, name in enumerate(series):
+        xs, means, low, high = [], [], [], []
+        for i, rows in enumerate(groups.values()):
+            summary = rows.get(name)
+            if summary is None or summary.get("mean") is None:
+                continue
+            ci = summary.get("ci95") or [summary["mean"]] * 2
+            xs.append(i + (k - (len(series) - 1) / 2) * width)
+            means.append(summary["mean"])
+            low.append(summary["mean"] - ci[0])
+            high.append(ci[1] - summary["mean"])
+        ax.errorbar(xs, means, yerr=[low, high], fmt="o", capsize=4, label=name,
+                    color=_color(name) if name in ARM_COLORS else None)
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return _save(figure, path)

@@ -21,11 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RunConfig, config_from_dict
-from ..cores import CoreLock
 from ..errors import ConfigError
-from ..execution import make_evaluator
-from ..final.stage import FinalTask, evaluate_final
-from ..io import append_line, read_lines, write_json
+from ..final.stage import FinalTask, train_final
+from ..io import read_lines, write_json
 from ..stats import mean_ci
 from ..search import recorded_target, top_trials
 from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
@@ -166,16 +164,8 @@ def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Opti
         config = dataclasses.replace(config, final=dataclasses.replace(config.final,
                                                                        enabled=True))
         mine = [t for t in todo if t.source == strategy]
-        with make_evaluator(config, evaluate_final, CoreLock()) as evaluator:
-            for task in mine:
-                evaluator.submit(task)
-            while evaluator.in_flight:
-                task, outcome = evaluator.next_finished()
-                record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy,
-                          "status": outcome.status, "error": outcome.error,
-                          "seconds": outcome.seconds}
-                append_line(path, record)
-                done[(task.source, task.mode, task.seed)] = record
+        for task, record in train_final(config, mine, path):
+            done[(task.source, task.mode, task.seed)] = record
     accuracy = {key: r["test_acc"] for key, r in done.items() if r["status"] == "ok"}
     summary = {}
     for strategy, trial in students.items():

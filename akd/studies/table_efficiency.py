@@ -24,13 +24,13 @@ from controllers.synthetic import run_search
 from search_spaces import SearchSpace
 
 from ..components import build_controller
-from ..config import RewardConfig, RunConfig, config_from_dict
+from ..config import RewardConfig, RunConfig
 from ..errors import ConfigError
 from ..search.reward import mnas_reward
 from ..stats import mean_ci
 from ..tables import Table
 from .curves import trainings_to_reach
-from .efficiency_bench import STRATEGIES
+from .efficiency_bench import STRATEGIES, strategy_config
 
 
 class TablePool:
@@ -94,7 +94,7 @@ def run_on_table(table: Table, base: RunConfig, space: SearchSpace, options: Opt
     for strategy in options.strategies:
         for seed in range(options.seeds):
             pool = TablePool(table, options.mode, seed)
-            controller = build_controller(_config(base, strategy, seed), space, "akd")
+            controller = build_controller(strategy_config(base, strategy, seed), space, "akd")
             trace = run_search(controller, pool, options.budget, options.workers, seed)
             # the best student it has trained so far, by its noise-free mean: monotone, so
             # "reaching" a reward means the same as in the real benchmark's best-so-far curves
@@ -117,11 +117,3 @@ def run_on_table(table: Table, base: RunConfig, space: SearchSpace, options: Opt
             "mean_lookups_to_reach": float(np.mean(hits)) if hits else None,
             "speedup": options.budget / float(np.mean(hits)) if hits else None}
     return result
-
-
-def _config(base: RunConfig, strategy: str, seed: int) -> RunConfig:
-    chosen = STRATEGIES[strategy]
-    values = base.to_dict()
-    values["controller"] = {"name": chosen.controller, "options": dict(chosen.options)}
-    values["search"]["seed"] = seed
-    return config_from_dict(values)
