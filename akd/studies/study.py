@@ -66,7 +66,7 @@ class StudyOptions:
     teachers: list[str] = field(default_factory=lambda: ["vgg", "resnet"])  # the first: main
     search_seeds: int = 2  # searches per teacher
     final_seeds: int = 5  # trainings of every final student per mode
-    final_epochs: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # budgets probed
+    final_epochs: list[int] = field(default_factory=lambda: [1, 2, 4])  # budgets probed
     probe_seeds: int = 2  # trainings per mode and budget of the probe
     tolerance: float = 0.005  # a doubling that gains less has converged
     strategies: list[str] = field(
