@@ -30,8 +30,11 @@ from common import add_output_options  # noqa: E402  (beside this script)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="--set study.KEY=VALUE sets the study's own options "
+                                            "(study: in the preset); any other key the searches' "
+                                            "config")
     parser.add_argument("--config", default=str(PRESETS / "study" / "default.yaml"),
                         help="study preset: a run config with a study: section")
     add_output_options(parser, "runs/study")
