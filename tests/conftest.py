@@ -28,6 +28,12 @@ needs_fashion_mnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reas
 
 def pytest_configure(config):
     configure_logging()  # akd's messages reach the captured stdout, as the commands' do
+    # one torch thread in the test process: tiny networks gain little from a second one, and on
+    # a shared 2-core machine OpenMP threads waiting on each other made a training 10-30x slower
+    # whenever another process loaded the cores (a NAGO student of 48 tiny convolutions: 124 ms a
+    # step alone with 2 threads, 1,337 ms beside one other test run, 173 and 236 ms with 1),
+    # which is how the efficiency benchmark's test stalled CI past its limit
+    torch.set_num_threads(1)
     if IN_CI and not DEBIAN_FASHION_MNIST.is_dir():
         raise pytest.UsageError(f"CI=true but {MISSING_DATA}: the end-to-end tests cannot run")
 
@@ -59,16 +65,6 @@ def require_ray(module: bool = False):
 def cache(tmp_path_factory):
     """One cache (prepared data, the quick teacher, logits, latencies) for the whole session."""
     return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """Tiny networks gain nothing from a second thread, and while other processes load the
-    cores, OpenMP threads waiting on each other make their trainings some 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

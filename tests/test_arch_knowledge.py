@@ -21,7 +21,7 @@ cli = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(cli)
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_core_lock")
+pytestmark = pytest.mark.usefixtures("private_core_lock")
 
 
 @pytest.fixture(scope="module")

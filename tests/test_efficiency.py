@@ -82,9 +82,9 @@ def test_the_benchmark_runs_end_to_end_and_reads_back_what_it_ran(tmp_path, caps
             "--out", str(tmp_path / "out"), "--set", f"cache_dir={tmp_path / 'cache'}",
             "--set", "progress=false", "--set", "reward.target_ms=auto",
             "--set", "reward.target_samples=4",
-            # trainings in a fresh worker process: in this process, after the earlier tests,
-            # a NAGO student's training sometimes ran for many minutes (a hang not understood)
-            "--set", "evaluator.backend=process", "--set", "evaluator.workers=1"]
+            # one worker of one thread (conftest.pytest_configure says why one thread)
+            "--set", "evaluator.backend=process", "--set", "evaluator.workers=1",
+            "--set", "evaluator.threads=1"]
     for _ in range(2):  # the second time, every search and final training is read back
         sys.argv = argv
         assert bench_efficiency.main() == 0

@@ -47,7 +47,7 @@ TINY = str(build_cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
 SPACE = get_space("mnasnet", preset="small28")
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_core_lock")
+pytestmark = pytest.mark.usefixtures("private_core_lock")
 
 
 @pytest.fixture(scope="module")

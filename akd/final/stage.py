@@ -107,6 +107,15 @@ def train_final(config: RunConfig, tasks: list[FinalTask],
             yield task, record
 
 
+def train_missing(config: RunConfig, tasks: list[FinalTask], path: Path) -> list[dict]:
+    """Train those of ``tasks`` that ``path`` does not record yet (a killed stage resumes);
+    every record of ``path`` afterwards."""
+    done = {run_key(r) for r in read_lines(path)}
+    for _ in train_final(config, [t for t in tasks if t.key() not in done], path):
+        pass
+    return read_lines(path)
+
+
 def run_final(config: RunConfig, out: str | Path) -> dict:
     """Run (or finish) the final stage of the search in ``out``; the content of final.json."""
     run = RunDir(out)

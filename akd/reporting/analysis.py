@@ -181,6 +181,14 @@ def policy_distance(a: Policy, b: Policy) -> dict:
             "greedy_agreement": agree / len(per_decision)}
 
 
+def decision_agreement(a: dict | None, b: dict | None) -> float | None:
+    """The share of decisions on which two trials' architectures agree (None when one is
+    missing or they come from different spaces)."""
+    if a is None or b is None or len(a["decisions"]) != len(b["decisions"]):
+        return None
+    return sum(x == y for x, y in zip(a["decisions"], b["decisions"])) / len(a["decisions"])
+
+
 def preferences(policy: Policy, space: SearchSpace) -> dict[str, dict[str, tuple]]:
     """Per kind of decision (op, kernel, se, ...: the name after the stage), each option's mean
     probability over the stages and, for scale, the uniform policy's. Options whose values

@@ -140,8 +140,7 @@ def plot_lines(panels: list[tuple[str, str, str, dict[str, list[float]]]], path:
     for ax, (xlabel, ylabel, name, series) in zip(axes[0], panels):
         for label, values in series.items():
             ax.plot(range(1, len(values) + 1), values, lw=1.6, label=label,
-                    color=_color(label.split("/")[-1]) if label.split("/")[-1] in ARM_COLORS
-                    else None)
+                    color=ARM_COLORS.get(label.split("/")[-1]))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(name, fontsize=10)
@@ -170,7 +169,7 @@ def plot_intervals(groups: dict[str, dict[str, dict]], path: Path, ylabel: str,
             low.append(summary["mean"] - ci[0])
             high.append(ci[1] - summary["mean"])
         ax.errorbar(xs, means, yerr=[low, high], fmt="o", capsize=4, label=name,
-                    color=_color(name) if name in ARM_COLORS else None)
+                    color=ARM_COLORS.get(name))
     ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

@@ -19,7 +19,8 @@ from ..formatting import number as _num
 from ..io import write_atomic, write_text
 from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
 from ..search.trial import family_lines, family_summary
-from .analysis import Run, curves, load_run, pareto_front, policy_distance, preferences
+from .analysis import (Run, curves, decision_agreement, load_run, pareto_front, policy_distance,
+                       preferences)
 from .plots import plot_curves, plot_distance_matrix, plot_pareto, plot_policies
 
 TRIAL_COLUMNS = ("run", *(name for name in TRIAL_FIELDS if name != "decisions"))
@@ -330,18 +331,12 @@ def _run_pairs(runs: list[Run], rows: dict) -> list[dict]:
                    "same_seed": a.config.search.seed == b.config.search.seed,
                    "policy_mean_tv": distance["mean_tv"],
                    "greedy_agreement": distance["greedy_agreement"],
-                   "best_arch_agreement": _agreement(best_a, best_b),
+                   "best_arch_agreement": decision_agreement(best_a, best_b),
                    # two students drawn uniformly agree on a decision with probability 1/choices
                    "chance_agreement": sum(1 / n for n in a.space.choices) / len(a.space.choices)}
             rows["comparison"].append(row)
             pairs.append(row)
     return pairs
-
-
-def _agreement(a: dict | None, b: dict | None) -> float | None:
-    if a is None or b is None or len(a["decisions"]) != len(b["decisions"]):
-        return None
-    return sum(x == y for x, y in zip(a["decisions"], b["decisions"])) / len(a["decisions"])
 
 
 def _comparison_words(pairs: list[dict]) -> list[str]:

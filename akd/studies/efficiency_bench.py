@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import RunConfig, config_from_dict
 from ..errors import ConfigError
-from ..final.stage import FinalTask, train_final
+from ..final.stage import FinalTask, train_missing
 from ..io import read_lines, write_json
 from ..stats import mean_ci
 from ..search import recorded_target, top_trials
@@ -155,17 +155,14 @@ def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Opti
         students[strategy] = top_trials(trials, 1)[0]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "final_runs.jsonl"
-    done = {(r["source"], r["mode"], r["seed"]): r for r in read_lines(path)}
-    todo = [FinalTask(strategy, 1, trial["arch"], mode, seed, kd=trial.get("kd"))
-            for strategy, trial in students.items() for mode in ("cls", "kd")
-            for seed in range(options.final_seeds) if (strategy, mode, seed) not in done]
-    for strategy in {t.source for t in todo}:  # each strategy's space, for its students
+    for strategy, trial in students.items():  # each strategy's space, for its student
         config = strategy_config(base, strategy, 0)  # (the reward plays no part here)
         config = dataclasses.replace(config, final=dataclasses.replace(config.final,
                                                                        enabled=True))
-        mine = [t for t in todo if t.source == strategy]
-        for task, record in train_final(config, mine, path):
-            done[(task.source, task.mode, task.seed)] = record
+        train_missing(config, [FinalTask(strategy, 1, trial["arch"], mode, seed, kd=trial.get("kd"))
+                               for mode in ("cls", "kd") for seed in range(options.final_seeds)],
+                      path)
+    done = {(r["source"], r["mode"], r["seed"]): r for r in read_lines(path)}
     accuracy = {key: r["test_acc"] for key, r in done.items() if r["status"] == "ok"}
     summary = {}
     for strategy, trial in students.items():

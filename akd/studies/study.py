@@ -41,12 +41,12 @@ from search_spaces import SearchSpace
 from ..arms import searched_with
 from ..components import build_space, preflight
 from ..distill.zoo import TEACHERS
-from ..config import RunConfig, load_config_and_section, with_changes
+from ..config import RunConfig, load_config, load_config_and_section, with_changes
 from ..errors import ConfigError, RunError
 from ..final import statistics_of
-from ..final.stage import FinalTask, run_final, train_final
+from ..final.stage import FinalTask, run_final, train_missing
 from ..io import append_line, read_lines, write_json
-from ..reporting.analysis import late_trials_policy, policy_distance
+from ..reporting.analysis import decision_agreement, late_trials_policy, policy_distance
 from ..search import RunDir, recorded_target, top_trials
 from ..search.target import TARGET_FILE
 from ..stats import mean_ci, total_variation
@@ -232,13 +232,10 @@ def probe_final_budget(base: RunConfig, options: StudyOptions, main: Path, out: 
     """Train the main search's best akd student at every probed budget, both modes; the file."""
     student = _best_trained(main)
     path = out / "final-budget.jsonl"
-    done = {(r["source"], r["mode"], r["seed"]) for r in read_lines(path)}
     for epochs in options.final_epochs:
-        tasks = [FinalTask(f"epochs{epochs}", 1, student["arch"], mode, seed)
-                 for mode in ("cls", "kd") for seed in range(options.probe_seeds)
-                 if (f"epochs{epochs}", mode, seed) not in done]
-        for _ in train_final(final_config(base, options, epochs), tasks, path):
-            pass
+        train_missing(final_config(base, options, epochs),
+                      [FinalTask(f"epochs{epochs}", 1, student["arch"], mode, seed)
+                       for mode in ("cls", "kd") for seed in range(options.probe_seeds)], path)
     return path
 
 
@@ -267,14 +264,11 @@ def train_strategy_students(base: RunConfig, options: StudyOptions, out: Path,
                             epochs: int) -> None:
     """Each strategy's best student distilled final_seeds times (lstm_ppo's best is the final
     stage's akd student, already trained)."""
-    path = out / "strategies-final.jsonl"
-    done = {(r["source"], r["seed"]) for r in read_lines(path)}
     tasks = [FinalTask(strategy, 1, _best_trained(strategy_dir(out, options, strategy))["arch"],
                        "kd", seed)
              for strategy in options.strategies if strategy != "lstm_ppo"
-             for seed in range(options.final_seeds) if (strategy, seed) not in done]
-    for _ in train_final(final_config(base, options, epochs), tasks, path):
-        pass
+             for seed in range(options.final_seeds)]
+    train_missing(final_config(base, options, epochs), tasks, out / "strategies-final.jsonl")
 
 
 # ---- the summary: from the files alone -------------------------------------------------------
@@ -307,7 +301,6 @@ def summarise(out: str | Path) -> dict:
 
 
 def _run_config(path: Path) -> RunConfig:
-    from ..config import load_config
     return load_config(RunDir(path).config)
 
 
@@ -410,17 +403,13 @@ def agreement(out: Path, options: StudyOptions, space: SearchSpace) -> dict:
             distance = policy_distance(pa, pb)
             pairs.append({"a": f"{a[0]}-seed{a[1]}", "b": f"{b[0]}-seed{b[1]}", "kind": kind,
                           "policy_tv": distance["mean_tv"],
-                          "best_agreement": _agreement(best_a["decisions"], best_b["decisions"])})
+                          "best_agreement": decision_agreement(best_a, best_b)})
     length = max(n for _, _, n in arms.values())
     kinds = {kind: {"policy_tv": mean_ci([p["policy_tv"] for p in pairs if p["kind"] == kind]),
                     "best_agreement": mean_ci([p["best_agreement"] for p in pairs
                                                if p["kind"] == kind])}
              for kind in ("same teacher", "different teachers", "labels only")}
     return {"pairs": pairs, "kinds": kinds, "random": random_pairs(space.choices, length)}
-
-
-def _agreement(a: list[int], b: list[int]) -> float:
-    return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
 def random_pairs(choices: tuple[int, ...], trials: int, pairs: int = RANDOM_PAIRS,
