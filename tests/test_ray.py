@@ -1,8 +1,9 @@
-"""The Ray backend on a local Ray instance started and stopped by each test: the quick preset
-gives the process pool's trials even when a worker is killed mid-candidate, latency on a dedicated
-worker, kill -9 of the driver then --resume, a running cluster joined with address auto, and
-nothing of Ray left running afterwards (a command ends the Ray instance it started). A dead
-worker costing only its own task is tested for both backends in test_evaluator.py."""
+"""The Ray backend: the quick preset on a Ray instance of its own gives the process pool's trials
+even when a worker is killed mid-candidate, and leaves nothing of Ray running (a command ends the
+instance it started); on one running cluster (``ray start --head``) that the later tests join
+with address auto, as a user's cluster would be joined: latency on a dedicated worker, kill -9 of
+the driver then --resume, and the cluster left up. A dead worker costing only its own task is
+tested for both backends in test_evaluator.py."""
 
 import json
 import os
@@ -46,6 +47,27 @@ def read_trials(run: Path) -> list[dict]:
                   key=lambda t: (t["arm"], t["candidate_id"]))
 
 
+@pytest.mark.parametrize("address", ["auto", "127.0.0.1:1"])
+def test_an_address_where_no_cluster_runs_is_a_one_line_error(address, tmp_path, capsys):
+    if address == "auto" and any("raylet" in args for _, _, args in live_processes()):
+        pytest.skip("a Ray cluster is running on this machine")
+    assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
+                 "data.name=synthetic", "--set", "search.arms=[nas]", "--set",
+                 f"cache_dir={tmp_path}", "--set", "progress=false", "--set",
+                 "evaluator.backend=ray", "--set", f"evaluator.address={address}"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert f"evaluator.address = {address!r}: no Ray cluster answers there" in error
+    assert len(error.splitlines()) == 1
+
+
+def test_a_latency_worker_that_cannot_get_a_cpu_is_refused(tmp_path):
+    config = load_config(None, ["evaluator.backend=ray", "evaluator.workers=2",
+                                f"evaluator.threads={os.cpu_count()}", "latency.where=worker",
+                                "data.name=synthetic", f"cache_dir={tmp_path}"])
+    with pytest.raises(ValueError, match="latency.where: worker needs latency.threads"):
+        make_evaluator(config, evaluate_candidate)
+
+
 @needs_fashion_mnist
 def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
         cache, tmp_path, no_ray_left):
@@ -76,9 +98,31 @@ def test_quick_preset_on_ray_equals_the_process_pool_even_with_a_worker_killed(
     assert sorted(p.name for p in on_ray.iterdir()) == sorted(p.name for p in pool.iterdir())
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """One running local cluster for the tests that join it (starting a Ray instance is much of
+    a short Ray run's time); its processes and the record that makes "auto" find it (``ray stop``
+    would remove both) go when the module ends. The tests before the first that asks for it
+    need no cluster running."""
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    before = ray_processes()
+    # 4 CPUs: two workers and a latency worker get one each (Ray counts them, it binds none)
+    started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=4", "--disable-usage-stats",
+                              "--include-dashboard=false"], capture_output=True, text=True,
+                             start_new_session=True, timeout=120)  # its signals stay out of
+    # pytest's process group
+    if started.returncode != 0:  # e.g. a cluster of the user's own already holds the port
+        skip_or_fail(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
+    try:
+        yield (Path(tempfile.gettempdir()) / "ray" / "session_latest").resolve()
+    finally:  # only the processes this module started (`ray stop` would end every cluster)
+        end_processes(ray_processes() - before)
+        (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").unlink(missing_ok=True)
+
+
 @needs_fashion_mnist
 def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_path, monkeypatch,
-                                                                   no_ray_left):
+                                                                   cluster):
     import akd.latency.source
 
     def not_here(*args):
@@ -89,6 +133,7 @@ def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_pa
     assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
                  f"cache_dir={cache}", "--set", "progress=false", "--set", "final.enabled=false",
                  "--set", "search.trials=2", "--set", "evaluator.backend=ray",
+                 "--set", "evaluator.address=auto",
                  "--set", "evaluator.threads=1", "--set", "latency.where=worker",
                  "--set", f"latency.cache={lat_cache}"]) == 0
     trials = read_trials(tmp_path / "run")
@@ -97,26 +142,14 @@ def test_a_dedicated_latency_worker_measures_instead_of_the_driver(cache, tmp_pa
     assert len(measured) >= len({t["arch"] for t in trials})
 
 
-def test_a_latency_worker_that_cannot_get_a_cpu_is_refused(tmp_path):
-    config = load_config(None, ["evaluator.backend=ray", "evaluator.workers=2",
-                                f"evaluator.threads={os.cpu_count()}", "latency.where=worker",
-                                "data.name=synthetic", f"cache_dir={tmp_path}"])
-    with pytest.raises(ValueError, match="latency.where: worker needs latency.threads"):
-        make_evaluator(config, evaluate_candidate)
-
-
 @needs_fashion_mnist
 def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
-                                                 kill_9_after_three_trials, no_ray_left):
+                                                 kill_9_after_three_trials, cluster):
     run = tmp_path / "run"
     command = quick_command(run, cache, "evaluator.backend=ray", "evaluator.workers=2",
-                            "search.trials=3", "final.enabled=false")  # a short last step too
-    before_run = ray_processes()
-    before = kill_9_after_three_trials(command, run)
-    # a local Ray instance outlives a killed driver only in two idle agents (a Ray limitation,
-    # see the README); end them as `ray stop` would
-    time.sleep(3)
-    end_processes(ray_processes() - before_run)
+                            "evaluator.address=auto", "search.trials=3",
+                            "final.enabled=false")  # a short last step too
+    before = kill_9_after_three_trials(command, run)  # the cluster ends the dead driver's job
     result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
                             timeout=RUN_TIMEOUT)
     assert result.returncode == 0, result.stderr
@@ -129,47 +162,20 @@ def test_kill_9_of_the_driver_then_resume_on_ray(cache, tmp_path, quick_command,
 
 @needs_fashion_mnist
 def test_address_auto_joins_a_running_cluster_and_leaves_it_up(
-        cache, tmp_path, quick_command, no_ray_left):
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    before = ray_processes()
-    started = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--disable-usage-stats",
-                              "--include-dashboard=false"], capture_output=True, text=True,
-                             start_new_session=True, timeout=120)  # its signals stay out of
-    # pytest's process group
-    if started.returncode != 0:  # e.g. a cluster of the user's own already holds the port
-        skip_or_fail(f"ray start failed: {started.stderr.strip().splitlines()[-1:]}")
-    try:
-        cluster = ray_processes() - before
-        session = (Path(tempfile.gettempdir()) / "ray" / "session_latest").resolve()
-        run = tmp_path / "run"
-        process = subprocess.Popen(quick_command(run, cache, "evaluator.backend=ray",
-                                                 "evaluator.workers=2", "evaluator.address=auto",
-                                                 "search.trials=2", "final.enabled=false"),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)
-        _, stderr = process.communicate(timeout=RUN_TIMEOUT)
-        assert process.returncode == 0, stderr
-        trials = read_trials(run)
-        assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
-        # the command was a driver of the cluster's session, started no Ray instance of its own
-        # (that would be a new session) and left the cluster up
-        assert (session.parent / "session_latest").resolve() == session
-        assert list((session / "logs").glob(f"python-core-driver-*_{process.pid}.log"))
-        assert cluster <= ray_processes()
-    finally:  # only the processes this test started (`ray stop` would end every cluster)
-        end_processes(ray_processes() - before)
-        # and, as `ray stop` does, the record that makes "auto" find this cluster
-        (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").unlink(missing_ok=True)
-
-
-@pytest.mark.parametrize("address", ["auto", "127.0.0.1:1"])
-def test_an_address_where_no_cluster_runs_is_a_one_line_error(address, tmp_path, capsys):
-    if address == "auto" and any("raylet" in args for _, _, args in live_processes()):
-        pytest.skip("a Ray cluster is running on this machine")
-    assert main(["--config", "quick", "--out", str(tmp_path / "run"), "--set",
-                 "data.name=synthetic", "--set", "search.arms=[nas]", "--set",
-                 f"cache_dir={tmp_path}", "--set", "progress=false", "--set",
-                 "evaluator.backend=ray", "--set", f"evaluator.address={address}"]) == 2
-    error = capsys.readouterr().err.strip()
-    assert f"evaluator.address = {address!r}: no Ray cluster answers there" in error
-    assert len(error.splitlines()) == 1
+        cache, tmp_path, quick_command, cluster):
+    agents = {pid for pid, _, args in live_processes() if "raylet" in args or "gcs_server" in args}
+    run = tmp_path / "run"
+    process = subprocess.Popen(quick_command(run, cache, "evaluator.backend=ray",
+                                             "evaluator.workers=2", "evaluator.address=auto",
+                                             "search.trials=2", "final.enabled=false"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    _, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, stderr
+    trials = read_trials(run)
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    # the command was a driver of the cluster's session, started no Ray instance of its own
+    # (that would be a new session) and left the cluster up
+    assert (cluster.parent / "session_latest").resolve() == cluster
+    assert list((cluster / "logs").glob(f"python-core-driver-*_{process.pid}.log"))
+    assert agents and agents <= ray_processes()
