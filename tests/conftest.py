@@ -32,8 +32,11 @@ def pytest_configure(config):
     # a shared 2-core machine OpenMP threads waiting on each other made a training 10-30x slower
     # whenever another process loaded the cores (a NAGO student of 48 tiny convolutions: 124 ms a
     # step alone with 2 threads, 1,337 ms beside one other test run, 173 and 236 ms with 1),
-    # which is how the efficiency benchmark's test stalled CI past its limit
+    # which is how the efficiency benchmark's test stalled CI past its limit. The commands the
+    # tests start get one thread too, so that their trainings equal this process's bit for bit
+    # (a resumed run must ask the candidates the in-process quick run asked)
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
     if IN_CI and not DEBIAN_FASHION_MNIST.is_dir():
         raise pytest.UsageError(f"CI=true but {MISSING_DATA}: the end-to-end tests cannot run")
 

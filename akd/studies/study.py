@@ -248,15 +248,18 @@ def final_budget(records: list[dict], epochs: list[int], tolerance: float) -> di
     means = {e: {m: mean_ci([r["test_acc"] for r in records if r["source"] == f"epochs{e}"
                              and r["mode"] == m and r["status"] == "ok"])
                  for m in ("cls", "kd")} for e in epochs}
-    chosen = epochs[-1]
+    chosen, converged, last_gains = epochs[-1], False, None
     for shorter, longer in zip(epochs, epochs[1:]):
         gains = [means[longer][m]["mean"] - means[shorter][m]["mean"] for m in ("cls", "kd")
                  if means[longer][m]["mean"] is not None and means[shorter][m]["mean"] is not None]
+        last_gains = dict(zip(("cls", "kd"), gains)) if len(gains) == 2 else None
         if len(gains) == 2 and max(gains) < tolerance:
-            chosen = shorter
+            chosen, converged = shorter, True
             break
     arch = next((r["arch"] for r in records), None)
+    # last_doubling: what the last doubling compared gained per mode (why the budget is chosen)
     return {"epochs": epochs, "tolerance": tolerance, "student": arch, "chosen": chosen,
+            "converged": converged, "last_doubling": last_gains,
             "accuracy": {str(e): v for e, v in means.items()}}
 
 

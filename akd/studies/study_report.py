@@ -65,13 +65,21 @@ def markdown(summary: dict, command: str) -> str:
 def answer(summary: dict) -> list[str]:
     gain = summary["main"]["gain"]
     words = [f"- **Does the distillation-aware search find a student that gains more from KD?** "
-             f"{_gain_words(gain)}"]
+             f"{_gain_words(gain)}{_budget_caveat(summary['final_budget'])}"]
     kinds, random = summary["agreement"]["kinds"], summary["agreement"]["random"]
     words.append(f"- **Do searches with the same teacher converge, and with different teachers "
                  f"not?** {_agreement_words(kinds, random)}")
     words.append(f"- **Which strategy finds the best student for KD?** "
                  f"{_strategy_words(summary['strategies'])}")
     return words
+
+
+def _budget_caveat(budget: dict) -> str:
+    if budget["converged"]:
+        return ""
+    return (f" The final trainings had not converged: at {budget['chosen']} epochs, the largest "
+            f"probed, doubling still gained more than {percent(budget['tolerance'], 1)}, so the "
+            "answer holds at this budget, not necessarily at convergence.")
 
 
 def _excludes_zero(summary: dict | None) -> int:
@@ -183,8 +191,17 @@ def budget_section(summary: dict) -> list[str]:
              f"The main search's best akd student (`{b['student']}`) trained with labels only "
              f"and with KD at each budget; the study takes the first budget after which "
              f"doubling gains less than {percent(b['tolerance'], 1)} in both modes (the "
-             f"largest probed if none): **{b['chosen']} epochs**.", "",
-             "| epochs | CLS | KD |", "| --- | --- | --- |"]
+             f"largest probed if none): **{b['chosen']} epochs**.", ""]
+    last = b["last_doubling"]
+    if not b["converged"] and last:
+        lines += [f"No doubling converged: the last one, to {b['chosen']} epochs, still gained "
+                  f"{signed(last['cls'])} with labels only and {signed(last['kd'])} with KD. A "
+                  "converged final budget lies beyond the probed ones.", ""]
+    seeds = min(acc[m]["n"] for acc in b["accuracy"].values() for m in ("cls", "kd"))
+    if seeds == 2:  # the default probe: say why its intervals look absurd
+        lines += ["Intervals over the probe's 2 seeds are t-intervals with one degree of "
+                  "freedom: wide, and they may reach past 0 and 1.", ""]
+    lines += ["| epochs | CLS | KD |", "| --- | --- | --- |"]
     for e in b["epochs"]:
         acc = b["accuracy"][str(e)]
         lines.append(f"| {e} | {interval(acc['cls'], difference=False)} | "
