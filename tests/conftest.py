@@ -41,6 +41,49 @@ def pytest_configure(config):
         raise pytest.UsageError(f"CI=true but {MISSING_DATA}: the end-to-end tests cannot run")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (setup.cfg): one test process per core this process may use. Each trains with
+    one thread, so together they fill the cores without oversubscribing them; xdist's own count
+    (physical cores) would give one process on a 2-vCPU machine."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# expensive session fixtures of this file that the test processes should make only once
+EXPENSIVE_SESSION_FIXTURES = {"quick_run"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the marks into groups
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist, a module- or session-scoped fixture is made once per test process that
+    uses it: the tests sharing an expensive one (the quick run, a module's tiny study or table)
+    go to one process (--dist loadgroup) so that it is made once. A test that names its group
+    keeps it (the Ray tests, which count Ray processes machine-wide)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        # _fixtureinfo: pytest's record of the fixtures a test uses, with where they are defined
+        for name, definitions in item._fixtureinfo.name2fixturedefs.items():
+            fixture = definitions[-1]
+            of_its_module = fixture.baseid.endswith(".py") and fixture.scope != "function"
+            if name in EXPENSIVE_SESSION_FIXTURES or of_its_module:
+                item.add_marker(pytest.mark.xdist_group(fixture.baseid if of_its_module else name))
+                break
+
+
+def pytest_collection_finish(session):
+    """A test process whose grouped tests did not get their group refuses to run: pytest 9.2
+    made xdist's loadgroup group nothing, silently (pytest-dev/pytest-xdist#1386), and the Ray
+    tests then fail each other in two processes."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} "
+                                f"more) with pytest {pytest.__version__}: install the pinned "
+                                "versions (pip install -c constraints.txt -e '.[test]')")
+
+
 def end_to_end(test):
     """A test that runs the pipeline on the real dataset: marked slow (pytest -m "not slow"
     leaves it out of a quick inner loop; make test and CI run it)."""

@@ -27,6 +27,8 @@ def sleepy_work(task, config, lock):
     return Outcome("ok", 1.0, 0, 0, None, seconds)
 
 
+# no_ray_left counts Ray processes machine-wide: in the Ray tests' test process (pytest-xdist)
+@pytest.mark.xdist_group("ray")
 @pytest.mark.parametrize("backend", ["process", "ray"])
 def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, monkeypatch,
                                                           no_ray_left):

@@ -26,7 +26,9 @@ from conftest import (RUN_TIMEOUT, end_processes, live_processes, needs_fashion_
                       ray_processes, require_ray, skip_or_fail)
 
 ray = require_ray(module=True)
-pytestmark = pytest.mark.slow
+# one test process runs every Ray test (pytest-xdist): they start and count Ray processes
+# machine-wide
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 def kill_first_running_candidate(stop: threading.Event, killed: list) -> None:

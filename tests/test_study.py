@@ -4,6 +4,7 @@ kept in docs/study), the statistics by hand, and its refusals."""
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -94,6 +95,17 @@ def test_the_documents_numbers_follow_from_the_kept_files(tiny_study):
     assert recomputed == json.loads(json.dumps(summarise(out)))  # the kept files suffice
     assert markdown(recomputed, kept_command(results)) == (kept / "study.md").read_text()
     assert kept_command(results).startswith("python experiments/run_study.py --config")
+
+
+def test_keeping_again_replaces_the_earlier_copy_whole(tiny_study, tmp_path):
+    out, kept, _, _ = tiny_study
+    dest = tmp_path / "kept"
+    shutil.copytree(kept, dest)
+    (dest / "results" / "stale.txt").write_text("from an earlier study")
+    results = keep(out, dest, "python experiments/run_study.py --again")
+    assert not (results / "stale.txt").exists() and kept_command(results).endswith("--again")
+    assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
+    assert summarise(results) == summarise(kept / "results")
 
 
 def test_a_rerun_reads_every_part_back_and_trains_nothing(tiny_study, module_cache, capsys):

@@ -492,8 +492,14 @@ def keep(out: str | Path, dest: str | Path, command: str) -> Path:
                 shutil.copy2(run / name, target / name)
         if (run / "tensorboard").exists():
             shutil.copytree(run / "tensorboard", target / "tensorboard")
-    shutil.rmtree(results, ignore_errors=True)
+    # the earlier copy moves aside and goes only once the new one is in place: a crash leaves
+    # one whole copy under results/ or results.old/, never a half-deleted one
+    old = dest / "results.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if results.exists():
+        results.rename(old)
     staging.rename(results)
+    shutil.rmtree(old, ignore_errors=True)
     return results
 
 

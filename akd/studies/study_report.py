@@ -198,8 +198,9 @@ def budget_section(summary: dict) -> list[str]:
                   f"{signed(last['cls'])} with labels only and {signed(last['kd'])} with KD. A "
                   "converged final budget lies beyond the probed ones.", ""]
     seeds = min(acc[m]["n"] for acc in b["accuracy"].values() for m in ("cls", "kd"))
-    if seeds == 2:  # the default probe: say why its intervals look absurd
-        lines += ["Intervals over the probe's 2 seeds are t-intervals with one degree of "
+    if 2 <= seeds <= 3:  # a probe of few seeds: say why its intervals look absurd
+        freedom = "one degree" if seeds == 2 else f"{seeds - 1} degrees"
+        lines += [f"Intervals over the probe's {seeds} seeds are t-intervals with {freedom} of "
                   "freedom: wide, and they may reach past 0 and 1.", ""]
     lines += ["| epochs | CLS | KD |", "| --- | --- | --- |"]
     for e in b["epochs"]:
