@@ -70,18 +70,15 @@ def pytest_collection_modifyitems(config, items):
                 break
 
 
-def pytest_collection_finish(session):
-    """A test process whose grouped tests did not get their group refuses to run: pytest 9.2
-    made xdist's loadgroup group nothing, silently (pytest-dev/pytest-xdist#1386), and the Ray
-    tests then fail each other in two processes."""
-    if not getattr(session.config.option, "loadgroup", False):
-        return
-    lost = [item.nodeid for item in session.items
-            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
-    if lost:
-        raise pytest.UsageError(f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} "
-                                f"more) with pytest {pytest.__version__}: install the pinned "
-                                "versions (pip install -c constraints.txt -e '.[test]')")
+def pytest_runtest_setup(item):
+    """A grouped test that did not get its group fails before it runs: pytest 9.2 made xdist's
+    loadgroup group nothing, silently (pytest-dev/pytest-xdist#1386), and the Ray tests would
+    then fail each other from two processes."""
+    if getattr(item.config.option, "loadgroup", False) and "@" not in item.nodeid and \
+            item.get_closest_marker("xdist_group"):
+        pytest.fail(f"pytest-xdist did not group this test with pytest {pytest.__version__}: "
+                    "install the pinned versions (pip install -c constraints.txt -e '.[test]')",
+                    pytrace=False)
 
 
 def end_to_end(test):

@@ -15,7 +15,7 @@ from akd.config import PRESETS
 from akd.errors import ConfigError
 from akd.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
                                random_pairs, summarise)
-from akd.studies.study_report import FIGURES, markdown
+from akd.studies.study_report import FIGURES, markdown, search_convergence
 
 from conftest import ROOT, RUN_TIMEOUT
 
@@ -154,6 +154,22 @@ def test_the_final_budget_is_the_first_whose_doubling_gains_less_than_the_tolera
     assert budget["chosen"] == 2 and budget["accuracy"]["4"]["kd"]["mean"] == \
         pytest.approx(0.8465)
     assert final_budget(rows, [1, 2, 4, 8], tolerance=0.001)["chosen"] == 8  # none converged
+
+
+def test_the_convergence_verdict_by_hand():
+    summary = {"setup": {"batch_size": 8}, "searches": {"vgg-seed0": {
+        "akd": {"trainings": 64, "last_improvement": 60, "entropy": [1.0, 0.875, 0.75]},
+        "nas": {"trainings": 64, "last_improvement": 20, "entropy": [1.0, 0.875, 0.75]}}}}
+    text, = search_convergence(summary)
+    assert "in the last quarter of the trainings in 1 of 2 arms" in text
+    # 0.125 of uniform a step from 0.75: 2 more steps to 0.5, 16 trainings
+    assert "fell by 0.1250" in text and "after about 2 more steps, 16 more trainings" in text
+    summary["searches"]["vgg-seed0"]["nas"]["entropy"] = [0.5, 0.25, 0.125]  # low on average
+    summary["searches"]["vgg-seed0"]["akd"]["entropy"] = [0.5, 0.25, 0.125]
+    assert "had not converged" not in search_convergence(summary)[0]
+    summary["searches"]["vgg-seed0"]["nas"]["entropy"] = None  # a controller without a policy
+    summary["searches"]["vgg-seed0"]["akd"]["entropy"] = None
+    assert search_convergence(summary)[0].endswith("in 1 of 2 arms.")
 
 
 def test_random_pairs_by_hand():

@@ -4,7 +4,9 @@ every number in the document follows from them)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from statistics import fmean
 
 from ..formatting import fraction, interval, number, percent, signed
 from ..io import write_text
@@ -223,7 +225,34 @@ def search_section(summary: dict) -> list[str]:
                          f"{fraction(s['best']['val_acc'])} | "
                          f"{number(s['best']['latency_ms'], 3)} | {s['last_improvement']} | "
                          f"{entropy} |")
-    return lines + ["", f"![searches]({FIGURES['searches']})"]
+    return lines + ["", *search_convergence(summary), "", f"![searches]({FIGURES['searches']})"]
+
+
+HALF_UNIFORM = 0.5  # a policy at half the uniform entropy has clearly chosen where to search
+
+
+def search_convergence(summary: dict) -> list[str]:
+    """Whether the searches converged, from their best-so-far curves and policy entropies, and
+    (when not) the budget at which the entropies' measured rate would reach half the uniform."""
+    arms = [s for searches in summary["searches"].values() for s in searches.values()]
+    late = sum(s["last_improvement"] > 0.75 * s["trainings"] for s in arms)
+    text = (f"The best reward was still improving in the last quarter of the trainings in {late} "
+            f"of {len(arms)} arms.")
+    entropies = [s["entropy"] for s in arms if s["entropy"] and len(s["entropy"]) > 1]
+    if entropies:
+        fall = fmean((e[0] - e[-1]) / (len(e) - 1) for e in entropies)
+        last = fmean(e[-1] for e in entropies)
+        batch = summary["setup"]["batch_size"]
+        text += (f" The policy entropy fell by {fall:.4f} of the uniform policy's per controller "
+                 f"step of {batch} trainings on average, to {last:.3f}")
+        if fall > 0 and last > HALF_UNIFORM:
+            steps = math.ceil((last - HALF_UNIFORM) / fall)
+            text += (f": the controllers had not converged. At that rate (a straight-line "
+                     f"extrapolation) they would reach half the uniform entropy after about "
+                     f"{steps:,} more steps, {steps * batch:,} more trainings per arm.")
+        else:
+            text += "."
+    return [text]
 
 
 def agreement_section(summary: dict) -> list[str]:
