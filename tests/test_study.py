@@ -106,6 +106,9 @@ def test_keeping_again_replaces_the_earlier_copy_whole(tiny_study, tmp_path):
     assert not (results / "stale.txt").exists() and kept_command(results).endswith("--again")
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
     assert summarise(results) == summarise(kept / "results")
+    (dest / "results").rename(dest / "results.old")  # as a keep killed between its renames
+    keep(out, dest, "python experiments/run_study.py --again")
+    assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
 
 
 def test_a_rerun_reads_every_part_back_and_trains_nothing(tiny_study, module_cache, capsys):

@@ -477,8 +477,10 @@ def keep(out: str | Path, dest: str | Path, command: str) -> Path:
     out, dest = Path(out), Path(dest)
     if not (out / "study.json").exists():
         raise RunError(f"{out} holds no finished study (no study.json); run it first")
-    results = dest / "results"
+    results, old = dest / "results", dest / "results.old"
     staging = dest / "results.partial"
+    if old.exists() and not results.exists():  # an earlier keep died between its two renames
+        old.rename(results)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for name in ("options.json", "parts.jsonl", "final-budget.jsonl", "strategies-final.jsonl"):
@@ -494,7 +496,6 @@ def keep(out: str | Path, dest: str | Path, command: str) -> Path:
             shutil.copytree(run / "tensorboard", target / "tensorboard")
     # the earlier copy moves aside and goes only once the new one is in place: a crash leaves
     # one whole copy under results/ or results.old/, never a half-deleted one
-    old = dest / "results.old"
     shutil.rmtree(old, ignore_errors=True)
     if results.exists():
         results.rename(old)
