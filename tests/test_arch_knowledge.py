@@ -147,4 +147,4 @@ def test_bad_input_is_a_one_line_error(args, message, cache, tmp_path, capsys):
 def test_other_settings_in_an_existing_out_are_refused(run, cache, capsys):
     assert cli.main(tiny(run, cache, "--set", "proxy.epochs=1")) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "other settings (proxy)" in err
+    assert err.count("\n") == 1 and "other settings (proxy.epochs: 2 there, 1 here)" in err

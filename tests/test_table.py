@@ -20,8 +20,9 @@ from scipy import stats as scipy_stats
 from akd import load_table
 from akd.components import build_space
 from akd.config import load_config
-from akd.errors import DataError
+from akd.errors import DataError, RunError
 from akd.studies.predictor_bench import run_benchmark
+from akd.studies.saved import read_saved
 from akd.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
                                         disattenuate, gain_by_decision, kd_gains, noise_ceiling,
                                         reliability, top_overlap)
@@ -333,3 +334,18 @@ def test_a_foreign_directory_is_refused_and_untouched(cache, tmp_path, capsys):
     assert build_cli.main(tiny(out, cache)) == 2
     assert "not a benchmark table" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_table_saved_before_latency_blocks_existed_reads_as_six_blocks(tmp_path):
+    """The shipped table was built when the interleaved timing always used 6 blocks, before
+    latency.blocks existed: finishing it needs blocks 6, and the refusal says so."""
+    settings = {"latency": {"method": "interleaved", "blocks": 20}, "archs": 300}
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps({"settings": {"latency": {"method": "interleaved"},
+                                             "archs": 300}}))
+    with pytest.raises(RunError, match=r"other settings \(latency.blocks: 6 there, 20 here\)"):
+        read_saved(path, settings, "a table")
+    settings["latency"]["blocks"] = 6
+    assert read_saved(path, settings, "a table")["settings"] == settings
+    with pytest.raises(RunError, match=r"\(archs: 300 there, 301 here and 1 more\)"):
+        read_saved(path, {**settings, "archs": 301, "seed": 1}, "a table")

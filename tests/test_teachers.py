@@ -116,7 +116,8 @@ def test_class_count_mismatch_is_named(data, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("config, message", [
-    (TeacherConfig(name="alexnet"), r"unknown teacher 'alexnet'; allowed: resnet, vgg, wide"),
+    (TeacherConfig(name="alexnet"),
+     r"unknown teacher 'alexnet'; allowed: resnet, vgg, wide, mlp, resnet18, user"),
     (TeacherConfig(name="user"), r"needs teacher.weights"),
     (TeacherConfig(name="user", weights="/nonexistent.pt"), r"does not exist"),
     (TeacherConfig(name="user", factory="nomodule:f", weights=__file__), r"cannot be imported"),
@@ -178,8 +179,9 @@ def test_damaged_cached_logits_are_computed_again(data, resnet_teacher, tmp_path
 
 
 @end_to_end
-@pytest.mark.parametrize("name", ["vgg", "resnet"])  # the default, and the benchmark table's
-def test_the_shipped_teachers_are_what_their_records_say(name, tmp_path):
+# the default, and the benchmark table's other two (the MLP has no convolution: a lower floor)
+@pytest.mark.parametrize("name, floor", [("vgg", 0.92), ("resnet", 0.92), ("mlp", 0.86)])
+def test_the_shipped_teachers_are_what_their_records_say(name, floor, tmp_path):
     data = load_dataset(DataConfig(), tmp_path)
     teacher = load_teacher(TeacherConfig(name=name), data, tmp_path)  # an empty cache: none to
     # train
@@ -187,5 +189,5 @@ def test_the_shipped_teachers_are_what_their_records_say(name, tmp_path):
     record = json.loads(Path(teacher.description.split(" ", 1)[1]).with_suffix(".json")
                         .read_text())
     assert record["command"].startswith("python experiments/train_teacher.py")
-    assert teacher.test_accuracy == record["test_accuracy"] >= 0.92
+    assert teacher.test_accuracy == record["test_accuracy"] >= floor
     assert evaluate(teacher.model, data.test) == pytest.approx(teacher.test_accuracy, abs=1e-6)

@@ -39,7 +39,7 @@ def default_teacher_training() -> TrainConfig:
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    name: str = "vgg"  # a zoo name (resnet, vgg, wide, resnet18), or "user" for your own model
+    name: str = "vgg"  # a zoo name (resnet, vgg, wide, mlp, resnet18), or "user" for your own model
     factory: str | None = None  # user teacher: "package.module:function" building the model
     weights: str | None = None  # user teacher: its state-dict file, or a TorchScript file alone
     training: TrainConfig = field(default_factory=default_teacher_training)  # zoo teachers only

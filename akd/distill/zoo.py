@@ -1,8 +1,9 @@
 """Teacher architectures with different inductive biases, for small images.
 
 The AKD paper's point is that different teachers prefer different students, so the zoo spans
-depth with shortcuts (``resnet``), plain depth (``vgg``), width without depth (``wide``) and a
-standard reference model (torchvision's ``resnet18`` adapted to 28x28 / 32x32 inputs).
+depth with shortcuts (``resnet``), plain depth (``vgg``), width without depth (``wide``), no
+convolution at all (``mlp``: no locality, no weight sharing) and a standard reference model
+(torchvision's ``resnet18`` adapted to 28x28 / 32x32 inputs).
 """
 
 from __future__ import annotations
@@ -78,6 +79,19 @@ def wide(in_channels: int, num_classes: int, width: int = 128) -> nn.Module:
               nn.ReLU(inplace=True), nn.MaxPool2d(2)]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
                          nn.Linear(2 * width, num_classes))
+
+
+@register_teacher("mlp")
+def mlp(in_channels: int, num_classes: int, hidden: int = 512, grid: int = 28) -> nn.Module:
+    """A multilayer perceptron on the pixels: none of a convolution's priors (locality, weight
+    sharing), so what it teaches differs most from the convolutional teachers. The image is first
+    pooled to ``grid`` x ``grid`` (identity on 28x28 images) so one factory serves every size."""
+    def layer(in_features: int) -> list[nn.Module]:
+        return [nn.Linear(in_features, hidden, bias=False), nn.BatchNorm1d(hidden),
+                nn.ReLU(inplace=True), nn.Dropout(0.2)]
+    return nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten(),
+                         *layer(in_channels * grid * grid), *layer(hidden),
+                         nn.Linear(hidden, num_classes))
 
 
 @register_teacher("resnet18")
