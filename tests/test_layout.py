@@ -1,9 +1,11 @@
 """The layout stays as docs/architecture.md draws it: rooms whose imports flow one way, no import
 cycle anywhere, the report free of the search loop and the evaluators, and the presets shipped
-inside the package (checked in an installed wheel, run from another directory)."""
+inside the package (checked in an installed wheel, run from another directory), and no Markdown
+file links to a path that is not there."""
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -162,3 +164,25 @@ def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split() == ["4", "True"]  # the quick preset; the shipped table
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_in_the_markdown_files_resolves():
+    # the shipped tables' READMEs and the docs link each other across rooms; a moved file or a
+    # miscounted ../ would leave a reader on a dead link
+    listed = subprocess.run(["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert listed, "git lists no Markdown file"
+    dead = []
+    for name in listed:
+        page = ROOT / name
+        for target in MARKDOWN_LINK.findall(page.read_text(encoding="utf-8")):
+            # a URL, an anchor on this page, or prose such as "[KD - CLS](AKDNet)": not a path
+            if re.match(r"[a-z]+:|#", target) or not re.search(r"[./]", target):
+                continue
+            path = target.split("#", 1)[0]
+            if not (page.parent / path).exists():
+                dead.append(f"{name}: {target}")
+    assert not dead, "dead links: " + "; ".join(dead)
