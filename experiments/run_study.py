@@ -7,7 +7,7 @@ then writes study.json, study.md and its figures into --out. Killed, the same co
 With --keep DIR the result is kept in the repository: the files every number comes from under
 DIR/results, and the document and figures recomputed from them in DIR.
 
-    python experiments/run_study.py                              # 74 min on 2 cores
+    python experiments/run_study.py                              # 2.4 hours on 2 cores
     python experiments/run_study.py --keep docs/study            # and keep it in the repository
     python experiments/run_study.py --config akd/presets/study/tiny.yaml --out runs/study_tiny
 """

@@ -14,8 +14,8 @@ import pytest
 from akd.config import PRESETS
 from akd.errors import ConfigError
 from akd.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
-                               random_pairs, summarise)
-from akd.studies.study_report import FIGURES, markdown, search_convergence
+                               machine, random_pairs, summarise)
+from akd.studies.study_report import FIGURES, budget_section, markdown, search_convergence
 
 from conftest import ROOT, RUN_TIMEOUT
 
@@ -73,6 +73,9 @@ def test_the_tiny_study_runs_every_part_and_writes_the_document(tiny_study):
     screened = summary["strategies"]["lstm_ppo+screening"]
     assert screened["trainings"] == 4 and screened["asked"] > 4  # asked 2x, trained the budget
     assert set(summary["parts"]) == {"searches", "final budget", "final stage", "strategies"}
+    # each part's time says what it ran on, and the document names the machine
+    assert all(set(p["machines"]) == {machine()} for p in summary["parts"].values())
+    assert f"(on {machine()})" in (kept / "study.md").read_text()
     # the final stage at the chosen budget, with the reference beside the arms' bests
     final = json.loads((out / "searches" / "vgg-seed0" / "final.json").read_text())
     assert final["final"]["training"]["epochs"] == summary["final_budget"]["chosen"]
@@ -157,6 +160,13 @@ def test_the_final_budget_is_the_first_whose_doubling_gains_less_than_the_tolera
     assert budget["chosen"] == 2 and budget["accuracy"]["4"]["kd"]["mean"] == \
         pytest.approx(0.8465)
     assert final_budget(rows, [1, 2, 4, 8], tolerance=0.001)["chosen"] == 8  # none converged
+    # the document says what the next doubling would cost: twice the final stage's time
+    summary = {"final_budget": final_budget(rows, [1, 2, 4, 8], tolerance=0.001),
+               "parts": {"final stage": {"seconds": 600.0}}}
+    text = "\n".join(budget_section(summary))
+    assert ("still gained +0.007 with labels only and +0.004 with KD. A converged final budget "
+            "lies beyond the probed ones: the final stage took 10 min at this budget, so the next "
+            "doubling would take about 20 min for it alone.") in text
 
 
 def test_the_convergence_verdict_by_hand():
@@ -167,6 +177,12 @@ def test_the_convergence_verdict_by_hand():
     assert "in the last quarter of the trainings in 1 of 2 arms" in text
     # 0.125 of uniform a step from 0.75: 2 more steps to 0.5, 16 trainings
     assert "fell by 0.1250" in text and "after about 2 more steps, 16 more trainings" in text
+    # and what those would take: 32 more trainings at the searches' 30 s each, 16 min
+    summary["parts"] = {"searches": {"seconds": 128 * 30.0}}
+    with_time, = search_convergence(summary)
+    assert with_time == text[:-1] + (", for all 2 arms about 16 min at the searches' pace "
+                                     "(30.0 s per training).")
+    del summary["parts"]
     summary["searches"]["vgg-seed0"]["nas"]["entropy"] = [0.5, 0.25, 0.125]  # low on average
     summary["searches"]["vgg-seed0"]["akd"]["entropy"] = [0.5, 0.25, 0.125]
     assert "had not converged" not in search_convergence(summary)[0]

@@ -28,6 +28,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import dacite
 import numpy as np
+import torch
 
 from search_spaces import SearchSpace
 
@@ -46,6 +48,7 @@ from ..errors import ConfigError, RunError
 from ..final import statistics_of
 from ..final.stage import FinalTask, run_final, train_missing
 from ..io import append_line, read_lines, write_json
+from ..latency import cpu_model
 from ..reporting.analysis import decision_agreement, late_trials_policy, policy_distance
 from ..search import RunDir, recorded_target, top_trials
 from ..search.target import TARGET_FILE
@@ -204,8 +207,16 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     return summary
 
 
+def machine() -> str:
+    """What a part ran on, for its timing: the CPU model and usable cores (and the GPU)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{cpu_model()}, {cores} cores{gpu}"
+
+
 class _part:
-    """Times a part of the study into parts.jsonl, one line per session that finished it."""
+    """Times a part of the study into parts.jsonl, one line per session that finished it, with
+    the machine it ran on (a study resumed elsewhere has parts timed on different machines)."""
 
     def __init__(self, out: Path, name: str) -> None:
         self.out, self.name = out, name
@@ -217,7 +228,8 @@ class _part:
     def __exit__(self, kind, *_) -> None:
         if kind is None:
             append_line(self.out / "parts.jsonl",
-                        {"part": self.name, "seconds": time.perf_counter() - self.start})
+                        {"part": self.name, "seconds": time.perf_counter() - self.start,
+                         "machine": machine()})
 
 
 def _best_trained(path: Path, arm: str = "akd") -> dict:
@@ -319,10 +331,15 @@ def _setup(config: RunConfig, target_ms: float | None, epochs: int) -> dict:
 
 
 def _parts(out: Path) -> dict:
-    seconds: dict[str, float] = {}
+    """Each part's seconds in all and per machine (a line from before machines were recorded:
+    "unrecorded")."""
+    parts: dict[str, dict] = {}
     for line in read_lines(out / "parts.jsonl", repair=False):
-        seconds[line["part"]] = seconds.get(line["part"], 0.0) + line["seconds"]
-    return seconds
+        part = parts.setdefault(line["part"], {"seconds": 0.0, "machines": {}})
+        part["seconds"] += line["seconds"]
+        where = line.get("machine", "unrecorded")
+        part["machines"][where] = part["machines"].get(where, 0.0) + line["seconds"]
+    return parts
 
 
 def _trials(path: Path, predicted: bool = False) -> list[dict]:

@@ -156,10 +156,20 @@ def setup_section(summary: dict) -> list[str]:
             f"- Final stage: {s['final_train_images'] or 'all':} training images, "
             f"{s['final_epochs']} epochs (chosen below), {summary['final_seeds']} seeds per "
             f"mode, test accuracy on {s['final_test_images'] or 'all'} test images.",
-            "- Time per part (2 CPU cores): " + ", ".join(
-                f"{name} {seconds / 60:.1f} min" for name, seconds in parts.items())
-            + f"; in all {sum(parts.values()) / 60:.1f} min."]
+            "- Time per part: " + "; ".join(
+                f"{name} {part['seconds'] / 60:.1f} min{_machines(part['machines'])}"
+                for name, part in parts.items())
+            + f"; in all {sum(p['seconds'] for p in parts.values()) / 60:.1f} min."]
     return ["## Setup", "", *rows]
+
+
+def _machines(machines: dict[str, float]) -> str:
+    """Where a part ran: " (on M)", or each machine's share when it was resumed elsewhere; a
+    machine that only read a finished part back (under a second) is not named."""
+    worked = {m: s for m, s in machines.items() if s >= 1.0} or machines
+    if len(worked) == 1:
+        return f" (on {next(iter(worked))})"
+    return " (" + ", ".join(f"{s / 60:.1f} min on {m}" for m, s in worked.items()) + ")"
 
 
 def final_section(summary: dict) -> list[str]:
@@ -187,6 +197,14 @@ def final_section(summary: dict) -> list[str]:
     return lines
 
 
+def _next_doubling(summary: dict) -> str:
+    final = summary.get("parts", {}).get("final stage")
+    if not final or final["seconds"] < 1.0:
+        return ""
+    return (f": the final stage took {_duration(final['seconds'])} at this budget, so the next "
+            f"doubling would take about {_duration(2 * final['seconds'])} for it alone")
+
+
 def budget_section(summary: dict) -> list[str]:
     b = summary["final_budget"]
     lines = ["## How the final budget was chosen", "",
@@ -198,7 +216,8 @@ def budget_section(summary: dict) -> list[str]:
     if not b["converged"] and last:
         lines += [f"No doubling converged: the last one, to {b['chosen']} epochs, still gained "
                   f"{signed(last['cls'])} with labels only and {signed(last['kd'])} with KD. A "
-                  "converged final budget lies beyond the probed ones.", ""]
+                  "converged final budget lies beyond the probed ones"
+                  f"{_next_doubling(summary)}.", ""]
     seeds = min(acc[m]["n"] for acc in b["accuracy"].values() for m in ("cls", "kd"))
     if 2 <= seeds <= 3:  # a probe of few seeds: say why its intervals look absurd
         freedom = "one degree" if seeds == 2 else f"{seeds - 1} degrees"
@@ -249,10 +268,26 @@ def search_convergence(summary: dict) -> list[str]:
             steps = math.ceil((last - HALF_UNIFORM) / fall)
             text += (f": the controllers had not converged. At that rate (a straight-line "
                      f"extrapolation) they would reach half the uniform entropy after about "
-                     f"{steps:,} more steps, {steps * batch:,} more trainings per arm.")
+                     f"{steps:,} more steps, {steps * batch:,} more trainings per arm"
+                     f"{_search_time(summary, steps * batch * len(arms))}.")
         else:
             text += "."
     return [text]
+
+
+def _search_time(summary: dict, trainings: int) -> str:
+    """What ``trainings`` more search trainings would take at the pace the searches kept."""
+    done = sum(s["trainings"] for arms in summary["searches"].values() for s in arms.values())
+    seconds = summary.get("parts", {}).get("searches", {}).get("seconds", 0.0)
+    if not done or seconds < 1.0:
+        return ""
+    arms = sum(len(arms) for arms in summary["searches"].values())
+    return (f", for all {arms} arms about {_duration(trainings * seconds / done)} at the "
+            f"searches' pace ({seconds / done:.1f} s per training)")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} hours"
 
 
 def agreement_section(summary: dict) -> list[str]:
