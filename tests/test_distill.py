@@ -86,6 +86,24 @@ def test_trainer_learns_and_is_seeded():
     assert results[0].accuracy == results[1].accuracy
 
 
+def test_kd_trains_another_student_than_labels_alone():
+    # the same seed, data and budget; only the loss differs: the weights must too (on any host,
+    # unlike accuracies, which coincide when neither student learns anything in a tiny budget)
+    def trained(alpha, teacher):
+        torch.manual_seed(0)
+        model = build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+        train(model, _blobs(128, 0), _blobs(32, 1),
+              TrainConfig(epochs=1, batch_size=32, alpha=alpha), teacher=teacher)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def uniform(epoch, index, batch):  # a teacher that knows nothing: flat logits
+        return torch.zeros(len(batch), 3)
+
+    labels_only, distilled = trained(0.0, None), trained(0.9, uniform)
+    assert torch.equal(labels_only, trained(0.0, None))  # seeded: the difference is the loss
+    assert not torch.allclose(labels_only, distilled)
+
+
 class _Exploding(nn.Module):
     def forward(self, x):
         return torch.full((len(x), 3), float("nan")) * x.sum()

@@ -56,9 +56,14 @@ def test_quick_run_writes_the_contract_files(quick_run):
     first = {arm: [t["arch"] for t in trials if t["arm"] == arm and t["step"] == 0]
              for arm in ("akd", "nas")}
     assert sorted(first["akd"]) == sorted(first["nas"])
-    # ...trained differently: KD against labels only
+    # ...trained differently: KD against labels only. A student that learns nothing in the
+    # quick budget's 16 steps predicts one class under either loss, and both arms then score the
+    # same chance accuracy (seen on an AMD host); so only students above chance tell here, and
+    # test_distill checks, on any host, that KD trains other weights than labels alone
     by_arch = {(t["arm"], t["arch"]): t["val_acc"] for t in trials if t["step"] == 0}
-    assert any(by_arch["akd", a] != by_arch["nas", a] for a in first["akd"])
+    chance = 1 / 10 + 0.05  # ten classes, and the noise of 1,000 validation images
+    learned = [a for a in first["akd"] if max(by_arch["akd", a], by_arch["nas", a]) > chance]
+    assert not learned or any(by_arch["akd", a] != by_arch["nas", a] for a in learned)
     for arm in ("akd", "nas"):
         state = torch.load(quick_run / "checkpoints" / f"{arm}.pt", weights_only=True)
         assert state["controller"]["pending"] == [] and state["step"] == 2
