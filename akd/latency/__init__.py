@@ -3,13 +3,13 @@ lookup table, and where a run's latencies come from (:mod:`akd.latency.source`).
 
 from ..cores import CoreLock
 from .cache import LatencyCache, LatencyJob, latency_of
-from .measure import (LatencyConfig, LatencyStats, Reference, cpu_model, device_name,
-                      measure_latency, measure_with)
+from .measure import (LatencyConfig, LatencyStats, Reference, device_name, measure_latency,
+                      measure_with)
 from .local import local_latency
 from .settings import LatencySettings
 from .source import latency_source
 from .table import LatencyTable
 
 __all__ = ["CoreLock", "LatencyCache", "LatencyConfig", "LatencyJob", "LatencySettings",
-           "LatencyStats", "LatencyTable", "Reference", "cpu_model", "device_name", "latency_of",
+           "LatencyStats", "LatencyTable", "Reference", "device_name", "latency_of",
            "latency_source", "local_latency", "measure_latency", "measure_with"]

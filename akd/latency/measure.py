@@ -246,7 +246,7 @@ def device_name(device: torch.device | str) -> str:
     device = _resolve_device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {cpu_model()}"
+    return f"cpu: {_cpu_model()}"
 
 
 def _time_runs(model: nn.Module, x: torch.Tensor, runs: int,
@@ -301,8 +301,7 @@ def _resolve_device(device: torch.device | str) -> torch.device:
     return resolved
 
 
-def cpu_model() -> str:
-    """This machine's CPU model, e.g. "AMD EPYC 7763" (Linux), else what platform knows."""
+def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:

@@ -28,7 +28,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -36,19 +35,19 @@ from pathlib import Path
 
 import dacite
 import numpy as np
-import torch
 
 from search_spaces import SearchSpace
 
 from ..arms import searched_with
 from ..components import build_space, preflight
 from ..distill.zoo import TEACHERS
+from ..distill import resolve_device
 from ..config import RunConfig, load_config, load_config_and_section, with_changes
 from ..errors import ConfigError, RunError
 from ..final import statistics_of
 from ..final.stage import FinalTask, run_final, train_missing
 from ..io import append_line, read_lines, write_json
-from ..latency import cpu_model
+from ..latency import device_name
 from ..reporting.analysis import decision_agreement, late_trials_policy, policy_distance
 from ..search import RunDir, recorded_target, top_trials
 from ..search.target import TARGET_FILE
@@ -186,17 +185,18 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
         raise RunError(f"{out} is not empty and holds no study; name a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
     write_json(recorded, dataclasses.asdict(options))
-    with _part(out, "searches"):
+    where = host(base)
+    with _part(out, "searches", where):
         for teacher in options.teachers:
             for seed in range(options.search_seeds):
                 search_arm(search_config(base, options, teacher, seed),
                            search_dir(out, teacher, seed))
     main = search_dir(out, options.teachers[0], 0)
-    with _part(out, "final budget"):
+    with _part(out, "final budget", where):
         epochs = choose_epochs(probe_final_budget(base, options, main, out), options)
-    with _part(out, "final stage"):
+    with _part(out, "final stage", where):
         run_final(final_config(base, options, epochs), main)
-    with _part(out, "strategies"):
+    with _part(out, "strategies", where):
         for strategy in options.strategies:
             if strategy != "lstm_ppo":
                 search_arm(strategy_search_config(base, options, strategy),
@@ -207,19 +207,18 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     return summary
 
 
-def machine() -> str:
-    """What a part ran on, for its timing: the CPU model and usable cores (and the GPU)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu_model()}, {cores} cores{gpu}"
+def host(config: RunConfig) -> str:
+    """What a part ran on, for its timing: the trainings' device, named as the benchmark
+    table's sessions name it, and the evaluator's workers."""
+    return f"{device_name(resolve_device(config.proxy.device))}, {config.evaluator.workers} workers"
 
 
 class _part:
     """Times a part of the study into parts.jsonl, one line per session that finished it, with
     the machine it ran on (a study resumed elsewhere has parts timed on different machines)."""
 
-    def __init__(self, out: Path, name: str) -> None:
-        self.out, self.name = out, name
+    def __init__(self, out: Path, name: str, host: str) -> None:
+        self.out, self.name, self.host = out, name, host
 
     def __enter__(self) -> None:
         log.info(f"study: {self.name}")
@@ -229,7 +228,7 @@ class _part:
         if kind is None:
             append_line(self.out / "parts.jsonl",
                         {"part": self.name, "seconds": time.perf_counter() - self.start,
-                         "machine": machine()})
+                         "host": self.host})
 
 
 def _best_trained(path: Path, arm: str = "akd") -> dict:
@@ -337,7 +336,7 @@ def _parts(out: Path) -> dict:
     for line in read_lines(out / "parts.jsonl", repair=False):
         part = parts.setdefault(line["part"], {"seconds": 0.0, "machines": {}})
         part["seconds"] += line["seconds"]
-        where = line.get("machine", "unrecorded")
+        where = line.get("host", "unrecorded")
         part["machines"][where] = part["machines"].get(where, 0.0) + line["seconds"]
     return parts
 

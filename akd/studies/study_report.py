@@ -269,21 +269,21 @@ def search_convergence(summary: dict) -> list[str]:
             text += (f": the controllers had not converged. At that rate (a straight-line "
                      f"extrapolation) they would reach half the uniform entropy after about "
                      f"{steps:,} more steps, {steps * batch:,} more trainings per arm"
-                     f"{_search_time(summary, steps * batch * len(arms))}.")
+                     f"{_search_time(summary, arms, steps * batch)}.")
         else:
             text += "."
     return [text]
 
 
-def _search_time(summary: dict, trainings: int) -> str:
-    """What ``trainings`` more search trainings would take at the pace the searches kept."""
-    done = sum(s["trainings"] for arms in summary["searches"].values() for s in arms.values())
+def _search_time(summary: dict, arms: list[dict], per_arm: int) -> str:
+    """What ``per_arm`` more trainings of every arm would take at the pace the searches kept."""
+    done = sum(s["trainings"] for s in arms)
     seconds = summary.get("parts", {}).get("searches", {}).get("seconds", 0.0)
     if not done or seconds < 1.0:
         return ""
-    arms = sum(len(arms) for arms in summary["searches"].values())
-    return (f", for all {arms} arms about {_duration(trainings * seconds / done)} at the "
-            f"searches' pace ({seconds / done:.1f} s per training)")
+    return (f", for all {len(arms)} arms about "
+            f"{_duration(per_arm * len(arms) * seconds / done)} at the searches' pace "
+            f"({seconds / done:.1f} s per training)")
 
 
 def _duration(seconds: float) -> str:
