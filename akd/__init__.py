@@ -4,9 +4,10 @@ latency, evaluators, the search loop, the final stage, the report)."""
 from .cores import CoreLock
 from .distill import kd_loss
 from .errors import AkdError
-from .tables import Table, load_table
+from .tables import Ladder, Table, load_ladder, load_table
 from .latency import (LatencyCache, LatencyConfig, LatencyStats, LatencyTable, latency_of,
                       measure_latency)
 
 __all__ = ["AkdError", "CoreLock", "LatencyCache", "LatencyConfig", "LatencyStats",
-           "LatencyTable", "Table", "kd_loss", "latency_of", "load_table", "measure_latency"]
+           "LatencyTable", "Ladder", "Table", "kd_loss", "latency_of", "load_ladder", "load_table",
+           "measure_latency"]

@@ -24,10 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
+sys.path.insert(0, str(ROOT / "experiments"))  # common.py, also when a test imports this file
 
 from akd.config import PRESETS, load_config  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.table.build import Options, build_table  # noqa: E402
+from common import add_build_options, build_overrides, names  # noqa: E402
 
 DEFAULT_CONFIG = PRESETS / "table" / "default.yaml"
 
@@ -36,20 +38,14 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def work() -> None:
-        overrides = list(args.set)
-        if args.backend:
-            overrides.append(f"evaluator.backend={args.backend}")
+        overrides = build_overrides(args)
         config = load_config(args.config, overrides)
         options = Options(archs=args.archs, seeds=args.seeds, eval_images=args.eval_images,
                           draw_factor=args.draw_factor, pool_from=args.pool_from,
-                          teachers=_names(args.teachers),
-                          extra_teachers=_names(args.extra_teachers))
+                          teachers=names(args.teachers),
+                          extra_teachers=names(args.extra_teachers))
         build_table(config, options, args.out)
     return run_command(work, interrupted="rerun the same command to continue")
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,10 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
                         help="YAML run config (default: akd/presets/table/default.yaml; "
                              "tiny.yaml beside it runs in seconds, for tests)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="override one config key (repeatable), e.g. --set proxy.epochs=2")
-    parser.add_argument("--backend", choices=("serial", "process", "ray"),
-                        help="where trainings run (default: the config's evaluator.backend)")
+    add_build_options(parser)
     parser.add_argument("--archs", type=int, default=default.archs,
                         help=f"students in the pool (default {default.archs})")
     parser.add_argument("--teachers", default=",".join(default.teachers),

@@ -160,13 +160,14 @@ def spawned_workers(parent: int | None = None) -> set[int]:
 
 @pytest.fixture(scope="session")
 def kill_9_after_three_trials():
-    """Start a command and kill -9 it once three trials (or ``lines``) are recorded; the
-    recorded trials."""
-    def run_and_kill(command, run, lines=3):
+    """Start a command and kill -9 it once three trials (or ``lines`` of ``file``: a table's
+    trainings) are recorded; the complete records."""
+    def run_and_kill(command, run, lines=3, file="trials.jsonl"):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        trials = run / "trials.jsonl"
-        deadline = time.monotonic() + 300
+                                   stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+        trials = run / file
+        deadline = time.monotonic() + RUN_TIMEOUT
         while not (trials.exists() and trials.read_text().count("\n") >= lines):
             assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
             time.sleep(0.05)
@@ -177,7 +178,8 @@ def kill_9_after_three_trials():
         while (left := workers & spawned_workers()) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not left, f"workers of the killed driver still running: {left}"
-        return [json.loads(line) for line in trials.read_text().splitlines()]
+        return [json.loads(line) for line in trials.read_text().splitlines()
+                if line.endswith("}")]  # a line torn by the kill is not a record
     return run_and_kill
 
 

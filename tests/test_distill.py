@@ -86,6 +86,37 @@ def test_trainer_learns_and_is_seeded():
     assert results[0].accuracy == results[1].accuracy
 
 
+def test_the_learning_curve_is_recorded_without_changing_the_training():
+    """Per epoch: the loss of each run of curve_every steps (the last run shorter) and the
+    validation accuracy; the weights and the final accuracy are those of a training without it."""
+    def trained(every, alpha=0.0, teacher=None):
+        torch.manual_seed(0)
+        model = build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+        result = train(model, _blobs(320, 0), _blobs(64, 1),  # 10 steps an epoch
+                       TrainConfig(epochs=3, batch_size=32, lr=0.05, alpha=alpha),
+                       teacher=teacher, curve_every=every)
+        return result, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    plain, weights = trained(0)
+    result, curved = trained(4)
+    assert plain.curve is None and torch.equal(weights, curved)
+    assert result.accuracy == plain.accuracy
+    curve = result.curve
+    assert curve.loss_every == 4 and len(curve.val_acc) == 3 and curve.val_acc[-1] == plain.accuracy
+    assert [len(epoch) for epoch in curve.train_loss] == [3, 3, 3]  # 4 + 4 + 2 steps
+    assert curve.train_ce == curve.train_loss  # labels only: the objective is the CE
+    assert curve.train_loss[-1][-1] < curve.train_loss[0][0]  # it learned
+
+    def confident(epoch, index, batch):  # a teacher whose soft targets are not the labels'
+        return torch.ones(len(batch), 3) * torch.arange(3.0)
+
+    distilled, _ = trained(4, alpha=0.9, teacher=confident)
+    kd = distilled.curve
+    assert kd.train_ce != kd.train_loss and all(v > 0 for epoch in kd.train_ce for v in epoch)
+    with pytest.raises(ValueError, match="curve_every must be an integer >= 0"):
+        trained(-1)
+
+
 def test_kd_trains_another_student_than_labels_alone():
     # the same seed, data and budget; only the loss differs: the weights must too (on any host,
     # unlike accuracies, which coincide when neither student learns anything in a tiny budget)

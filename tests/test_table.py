@@ -7,10 +7,8 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -246,24 +244,14 @@ def test_options_list_every_training_student_by_student():
 # --- building it -------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_build_resume_after_kill_9_and_report(cache, tmp_path):
+def test_build_resume_after_kill_9_and_report(cache, tmp_path, kill_9_after_three_trials):
     """The whole path on synthetic data, on the process pool: a build killed with -9 after a few
     trainings, resumed (training only what is missing), then the report with its plots."""
     out = tmp_path / "table"
     command = [sys.executable, str(ROOT / "experiments" / "build_table.py"),
                *tiny(out, cache, "--backend", "process", "--set", "evaluator.workers=2")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env)
-    trainings = out / "trainings.jsonl"
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while not (trainings.exists() and trainings.read_text().count("\n") >= 3):
-        assert process.poll() is None and time.monotonic() < deadline, "build ended too early"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
-    before = [json.loads(line) for line in trainings.read_text().splitlines()
-              if line.endswith("}")]
+    before = kill_9_after_three_trials(command, out, file="trainings.jsonl")
     assert 3 <= len(before) < 12
     subprocess.run(command, check=True, timeout=RUN_TIMEOUT, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,6 +8,7 @@ against a teacher signal (or labels only), seeded. A NaN or diverging loss ends 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -67,12 +69,29 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """How a training went, kept so that learning-curve estimators (the sum of training losses,
+    extrapolation of the validation curve) can be computed later without training again."""
+
+    loss_every: int  # steps whose losses each entry of train_loss and train_ce averages
+    train_loss: list[list[float]]  # per epoch, the mean objective (KD or CE) of each run of
+    # loss_every steps (the epoch's last run may be shorter)
+    train_ce: list[list[float]]  # the same runs' cross-entropy with the labels (equal to
+    # train_loss for a labels-only training; for KD, the part a label-free estimator can't see)
+    val_acc: list[float]  # accuracy on the evaluation split at the end of each epoch
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class TrainResult:
     status: str  # "ok" or "failed"
     accuracy: float  # on the evaluation split; nan when failed
     error: str | None  # why it failed
     seconds: float  # wall time of training and evaluation
     images_per_second: float  # training throughput
+    curve: Curve | None = None  # when the caller asked for it (and the training finished)
 
 
 # Teacher logits for a batch: (epoch, indices into the training split, the augmented batch).
@@ -100,22 +119,65 @@ def resolve_device(device: str) -> torch.device:
 
 def train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
           teacher: TeacherSignal | None = None, progress: bool = False,
-          lock: CoreLock | None = None) -> TrainResult:
+          lock: CoreLock | None = None, curve_every: int = 0) -> TrainResult:
     """Train ``model`` in place on ``train_split`` and return its accuracy on ``eval_split``.
 
     ``lock``, when given, is held shared during every optimisation step and the evaluation, so
     that no latency measurement on the same cores overlaps them; a measurement waits for one step
-    at most, not for the whole training.
+    at most, not for the whole training. ``curve_every`` > 0 also records the learning curve
+    (:class:`Curve`, losses averaged over runs of that many steps, the evaluation split scored
+    after every epoch); it does not change the training, only adds evaluations.
     """
     config.check()
     if config.alpha > 0 and teacher is None:
         raise ValueError(f"alpha = {config.alpha} needs a teacher; use alpha = 0 for labels only")
+    if not _is_int(curve_every) or curve_every < 0:
+        raise ValueError(f"curve_every must be an integer >= 0, got {curve_every!r}")
     return _train(model, train_split, eval_split, config, teacher, progress,
-                  lock.training if lock else contextlib.nullcontext)
+                  lock.training if lock else contextlib.nullcontext, curve_every)
+
+
+class _CurveRecorder:
+    """Collects a :class:`Curve` during a training (does nothing when ``every`` is 0)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.loss: list[list[float]] = []
+        self.ce: list[list[float]] = []
+        self.val_acc: list[float] = []
+        self._run: list[tuple[float, float]] = []
+
+    def start_epoch(self) -> None:
+        if self.every:
+            self.loss.append([])
+            self.ce.append([])
+
+    def step(self, loss: float, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        if not self.every:
+            return
+        ce = loss if logits is None else F.cross_entropy(logits.detach(), labels).item()
+        self._run.append((loss, ce))
+        if len(self._run) == self.every:
+            self._flush()
+
+    def end_epoch(self, accuracy: Callable[[], float]) -> None:
+        if self.every:
+            self._flush()
+            self.val_acc.append(accuracy())
+
+    def _flush(self) -> None:
+        if self._run:
+            self.loss[-1].append(sum(loss for loss, _ in self._run) / len(self._run))
+            self.ce[-1].append(sum(ce for _, ce in self._run) / len(self._run))
+            self._run = []
+
+    def curve(self) -> Curve | None:
+        return Curve(self.every, self.loss, self.ce, self.val_acc) if self.every else None
 
 
 def _train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
-           teacher: TeacherSignal | None, progress: bool, computing) -> TrainResult:
+           teacher: TeacherSignal | None, progress: bool, computing,
+           curve_every: int = 0) -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -128,9 +190,16 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
     images, labels = train_split.images.to(device), train_split.labels.to(device)
     order_rng = np.random.default_rng(config.seed)
     first_loss, running = None, None
+    recorder = _CurveRecorder(curve_every)
     bar = tqdm(total=config.epochs * steps_per_epoch, desc="train", disable=not progress,
                leave=False)
+
+    def score() -> float:
+        with computing():
+            return evaluate(model, eval_split, config.batch_size * 4, device)
+
     for epoch in range(config.epochs):
+        recorder.start_epoch()
         augment = epoch_augment(config, epoch, len(train_split))
         order = torch.from_numpy(order_rng.permutation(len(train_split)))
         for step in range(steps_per_epoch):
@@ -141,8 +210,8 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                     batch = apply_augment(batch, augment, index)
                 batch = batch.contiguous(memory_format=layout)
                 teacher_logits = teacher(epoch, index, batch) if config.alpha > 0 else None
-                loss = kd_loss(model(batch), teacher_logits, labels[index.to(device)],
-                               config.temperature, config.alpha)
+                logits, targets = model(batch), labels[index.to(device)]
+                loss = kd_loss(logits, teacher_logits, targets, config.temperature, config.alpha)
                 value = loss.item()
                 if math.isfinite(value):
                     optimizer.zero_grad(set_to_none=True)
@@ -156,14 +225,17 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                 what = "became non-finite" if not math.isfinite(value) else "diverged"
                 return TrainResult("failed", float("nan"), f"loss {what} ({value:.3g}) at epoch "
                                    f"{epoch} step {step}", time.perf_counter() - start, 0.0)
+            recorder.step(value, logits if config.alpha > 0 else None, targets)
             bar.update()
             bar.set_postfix(loss=f"{running:.3f}", refresh=False)
+        if epoch < config.epochs - 1:
+            recorder.end_epoch(score)
     bar.close()
     train_seconds = time.perf_counter() - start
-    with computing():
-        accuracy = evaluate(model, eval_split, config.batch_size * 4, device)
+    accuracy = score()  # the last epoch's point of the curve too: the model is scored once
+    recorder.end_epoch(lambda: accuracy)
     return TrainResult("ok", accuracy, None, time.perf_counter() - start,
-                       config.epochs * len(train_split) / train_seconds)
+                       config.epochs * len(train_split) / train_seconds, recorder.curve())
 
 
 def epoch_augment(config: TrainConfig, epoch: int, num_images: int) -> AugmentParams | None:

@@ -147,8 +147,9 @@ def _pair_statistics() -> dict[str, Callable[..., float | None]]:
 
 
 def compare_modes(table: Table, mode_a: str, mode_b: str, metric: str = "val_acc",
-                  resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    """Mode ``a`` against mode ``b`` over the students trained twice in both (see the module)."""
+                  resamples: int = BOOTSTRAP_RESAMPLES, fraction: float = TOP_FRACTION) -> dict:
+    """Mode ``a`` against mode ``b`` over the students trained twice in both (see the module);
+    the top sets are the best ``fraction`` of the students."""
     archs, arrays = seed_matrix(table, [mode_a, mode_b], [0, 1], metric)
     result: dict = {"a": mode_a, "b": mode_b, "n": len(archs)}
     if len(archs) < 3:
@@ -159,11 +160,11 @@ def compare_modes(table: Table, mode_a: str, mode_b: str, metric: str = "val_acc
         result[name] = statistic(*columns)
         result[f"{name}_ci"] = bootstrap_ci(statistic, columns, resamples=resamples)
     mean_a, mean_b = a.mean(axis=1), b.mean(axis=1)
-    result["top_overlap"] = top_overlap(mean_a, mean_b)
-    result["top_overlap_cross_seed"] = (top_overlap(a[:, 0], b[:, 1])
-                                        + top_overlap(a[:, 1], b[:, 0])) / 2
-    result["top_overlap_same_mode"] = (top_overlap(a[:, 0], a[:, 1])
-                                       + top_overlap(b[:, 0], b[:, 1])) / 2
+    result["top_overlap"] = top_overlap(mean_a, mean_b, fraction)
+    result["top_overlap_cross_seed"] = (top_overlap(a[:, 0], b[:, 1], fraction)
+                                        + top_overlap(a[:, 1], b[:, 0], fraction)) / 2
+    result["top_overlap_same_mode"] = (top_overlap(a[:, 0], a[:, 1], fraction)
+                                       + top_overlap(b[:, 0], b[:, 1], fraction)) / 2
     result["mean_diff"] = float(np.mean(mean_b - mean_a))
     return result
 

@@ -156,13 +156,15 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     return out / TABLE_FILE
 
 
-def check_out(out: Path) -> None:
-    """Refuse an ``out`` that is a file, or a non-empty directory that is not a table's."""
+def check_out(out: Path, settings_file: str = SETTINGS_FILE,
+              what: str = "a benchmark table") -> None:
+    """Refuse an ``out`` that is a file, or a non-empty directory that is not ``what``'s (it has
+    no ``settings_file``)."""
     if out.exists() and not out.is_dir():
-        raise RunError(f"--out {str(out)!r} is a file; name a directory for the table")
-    if out.is_dir() and any(out.iterdir()) and not (out / SETTINGS_FILE).exists():
-        raise RunError(f"--out {str(out)!r} holds other files and no {SETTINGS_FILE}: it is not "
-                       "a benchmark table; name an empty or new directory")
+        raise RunError(f"--out {str(out)!r} is a file; name a directory for {what}")
+    if out.is_dir() and any(out.iterdir()) and not (out / settings_file).exists():
+        raise RunError(f"--out {str(out)!r} holds other files and no {settings_file}: it is not "
+                       f"{what}; name an empty or new directory")
 
 
 def training_budget(config: RunConfig, dataset: Dataset, options: Options) -> dict:

@@ -1,0 +1,69 @@
+"""What the ladder table answers: how faithfully each cheap evaluation (a lower rung, the sum of
+training losses, a cut-short training, a predictor, the students' cost) ranks the students as the
+top rung's long distillation does, set against the top rung's own seed noise; where KD starts to
+help; labels against KD at the top. Writes report.md, analysis.json and PNG figures.
+
+    python experiments/ladder_report.py                  # the shipped ladder, into
+                                                         # docs/ladder/ (about a minute)
+    python experiments/ladder_report.py runs/ladder --out runs/ladder/report   # one being built
+
+LADDER is a build directory (its ladder.jsonl.gz, ladder.json and config.yaml), a .jsonl(.gz)
+file, or a shipped ladder's name. The benchmark table its students came from (ladder.json's
+settings) supplies the table's own accuracies and the predictor's training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package is installed
+
+from akd.components import build_space  # noqa: E402
+from akd.config import RunConfig, load_config  # noqa: E402
+from akd.logs import run_command  # noqa: E402
+from akd.studies.table.ladder_report import write_report  # noqa: E402
+from akd.tables import load_ladder, load_table  # noqa: E402
+from akd.tables.ladder import ladder_path  # noqa: E402
+
+DEFAULT_LADDER = "fashion_mnist-small28-ladder"
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    def work() -> None:
+        source = ladder_path(args.ladder)
+        ladder = load_ladder(source)
+        config_file = source.parent / "config.yaml"
+        config = load_config(config_file) if config_file.exists() else RunConfig()
+        settings = source.parent / "ladder.json"
+        table = None
+        if settings.exists():
+            table = load_table(json.loads(settings.read_text())["settings"]["table"])
+        out = Path(args.out) if args.out else (ROOT / "docs" / "ladder"
+                                               if args.ladder == DEFAULT_LADDER
+                                               else source.parent / "report")
+        result = write_report(ladder, out, table, build_space(config), source=str(args.ladder))
+        print(f"{result['students']} students, {result['trainings']} trainings: report in "
+              f"{out / 'report.md'}")
+    return run_command(work)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladder_report.py", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ladder", nargs="?", default=DEFAULT_LADDER,
+                        help=f"build directory, ladder file or shipped name (default "
+                             f"{DEFAULT_LADDER})")
+    parser.add_argument("--out", help="report directory (default: docs/ladder/ for the shipped "
+                                      "ladder, else report/ beside the ladder)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
