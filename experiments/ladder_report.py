@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.components import build_space  # noqa: E402
 from akd.config import RunConfig, load_config  # noqa: E402
+from akd.errors import RunError  # noqa: E402
 from akd.logs import run_command  # noqa: E402
 from akd.studies.table.ladder_report import write_report  # noqa: E402
 from akd.tables import load_ladder, load_table  # noqa: E402
@@ -39,12 +40,20 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     def work() -> None:
         source = ladder_path(args.ladder)
         ladder = load_ladder(source)
+        if not len(ladder):
+            raise RunError(f"{args.ladder} has no trainings yet; let the build reach the top rung")
         config_file = source.parent / "config.yaml"
         config = load_config(config_file) if config_file.exists() else RunConfig()
         settings = source.parent / "ladder.json"
         table = None
         if settings.exists():
-            table = load_table(json.loads(settings.read_text())["settings"]["table"])
+            saved = json.loads(settings.read_text())
+            planned = saved["rungs"][-1]
+            if ladder.rung(-1).index != planned["index"]:
+                raise RunError(f"{args.ladder}: the top rung ({planned['train_images']}x"
+                               f"{planned['epochs']}) has no trainings yet, and every number "
+                               "of the report is against it; let the build reach it")
+            table = load_table(saved["settings"]["table"])
         out = Path(args.out) if args.out else (ROOT / "docs" / "ladder"
                                                if args.ladder == DEFAULT_LADDER
                                                else source.parent / "report")

@@ -459,3 +459,16 @@ def test_the_table_format_is_unchanged_by_the_ladder_fields(tmp_path):
     path = tmp_path / "table.jsonl.gz"
     save_table(hand_records()[:2], path)
     assert set(json.loads(gzip.decompress(path.read_bytes()).splitlines()[0])) == set(FIELDS)
+
+
+def test_the_report_waits_for_the_top_rung(tmp_path, capsys):
+    """A build that has not reached its top rung is refused in one line (every number of the
+    report is against the top rung), not reported against a lower one."""
+    save_table(hand_records(), tmp_path / "ladder.jsonl.gz", fields=LADDER_FIELDS)
+    rungs = [{"index": i, "train_images": 100, "epochs": e} for i, e in enumerate((1, 4, 8))]
+    (tmp_path / "ladder.json").write_text(json.dumps({"settings": {"table": "x"},
+                                                      "rungs": rungs}))
+    assert report_cli.main([str(tmp_path), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the top rung (100x8) has no trainings yet" in err
+    assert not (tmp_path / "report").exists()

@@ -46,8 +46,9 @@ TRAININGS_FILE = "trainings.jsonl"
 SESSIONS_FILE = "sessions.jsonl"
 
 # 1x (the table's own budget), 4x, 16x and 32x its training samples; from 4x on the first 6,000
-# images, so that the top rung is the study's final budget (6,000 x 16), where KD adds about two
-# points (docs/study/study.md), while the bottom rung repeats the table's trainings exactly.
+# images, so that the top rung has the images and epochs of the study's 16-epoch final training
+# (6,000 x 16), where KD added about two points (docs/study/study.md), while the bottom rung
+# repeats the table's trainings exactly.
 DEFAULT_RUNGS = ((3000, 1), (6000, 2), (6000, 8), (6000, 16))
 
 
