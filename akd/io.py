@@ -31,6 +31,8 @@ from typing import IO, Any
 
 import torch
 
+from .errors import DataError
+
 log = logging.getLogger(__name__)
 
 
@@ -149,7 +151,25 @@ def read_lines(path: str | os.PathLike, repair: bool = True) -> list[dict]:
                       stacklevel=2)
         with open(path, "r+b") as handle:
             handle.truncate(len(complete))
-    return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]
+    return [_parse_line(line, path, number)
+            for number, line in enumerate(complete.splitlines(), start=1) if line.strip()]
+
+
+def _parse_line(line: bytes, path: Path, number: int) -> dict:
+    """One complete line as a JSON object; :class:`DataError` naming the file and line when it is
+    not one (a crash only ever tears the last line, which :func:`read_lines` cuts off: damage
+    anywhere else is not akd's own and must not be guessed around)."""
+    try:
+        record = json.loads(line.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        raise DataError(f"{path} line {number} is not JSON ({reason}); the file is damaged: "
+                        "restore it from a copy, or delete that line and rerun to redo its "
+                        "work") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{path} line {number} is not a JSON object; the file is damaged: "
+                        "restore it, or delete that line and rerun to redo its work")
+    return record
 
 
 def json_safe(value: Any) -> Any:

@@ -198,6 +198,25 @@ def test_resume_refuses_a_config_that_changes_the_search(quick_run, cache, tmp_p
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("file, line", [("trials.jsonl", 3), ("final_runs.jsonl", 2)])
+def test_resume_with_a_damaged_log_is_a_one_line_error(file, line, quick_run, cache, tmp_path,
+                                                       capsys):
+    """Garbage in the middle of a log (not a line torn by a crash, which is cut off and redone)
+    names the file and line; nothing is changed."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    lines = (run / file).read_text().splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1][:20] + "\x00garbage\n"
+    (run / file).write_text("".join(lines))
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    argv = ["--config", "quick", "--out", str(run), "--resume", "--set", f"cache_dir={cache}",
+            "--set", "progress=false"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{file} line {line} is not JSON" in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def test_process_pool_gives_the_same_kind_of_run(cache, tmp_path):
     config = quick(cache, "evaluator.backend=process", "evaluator.workers=2",
                    "search.trials=2")
