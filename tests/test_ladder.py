@@ -120,8 +120,15 @@ def test_loader_reads_rungs_and_tables(hand_ladder, tmp_path):
     assert isinstance(top, Table) and len(top) == 32 and top.modes == ["cls", "vgg"]
     assert top.filter(mode="vgg").accuracy()[ARCHS[3]] == pytest.approx((.83 + .84) / 2)
     assert hand_ladder.at(0).lookup(ARCHS[0]).records[0]["curve"]["loss_every"] == 3
-    with pytest.raises(IndexError, match="rung 2 of a ladder with 2 rungs"):
+    with pytest.raises(IndexError, match=r"no rung 2 in this ladder \(its rungs: 0, 1\)"):
         hand_ladder.at(2)
+    # a rung not trained yet leaves a gap: indices stay the rungs' own, -1 the top
+    gapped = type(hand_ladder)(tuple({**r, "rung": 3} if r["rung"] == 1 else r
+                                     for r in hand_ladder.records))
+    assert [r.index for r in gapped.rungs] == [0, 3] and gapped.rung(-1).index == 3
+    assert gapped.at(3).records == gapped.at(-1).records and len(gapped.at(0)) == 32
+    with pytest.raises(IndexError, match="no rung 1"):
+        gapped.at(1)
     # a plain .jsonl loads alike; the directory form finds ladder.jsonl.gz
     plain = tmp_path / "plain.jsonl"
     plain.write_text(gzip.decompress((tmp_path / "ladder.jsonl.gz").read_bytes()).decode())
@@ -231,6 +238,13 @@ def test_estimators_are_scored_against_the_two_seed_target(hand_ladder):
     assert cut["cost"] == pytest.approx(0.5) and cut["spearman"] == pytest.approx(
         (_rho(_column(1, "vgg", 0), target) + _rho(_column(1, "vgg", 1), target)) / 2)
     assert "top rung's first 4 epochs: KD accuracy" not in rows  # that is the top rung itself
+    # a ladder with a rung not trained yet (index 3 the top, no 1 or 2) scores alike
+    gapped = type(hand_ladder)(tuple({**r, "rung": 3} if r["rung"] == 1 else r
+                                     for r in hand_ladder.records))
+    again = {r["name"]: r for r in score_estimators(gapped, "vgg", resamples=200)}
+    assert again["100x1 KD accuracy"]["spearman"] == kd["spearman"]
+    assert rungs_against_top(gapped, "vgg", resamples=200)[0]["two_seeds"]["spearman"] == \
+        pytest.approx(_rho((_column(0, "vgg", 0) + _column(0, "vgg", 1)) / 2, target))
 
 
 def test_the_refitted_predictor_never_sees_the_student_it_predicts(hand_ladder):

@@ -57,11 +57,16 @@ class Ladder(Records):
         return [seen[index] for index in sorted(seen)]
 
     def rung(self, index: int) -> Rung:
-        """Rung ``index`` (negative counts from the top, as in a list)."""
+        """The rung whose ``index`` is ``index``; a negative one counts down from the top among
+        the rungs that have records (``-1``: the top rung), as in a list."""
         rungs = self.rungs
-        if not -len(rungs) <= index < len(rungs):
-            raise IndexError(f"rung {index} of a ladder with {len(rungs)} rungs")
-        return rungs[index]
+        if index < 0 and -index <= len(rungs):
+            return rungs[index]
+        for rung in rungs:
+            if rung.index == index:
+                return rung
+        raise IndexError(f"no rung {index} in this ladder (its rungs: "
+                         f"{', '.join(str(r.index) for r in rungs) or 'none'})")
 
     def at(self, index: int) -> Table:
         """The records of rung ``index`` (``-1``: the top rung) as a benchmark table."""
