@@ -45,7 +45,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         config_file = source.parent / "config.yaml"
         config = load_config(config_file) if config_file.exists() else RunConfig()
         settings = source.parent / "ladder.json"
-        table = None
+        table, spread = None, []
         if settings.exists():
             saved = json.loads(settings.read_text())
             planned = saved["rungs"][-1]
@@ -54,10 +54,12 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
                                f"{planned['epochs']}) has no trainings yet, and every number "
                                "of the report is against it; let the build reach it")
             table = load_table(saved["settings"]["table"])
+            spread = [s["arch"] for s in saved["students"] if s["chosen"] == ["latency spread"]]
         out = Path(args.out) if args.out else (ROOT / "docs" / "ladder"
                                                if args.ladder == DEFAULT_LADDER
                                                else source.parent / "report")
-        result = write_report(ladder, out, table, build_space(config), source=str(args.ladder))
+        result = write_report(ladder, out, table, build_space(config), source=str(args.ladder),
+                              spread=spread)
         print(f"{result['students']} students, {result['trainings']} trainings: report in "
               f"{out / 'report.md'}")
     return run_command(work)

@@ -238,6 +238,12 @@ def test_estimators_are_scored_against_the_two_seed_target(hand_ladder):
     assert cut["cost"] == pytest.approx(0.5) and cut["spearman"] == pytest.approx(
         (_rho(_column(1, "vgg", 0), target) + _rho(_column(1, "vgg", 1), target)) / 2)
     assert "top rung's first 4 epochs: KD accuracy" not in rows  # that is the top rung itself
+    # over a subset of the students (those chosen for latency alone) as well
+    spread = {r["name"]: r for r in score_estimators(hand_ladder, "vgg", resamples=200,
+                                                      spread=ARCHS[2:])}
+    assert "spread" not in rows["latency"]
+    assert spread["latency"]["spread"]["n"] == 6 and spread["latency"]["spread"][
+        "spearman"] == pytest.approx(_rho(1.0 + np.arange(2, 8), target[2:]))
     # a ladder with a rung not trained yet (index 3 the top, no 1 or 2) scores alike
     gapped = type(hand_ladder)(tuple({**r, "rung": 3} if r["rung"] == 1 else r
                                      for r in hand_ladder.records))

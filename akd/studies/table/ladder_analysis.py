@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 from scipy import optimize
@@ -349,18 +349,29 @@ def top_rung_predictor(ladder: Ladder, teacher: str, space, metric: str = "val_a
 
 
 def score_estimators(ladder: Ladder, teacher: str, table: Table | None = None, space=None,
-                     metric: str = "val_acc", resamples: int = BOOTSTRAP_RESAMPLES) -> list[dict]:
-    """Each estimator's scores against the top rung's two-seed KD accuracy, best first."""
+                     metric: str = "val_acc", resamples: int = BOOTSTRAP_RESAMPLES,
+                     spread: Collection[str] = ()) -> list[dict]:
+    """Each estimator's scores against the top rung's two-seed KD accuracy, best first; with
+    ``spread`` (the students chosen for their latency, not for being a mode's best or worst),
+    also its Spearman over those alone (``spread``), where the extremes cannot carry it."""
     target = target_columns(ladder.at(-1), teacher, metric)
+    archs, t = target
+    keep = [i for i, a in enumerate(archs) if a in set(spread)]
+    within = ([archs[i] for i in keep], t[keep])
     top = ladder.rungs[-1].samples
     rows = []
     for estimator in estimators(ladder, teacher, table, space, metric):
         columns = _paired(estimator["values"], target)
         if len(columns[0]) < 3:
             continue
-        rows.append({**{k: v for k, v in estimator.items() if k != "values"},
-                     "cost": estimator["samples"] / top,
-                     **score(columns, estimator["kind"], resamples)})
+        row = {**{k: v for k, v in estimator.items() if k != "values"},
+               "cost": estimator["samples"] / top, **score(columns, estimator["kind"], resamples)}
+        columns = _paired(estimator["values"], within)
+        if len(columns[0]) >= 5:
+            statistic = _target_statistics(spearman)[estimator["kind"]]
+            row["spread"] = {"n": len(columns[0]), "spearman": statistic(*columns),
+                             "spearman_ci": bootstrap_ci(statistic, columns, resamples=resamples)}
+        rows.append(row)
     return sorted(rows, key=lambda r: -(r["spearman"] if r["spearman"] is not None else -2))
 
 
@@ -387,8 +398,9 @@ def repeat_of_table(ladder: Ladder, table: Table, metric: str = "val_acc") -> li
 
 
 def analyse(ladder: Ladder, table: Table | None = None, space=None, metric: str = "val_acc",
-            resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    """Everything the ladder's report shows (see the module)."""
+            resamples: int = BOOTSTRAP_RESAMPLES, spread: Collection[str] = ()) -> dict:
+    """Everything the ladder's report shows (see the module); ``spread``: the students chosen
+    for their latency alone (``ladder.json``), scored apart too."""
     modes = [m for m in ladder.at(-1).modes if m == LABELS or m in ladder.at(0).modes]
     teacher = next(m for m in modes if m != LABELS)
     costs = {}
@@ -407,6 +419,7 @@ def analyse(ladder: Ladder, table: Table | None = None, space=None, metric: str 
         "against_top": {m: rungs_against_top(ladder, m, metric, resamples) for m in modes},
         "kd_gain": kd_gain_by_rung(ladder, teacher, metric),
         "top": at_top(ladder, teacher, metric, resamples),
-        "estimators": score_estimators(ladder, teacher, table, space, metric, resamples),
+        "estimators": score_estimators(ladder, teacher, table, space, metric, resamples,
+                                       spread),
         "repeat_of_table": repeat_of_table(ladder, table, metric) if table is not None else [],
     }
