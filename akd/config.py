@@ -154,6 +154,10 @@ class SearchConfig:
     # candidates a KD-accuracy predictor ranks highest ([Screening](screening.md))
     kd: KDSearchConfig = field(default_factory=KDSearchConfig)  # KD hyper-parameters the akd
     # arm searches with the architecture
+    max_failures: int = 5  # stop the search when an arm's first this many trainings of a session
+    # all failed, or more than max_failed_share of them; 0: never stop (a resume may change it)
+    max_failed_share: float = 0.5  # the failed share of an arm's trainings in a session, once it
+    # has max_failures of them, above which the search stops (a resume may change it)
 
     def __post_init__(self) -> None:
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -165,6 +169,12 @@ class SearchConfig:
                 raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
         if self.max_in_flight < 0:
             raise ValueError(f"search.max_in_flight must be >= 0, got {self.max_in_flight}")
+        if self.max_failures < 0:
+            raise ValueError(f"search.max_failures must be >= 0 (0: never stop), got "
+                             f"{self.max_failures}")
+        if not 0 <= self.max_failed_share <= 1:
+            raise ValueError(f"search.max_failed_share must be in [0, 1], got "
+                             f"{self.max_failed_share}")
         if self.screening.enabled and self.asynchronous:
             raise ValueError("search.screening ranks a whole step's candidates at once; it needs "
                              "search.asynchronous: false")
@@ -307,9 +317,11 @@ class RunConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-# Keys a resumed run may change: they decide where and how fast, not what is searched (the final
-# stage reads the search's files, so it may be changed and re-run on a finished search).
-RESUMABLE_CHANGES = ("evaluator", "progress", "final")
+# Keys (or whole sections) a resumed run may change: they decide where and how fast, or when to
+# give up, not what is searched (the final stage reads the search's files, so it may be changed
+# and re-run on a finished search).
+RESUMABLE_CHANGES = ("evaluator", "progress", "final", "search.max_failures",
+                     "search.max_failed_share")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()
@@ -406,7 +418,8 @@ def search_changes(saved: RunConfig, new: RunConfig) -> list[str]:
     before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
     return sorted(key for key in before.keys() | after.keys()
                   if before.get(key) != after.get(key)
-                  and key.split(".")[0] not in RESUMABLE_CHANGES)
+                  and not any(key == allowed or key.startswith(allowed + ".")
+                              for allowed in RESUMABLE_CHANGES))
 
 
 def _read_yaml(path: Path) -> dict:

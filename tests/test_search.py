@@ -15,6 +15,7 @@ from akd.cli import PRESETS, main
 from akd.config import load_config
 from akd.errors import RunError
 from akd.search import TRIAL_FIELDS, mnas_reward, recorded_target
+from akd.search.failures import FailureWatch
 from akd.search.loop import run_search
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
@@ -185,6 +186,44 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(
     assert again.returncode == 0 and "already finished" in again.stdout
     assert "already complete" in again.stdout
     assert read_trials(run) == after
+
+
+def test_a_search_whose_trainings_all_fail_stops_and_resumes_once_fixed(cache, tmp_path,
+                                                                        monkeypatch):
+    """A bug that fails every training stops the search at search.max_failures with the most
+    common error named, instead of finishing a run of failed trials; fixed, --resume finishes it
+    (a resume may change the limits) and the failed trials stay recorded."""
+    real_build = akd.execution.training.build_model
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("my factory is broken")
+
+    monkeypatch.setattr(akd.execution.training, "build_model", broken)
+    run = tmp_path / "run"
+    config = quick(cache, "search.arms=[nas]", "search.max_failures=2")
+    with pytest.raises(RunError, match=r"stopped: all 2 trainings of arm nas in this session "
+                                       r"failed; the most common error \(2x\): RuntimeError: "
+                                       r"my factory is broken"):
+        run_search(config, run)
+    assert [t["status"] for t in read_trials(run)] == ["failed", "failed"]
+    monkeypatch.setattr(akd.execution.training, "build_model", real_build)
+    trials = run_search(quick(cache, "search.arms=[nas]", "search.max_failures=3"), run,
+                        resume=True)["nas"]
+    assert [t["status"] for t in trials] == ["failed", "failed", "ok", "ok"]
+
+
+def test_the_failure_watch_by_hand():
+    watch = FailureWatch("akd", max_failures=4, max_failed_share=0.5)
+    assert [watch.record(s, e) for s, e in (("failed", "A"), ("ok", None), ("failed", "B"))] == \
+        [None, None, None]  # fewer than max_failures trainings: never judged
+    assert watch.record("ok", None) is None  # 2 of 4: not more than half
+    stop = watch.record("failed", "A")  # 3 of 5
+    assert stop.startswith("stopped: 3 of the 5 trainings of arm akd in this session failed, "
+                           "more than search.max_failed_share = 0.5; the most common error (2x): A")
+    off = FailureWatch("nas", max_failures=0, max_failed_share=0.0)
+    assert all(off.record("failed", "x") is None for _ in range(10))
+    with pytest.raises(ValueError, match="search.max_failed_share must be in"):
+        quick("/tmp", "search.max_failed_share=1.5")
 
 
 def test_resume_refuses_a_config_that_changes_the_search(quick_run, cache, tmp_path):

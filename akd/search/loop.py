@@ -45,6 +45,7 @@ from ..io import write_json
 from ..predict.screening import Screener
 from .board import ArmBoard
 from .candidate import evaluate_candidate
+from .failures import FailureWatch
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .screening import build_screeners, candidate_cost
@@ -72,6 +73,7 @@ class Arm:
     screen: dict | None = None  # the step in flight's screening: "keep" (how many it trains),
     # once ranked "predicted_acc" (id -> accuracy) and "predicted" (id -> latency, params, MACs
     # of the candidates it does not train); None for a step that is not screened
+    failures: FailureWatch | None = None  # this session's trainings: stops a failing search
 
 
 @dataclass
@@ -209,7 +211,9 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
         raise RunError(f"{run.path} has {name} trials but no checkpoint {name}.pt; the run "
                        "directory was edited by hand, so start a new run")
     arm = Arm(name, controller, None, [t for t in mine if is_trained(t)], screener=screener,
-              predicted=[t for t in mine if not is_trained(t)])
+              predicted=[t for t in mine if not is_trained(t)],
+              failures=FailureWatch(name, config.search.max_failures,
+                                    config.search.max_failed_share))
     if checkpoint is None:
         arm.board = ArmBoard(run.tensorboard / name)
         arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(), sort_keys=False)
@@ -420,6 +424,9 @@ def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: R
     arm.trials.append(record)
     arm.bar.update()
     _show_best(arm)
+    stop = arm.failures.record(outcome.status, outcome.error)
+    if stop:  # the checkpoint holds the batch in flight: --resume re-runs the rest of it
+        raise RunError(stop)
 
 
 def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:
