@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))  # runs from a checkout whether or not the package
 
 from akd.config import PRESETS  # noqa: E402
 from akd.logs import run_command  # noqa: E402
-from akd.studies.study import keep, load_study, run_study, summarise  # noqa: E402
+from akd.studies.study import keep, load_study, run_study, summarize  # noqa: E402
 from akd.studies.study_report import write_document  # noqa: E402
 from common import add_output_options  # noqa: E402  (beside this script)
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"study document: {write_document(summary, out, command)}")
         if args.keep:
             results = keep(out, Path(args.keep), command)
-            kept = write_document(summarise(results), Path(args.keep), command)
+            kept = write_document(summarize(results), Path(args.keep), command)
             print(f"kept: {kept} (the result files in {results})")
     return run_command(work, interrupted="rerun the same command: finished parts are read "
                        "back, the one in progress resumes")

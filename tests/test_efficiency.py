@@ -5,7 +5,7 @@ import pytest
 
 from akd.errors import ConfigError
 from akd.studies.curves import best_so_far, trainings_to_reach
-from akd.studies.efficiency_bench import Options, summarise
+from akd.studies.efficiency_bench import Options, summarize
 
 
 def trials(*rewards):
@@ -17,7 +17,7 @@ def test_trainings_to_reach_the_reference_and_the_speedup_by_hand():
             "lstm_ppo-seed1": trials(0.4, 0.4, 0.4, 0.6),
             "autokd-seed0": trials(0.5, None, 0.2, 0.2),
             "autokd-seed1": trials(0.1, 0.3, 0.6, 0.7)}
-    result = summarise(runs, Options(("autokd", "lstm_ppo"), seeds=2), budget=4)
+    result = summarize(runs, Options(("autokd", "lstm_ppo"), seeds=2), budget=4)
     assert best_so_far(runs["autokd-seed0"]) == [0.5, 0.5, 0.5, 0.5]
     assert trainings_to_reach([0.1, 0.3, 0.6, 0.7], 0.6) == 3
     autokd = result["strategies"]["autokd"]

@@ -19,7 +19,7 @@ from akd.search.screening import find_table
 from akd.stats import spearman
 from akd.studies.predictor_bench import mean_ceiling
 from akd.studies.curves import best_so_far, trainings_to_reach
-from akd.studies.screening_bench import Options, summarise
+from akd.studies.screening_bench import Options, summarize
 from akd.tables import SHIPPED
 from conftest import ROOT, RUN_TIMEOUT, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records
@@ -179,7 +179,7 @@ def test_the_benchmark_counts_the_trainings_a_screened_search_needs():
             "random-screened-seed0": trials([0.6, 0.8, 0.8, 0.9]),
             "random-plain-seed1": trials([0.5, 0.6, 0.7, 0.9]),
             "random-screened-seed1": trials([0.5, 0.5, 0.6, 0.7])}
-    result = summarise(runs, Options(("random",), 2, 4), budget=4)["controllers"]["random"]
+    result = summarize(runs, Options(("random",), 2, 4), budget=4)["controllers"]["random"]
     assert [s["screened_reaches_plain_best_after"] for s in result["seeds"]] == [2, None]
     assert result["reached"] == 1 and result["mean_saved"] == 2.0
     assert result["mean_curve"]["plain"] == pytest.approx([0.5, 0.6, 0.7, 0.85])

@@ -14,7 +14,7 @@ import pytest
 from akd.config import PRESETS
 from akd.errors import ConfigError
 from akd.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
-                               host, random_pairs, summarise)
+                               host, random_pairs, summarize)
 from akd.studies.study_report import FIGURES, budget_section, markdown, search_convergence
 
 from conftest import ROOT, RUN_TIMEOUT
@@ -95,8 +95,8 @@ def test_the_documents_numbers_follow_from_the_kept_files(tiny_study):
     out, kept, _, _ = tiny_study
     results = kept / "results"
     assert not list(results.rglob("*.pt"))  # no weights, no checkpoints in the repository
-    recomputed = summarise(results)
-    assert recomputed == json.loads(json.dumps(summarise(out)))  # the kept files suffice
+    recomputed = summarize(results)
+    assert recomputed == json.loads(json.dumps(summarize(out)))  # the kept files suffice
     assert markdown(recomputed, kept_command(results)) == (kept / "study.md").read_text()
     assert kept_command(results).startswith("python experiments/run_study.py --config")
 
@@ -109,7 +109,7 @@ def test_keeping_again_replaces_the_earlier_copy_whole(tiny_study, tmp_path):
     results = keep(out, dest, "python experiments/run_study.py --again")
     assert not (results / "stale.txt").exists() and kept_command(results).endswith("--again")
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
-    assert summarise(results) == summarise(kept / "results")
+    assert summarize(results) == summarize(kept / "results")
     (dest / "results").rename(dest / "results.old")  # as a keep killed between its renames
     keep(out, dest, "python experiments/run_study.py --again")
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
@@ -142,7 +142,7 @@ def test_kill_9_of_the_study_then_the_same_command_finishes_it(tiny_study):
 @pytest.mark.skipif(not (KEPT / "results").exists(), reason="no study kept in docs/study yet")
 def test_the_study_kept_in_the_repository_follows_from_its_files():
     results = KEPT / "results"
-    assert markdown(summarise(results), kept_command(results)) == \
+    assert markdown(summarize(results), kept_command(results)) == \
         (KEPT / "study.md").read_text()
 
 

@@ -15,7 +15,6 @@ Ray says which call failed: only that task counts an attempt (see :class:`SlotEv
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -49,9 +48,6 @@ class RayWorker:
         if self.load_error:
             return Outcome("failed", None, None, None, self.load_error, 0.0)
         return self.work(task, self.config, self.lock)
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 class RayEvaluator(SlotEvaluator):
@@ -89,7 +85,3 @@ class RayEvaluator(SlotEvaluator):
 
     def _stop(self, worker) -> None:
         self.ray.kill(worker)
-
-    def worker_pids(self) -> list[int]:
-        """Process ids of the actors (for tests and diagnostics)."""
-        return self.ray.get([actor.pid.remote() for actor in self.workers])

@@ -1,7 +1,7 @@
 """Measured latency of a model on the target device, as the MnasNet reward needs it.
 
 A measurement is batch 1 at a fixed input size, with a fixed number of intra-op threads (one by
-default, as in MnasNet): warm-up runs, then ``repeats`` timed forward passes, summarised by their
+default, as in MnasNet): warm-up runs, then ``repeats`` timed forward passes, summarized by their
 median. The median is what the reward uses, because a context switch or a page fault slows a run
 but never speeds one up, so the mean drifts with machine load and the median hardly moves. When the
 relative interquartile range of the runs is wider than ``max_spread`` the runs are taken again, up
@@ -174,11 +174,11 @@ def measure_with(model: nn.Module, config: LatencyConfig,
                 if interleaved:
                     ratios = _block_ratios(model, x, reference[0], x_reference, config.blocks,
                                            sync, runs)
-                    stats = replace(_summarise(ratios * reference[1].ms), method="interleaved",
+                    stats = replace(_summarize(ratios * reference[1].ms), method="interleaved",
                                     reference_ms=reference[1].ms, reference=reference[1].name,
                                     runs=len(ratios) * runs[0])
                 else:
-                    stats = _summarise(_time_runs(model, x, config.repeats, sync))
+                    stats = _summarize(_time_runs(model, x, config.repeats, sync))
                 best = stats if best is None or stats.spread < best.spread else best
                 if best.spread <= config.max_spread:
                     break
@@ -262,7 +262,7 @@ def _time_runs(model: nn.Module, x: torch.Tensor, runs: int,
     return times * 1e3
 
 
-def _summarise(times_ms: np.ndarray) -> LatencyStats:
+def _summarize(times_ms: np.ndarray) -> LatencyStats:
     p10, p25, median, p75, p90 = np.percentile(times_ms, (10, 25, 50, 75, 90))
     return LatencyStats(median_ms=float(median), p10_ms=float(p10), p90_ms=float(p90),
                         spread=float((p75 - p25) / median),

@@ -42,7 +42,7 @@ CSV_COLUMNS = {
 
 
 def write_report(paths: list[str | Path], out: str | Path) -> Path:
-    """Analyse the run directories ``paths`` into ``out``; the path of report.md."""
+    """Analyze the run directories ``paths`` into ``out``; the path of report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [load_run(path, name) for path, name in zip(paths, _names(paths))]

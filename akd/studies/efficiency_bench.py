@@ -108,14 +108,14 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
             seconds[name] = run_seconds(out / name)
             if target_ms is None and STRATEGIES[strategy].space is None:
                 target_ms = recorded_target(config, out / name).target_ms
-    result = summarise(runs, options, base.search.trials)
+    result = summarize(runs, options, base.search.trials)
     result["seconds"] = seconds
     if options.final_seeds:
         result["final"] = final_comparison(base, runs, options, out / "final")
     return result
 
 
-def summarise(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
+def summarize(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
     curves = {name: best_so_far(trials) for name, trials in runs.items()}
     seeds = range(options.seeds)
     result = {"budget": budget, "seeds": options.seeds, "reference": options.reference,

@@ -60,12 +60,12 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
                 config = run_config(base, controller, screened, seed, options)
                 runs[name] = search_arm(config, out / name)
                 seconds[name] = run_seconds(out / name)
-    result = summarise(runs, options, base.search.trials)
+    result = summarize(runs, options, base.search.trials)
     result["seconds"] = seconds
     return result
 
 
-def summarise(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
+def summarize(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
     curves = {name: best_so_far(trials) for name, trials in runs.items()}
     result = {"budget": budget, "factor": options.factor, "seeds": options.seeds,
               "curves": curves, "controllers": {}}

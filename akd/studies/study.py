@@ -16,7 +16,7 @@ part is read back, a killed search resumes, a final training already recorded is
    ``lstm_ppo`` (the main search itself), the same with predictor screening, ``autokd`` and
    random search; each one's best student distilled ``final_seeds`` times at the final budget.
 
-The summary (:func:`summarise`) reads only files the parts wrote, so it can be recomputed from
+The summary (:func:`summarize`) reads only files the parts wrote, so it can be recomputed from
 the files kept in the repository (:func:`keep`); the third question (do searches with the same
 teacher converge to similar students, and with different teachers not?) is answered there from
 the searches' trials, against random pairs drawn without training.
@@ -202,7 +202,7 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
                 search_arm(strategy_search_config(base, options, strategy),
                            strategy_dir(out, options, strategy))
         train_strategy_students(base, options, out, epochs)
-    summary = summarise(out)
+    summary = summarize(out)
     write_json(out / "study.json", summary)
     return summary
 
@@ -287,7 +287,7 @@ def train_strategy_students(base: RunConfig, options: StudyOptions, out: Path,
 
 # ---- the summary: from the files alone -------------------------------------------------------
 
-def summarise(out: str | Path) -> dict:
+def summarize(out: str | Path) -> dict:
     """Every number of the study from the files in ``out`` (a study directory, or the files
     :func:`keep` copied from one)."""
     out = Path(out)
@@ -487,7 +487,7 @@ KEPT = ("config.yaml", "trials.jsonl", "final.json", "final_runs.jsonl", TARGET_
 
 def keep(out: str | Path, dest: str | Path, command: str) -> Path:
     """Keep a finished study in ``dest`` (e.g. docs/study): under results/ what
-    :func:`summarise` reads, copied from study directory ``out`` (the searches' TensorBoard
+    :func:`summarize` reads, copied from study directory ``out`` (the searches' TensorBoard
     files too; no weights, no checkpoints), and ``command``; an earlier copy is replaced
     whole. The kept results directory."""
     out, dest = Path(out), Path(dest)

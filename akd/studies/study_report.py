@@ -1,5 +1,5 @@
 """The study's document: its tables, plots and answer in words, all from the summary that
-:func:`akd.studies.study.summarise` recomputes from the kept files (so a test can check that
+:func:`akd.studies.study.summarize` recomputes from the kept files (so a test can check that
 every number in the document follows from them)."""
 
 from __future__ import annotations

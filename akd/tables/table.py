@@ -1,6 +1,6 @@
 """The benchmark table's format and its loader anyone can use without training; the tables
 that ship with akd (``shipped/``) are the data the predictor learns from and the studies
-analyse.
+analyze.
 
 A table is JSON Lines (``.jsonl``, or gzip-compressed ``.jsonl.gz``), one object per training of
 one student: its architecture string and decisions, the ``mode`` (``"cls"`` for labels only, else
@@ -96,13 +96,6 @@ class Table(Records):
             if r["status"] == "ok" and r[metric] is not None:
                 values.setdefault(r["arch"], []).append(r[metric])
         return {arch: sum(v) / len(v) for arch, v in values.items()}
-
-    def by_seed(self, mode: str, metric: str = "val_acc") -> dict[int, dict[str, float]]:
-        """Seed -> architecture -> ``metric`` of ``mode``'s successful trainings."""
-        out: dict[int, dict[str, float]] = {}
-        for r in self.filter(mode=mode):
-            out.setdefault(r["seed"], {})[r["arch"]] = r[metric]
-        return out
 
 
 TABLE_FILE = "table.jsonl.gz"  # a table directory's table (a build directory, a shipped table)

@@ -290,7 +290,7 @@ def gain_against_cost(table: Table, teacher: str, metric: str = "val_acc",
     return out
 
 
-def analyse(table: Table, space, metric: str = "val_acc",
+def analyze(table: Table, space, metric: str = "val_acc",
             resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
     """Everything the report shows, for the modes trained with two seeds or more; every
     interval from ``resamples`` bootstrap resamples."""

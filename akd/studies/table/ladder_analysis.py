@@ -397,7 +397,7 @@ def repeat_of_table(ladder: Ladder, table: Table, metric: str = "val_acc") -> li
     return rows
 
 
-def analyse(ladder: Ladder, table: Table | None = None, space=None, metric: str = "val_acc",
+def analyze(ladder: Ladder, table: Table | None = None, space=None, metric: str = "val_acc",
             resamples: int = BOOTSTRAP_RESAMPLES, spread: Collection[str] = ()) -> dict:
     """Everything the ladder's report shows (see the module); ``spread``: the students chosen
     for their latency alone (``ladder.json``), scored apart too."""

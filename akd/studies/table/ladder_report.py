@@ -18,18 +18,18 @@ from ...io import write_json, write_text  # noqa: E402
 from ...tables import LABELS, Table  # noqa: E402
 from ...tables.ladder import Ladder  # noqa: E402
 from .analysis import BOOTSTRAP_RESAMPLES  # noqa: E402
-from .ladder_analysis import analyse, target_columns  # noqa: E402
+from .ladder_analysis import analyze, target_columns  # noqa: E402
 
 
 def write_report(ladder: Ladder, out: str | Path, table: Table | None = None, space=None,
                  source: str = "", resamples: int = BOOTSTRAP_RESAMPLES,
                  spread: Sequence[str] = ()) -> dict:
-    """Analyse ``ladder`` (against the benchmark ``table`` its students come from, decisions of
+    """Analyze ``ladder`` (against the benchmark ``table`` its students come from, decisions of
     ``space``; ``spread``: the students chosen for their latency alone) and write the report
     into ``out``; the analysis."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = analyse(ladder, table, space, resamples=resamples, spread=spread)
+    result = analyze(ladder, table, space, resamples=resamples, spread=spread)
     plots = [_rank_against_cost(result, out / "ladder_rank.png"),
              _kd_gain(result, out / "ladder_kd_gain.png"),
              _estimators(result, out / "ladder_estimators.png"),

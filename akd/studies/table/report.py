@@ -15,17 +15,17 @@ from scipy import stats as scipy_stats  # noqa: E402
 
 from ...formatting import number, percent, signed  # noqa: E402
 from ...io import write_json, write_text  # noqa: E402
-from .analysis import BOOTSTRAP_RESAMPLES, analyse, kd_gains, seed_matrix  # noqa: E402
+from .analysis import BOOTSTRAP_RESAMPLES, analyze, kd_gains, seed_matrix  # noqa: E402
 from ...tables import LABELS, Table  # noqa: E402
 
 
 def write_report(table: Table, space, out: str | Path, source: str = "",
                  resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    """Analyse ``table`` (decisions of ``space``) and write the report into ``out``; the
+    """Analyze ``table`` (decisions of ``space``) and write the report into ``out``; the
     analysis."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = analyse(table, space, resamples=resamples)
+    result = analyze(table, space, resamples=resamples)
     plots = []
     for teacher in result["teachers"]:
         plots += [_scatter(table, teacher, out / f"cls_vs_{teacher}.png"),
