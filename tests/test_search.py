@@ -9,14 +9,19 @@ import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 import akd.execution.training
 from akd.cli import PRESETS, main
 from akd.config import load_config
 from akd.errors import RunError
 from akd.search import TRIAL_FIELDS, mnas_reward, recorded_target
+from akd.search.board import ArmBoard
 from akd.search.failures import FailureWatch
 from akd.search.loop import run_search
+from search_spaces import get_space
+
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 pytestmark = [needs_fashion_mnist, pytest.mark.slow]
@@ -139,6 +144,52 @@ def test_tensorboard_has_one_readable_run_per_arm(quick_run):
             assert event.value == pytest.approx(np.mean(step), rel=1e-6)
         texts = set(events.Tags()["tensors"])
         assert {"config/text_summary", "top_architectures/text_summary"} <= texts
+        # and every trial a session of the HParams dashboard, its reward as recorded
+        sessions = hparams_sessions(quick_run / "tensorboard" / arm)
+        assert len(sessions) == len(trials) == 4
+        for trial in trials:
+            values, _ = sessions[f"trials/{trial['candidate_id']:05d}"]
+            assert values["status"] == trial["status"] and values["step"] == trial["step"]
+
+
+def hparams_sessions(directory):
+    """Run name -> (hyper-parameters, scalar tags) of every HParams session under
+    ``directory``, read back from the event files with TensorBoard's own readers."""
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(directory))
+    multiplexer.Reload()
+    sessions = {}
+    for run, tags in multiplexer.PluginRunToTagToContent("hparams").items():
+        for content in tags.values():
+            data = HParamsPluginData.FromString(content)
+            if data.HasField("session_start_info"):
+                values = {k: getattr(v, v.WhichOneof("kind"))
+                          for k, v in data.session_start_info.hparams.items()}
+                sessions[run] = (values, multiplexer.GetAccumulator(run).Tags()["scalars"])
+    return sessions
+
+
+def test_each_trial_is_a_session_of_the_hparams_dashboard(tmp_path):
+    space = get_space("mnasnet", preset="small28")
+    decisions = space.sample(np.random.default_rng(0))
+    board = ArmBoard(tmp_path / "akd", space=space)
+    board.log_trial({"candidate_id": 3, "step": 1, "decisions": decisions, "status": "ok",
+                     "val_acc": 0.5, "latency_ms": 1.25, "reward": 0.49, "params": 1000,
+                     "flops": 20000, "kd": {"temperature": 4.0}})
+    board.log_trial({"candidate_id": 4, "step": 1, "decisions": decisions, "status": "failed",
+                     "val_acc": None, "latency_ms": float("nan"), "reward": 0.0, "params": None,
+                     "flops": None})
+    board.close()
+    sessions = hparams_sessions(tmp_path)
+    assert set(sessions) == {"akd/trials/00003", "akd/trials/00004"}
+    values, scalars = sessions["akd/trials/00003"]
+    for decision, index in zip(space.decisions, decisions):
+        assert values[decision.name] == decision.values[index]
+    assert values["status"] == "ok" and values["step"] == 1 and values["kd.temperature"] == 4.0
+    assert set(scalars) == {"trial/val_acc", "trial/latency_ms", "trial/reward", "trial/params",
+                            "trial/macs"}
+    values, scalars = sessions["akd/trials/00004"]
+    assert values["status"] == "failed" and scalars == ["trial/reward"]
 
 
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path, monkeypatch):

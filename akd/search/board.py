@@ -1,7 +1,12 @@
-"""What a user watches in TensorBoard: per-step curves of each arm and its best students.
+"""What a user watches in TensorBoard: per-step curves of each arm, its best students, and
+every trial in the HParams dashboard.
 
 Each arm writes its own TensorBoard run (``tensorboard/akd``, ``tensorboard/nas``) with the same
-tags, so opening the run directory overlays the two arms' curves.
+tags, so opening the run directory overlays the two arms' curves. Each recorded trial is also a
+session of TensorBoard's HParams dashboard (a run of its own, ``tensorboard/<arm>/trials/<id>``):
+its decisions by name (``b3.kernel``...), searched KD settings, family, step and status as
+hyper-parameters, its accuracy, latency, reward, params and MACs as metrics, so that trials can
+be sorted, filtered and scattered as in Optuna's or NNI's dashboards.
 """
 
 from __future__ import annotations
@@ -10,16 +15,41 @@ import math
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+from search_spaces import SearchSpace
 
 from .trial import top_trials, trials_table
+
+# a trial's field -> the HParams dashboard's metric tag
+TRIAL_METRICS = {"val_acc": "trial/val_acc", "latency_ms": "trial/latency_ms",
+                 "reward": "trial/reward", "params": "trial/params", "flops": "trial/macs",
+                 "predicted_acc": "trial/predicted_acc"}
 
 
 class ArmBoard:
     """The TensorBoard run of one arm."""
 
-    def __init__(self, directory: Path, purge_step: int | None = None) -> None:
+    def __init__(self, directory: Path, purge_step: int | None = None,
+                 space: SearchSpace | None = None) -> None:
         # purge_step: a resumed run hides what the killed one logged from that step on
         self.writer = SummaryWriter(str(directory), purge_step=purge_step)
+        self.directory, self.space = Path(directory), space
+
+    def log_trial(self, trial: dict) -> None:
+        """``trial`` as an HParams session (its own run under ``trials/``)."""
+        values = trial_hparams(trial, self.space)
+        metrics = {tag: float(trial[field]) for field, tag in TRIAL_METRICS.items()
+                   if trial.get(field) is not None and math.isfinite(trial[field])}
+        domains = {d.name: list(d.values) for d in self.space.decisions} if self.space else {}
+        domains["status"] = ["ok", "failed", "predicted"]
+        experiment, start, end = hparams(values, {tag: 0.0 for tag in TRIAL_METRICS.values()},
+                                         {k: v for k, v in domains.items() if k in values})
+        with SummaryWriter(str(self.directory / "trials" / f"{trial['candidate_id']:05d}")) as w:
+            for summary in (experiment, start, end):
+                w.file_writer.add_summary(summary)
+            for tag, value in metrics.items():
+                w.add_scalar(tag, value, 0)
 
     def log_text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, step)
@@ -56,3 +86,22 @@ class ArmBoard:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def trial_hparams(trial: dict, space: SearchSpace | None) -> dict:
+    """A trial's hyper-parameters as the HParams dashboard shows them: each decision's value by
+    the decision's name (its index when the space is not known), then the searched KD settings,
+    autokd's family, the step and the status."""
+    names = [d.name for d in space.decisions] if space else [
+        f"decision{i}" for i in range(len(trial["decisions"]))]
+    values = {}
+    for i, (name, index) in enumerate(zip(names, trial["decisions"])):
+        value = space.decisions[i].values[index] if space else index
+        values[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    for key, value in (trial.get("kd") or {}).items():
+        values[f"kd.{key}"] = float(value)
+    if trial.get("family") is not None:
+        values["family"] = int(trial["family"]["index"])
+    values["step"] = int(trial["step"])
+    values["status"] = trial["status"]
+    return values

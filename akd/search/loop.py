@@ -215,7 +215,7 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
               failures=FailureWatch(name, config.search.max_failures,
                                     config.search.max_failed_share))
     if checkpoint is None:
-        arm.board = ArmBoard(run.tensorboard / name)
+        arm.board = ArmBoard(run.tensorboard / name, space=space)
         arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(), sort_keys=False)
                            + "```")
         return arm
@@ -223,7 +223,7 @@ def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
     arm.step, arm.first_id = checkpoint["step"], checkpoint["first_id"]
     arm.screen = checkpoint.get("screen")
     # a resumed run hides what the killed one logged from this step on, and logs it again
-    arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step)
+    arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step, space=space)
     pending = {c.id: c for c in controller.pending}
     if not pending:
         return arm  # the final checkpoint: its step is already the next one
@@ -352,6 +352,7 @@ def _record_predicted(arm: Arm, task: Task, run: RunDir) -> None:
                          predicted_acc=accuracy).as_dict()
     run.append_trial(record)
     arm.predicted.append(record)
+    arm.board.log_trial(record)
 
 
 def _measure(task: Task, by_name: dict[str, Arm], latency, latencies: dict, config: RunConfig,
@@ -422,6 +423,7 @@ def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: R
                          seconds=outcome.seconds, predicted_acc=predicted).as_dict()
     run.append_trial(record)
     arm.trials.append(record)
+    arm.board.log_trial(record)
     arm.bar.update()
     _show_best(arm)
     stop = arm.failures.record(outcome.status, outcome.error)
