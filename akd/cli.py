@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import textwrap
 import typing
 from pathlib import Path
 
 from .cluster import disconnect
+from .fields import help_of
 from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
 from .logs import run_command
 
@@ -72,40 +72,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _options_help() -> str:
-    """Every config key with its default and its whole comment, read from the dataclasses'
-    source; nested sections (``final.training``) are listed key by key too."""
+    """Every config key with its default and its whole help (the fields' metadata); nested
+    sections (``final.training``) are listed key by key too."""
     lines = ["config keys (YAML sections, or --set section.key=value):"]
     _describe_fields(RunConfig(), lines, indent=1)
     return "\n".join(lines)
 
 
 def _describe_fields(section, lines: list[str], indent: int) -> None:
-    comments = _field_comments(type(section))
     pad = "  " * indent
     for item in dataclasses.fields(section):
         value = getattr(section, item.name)
-        comment = comments.get(item.name, "")
+        comment = f"# {help_of(item)}" if help_of(item) else ""
         if dataclasses.is_dataclass(value):
             lines.append(f"{pad}{item.name}:  {comment}".rstrip())
             _describe_fields(value, lines, indent + 1)
         else:
             lines += textwrap.wrap(f"{item.name} = {value!r}  {comment}", HELP_WIDTH,
                                    initial_indent=pad, subsequent_indent=pad + "    ")
-
-
-def _field_comments(cls: type) -> dict[str, str]:
-    """Each field's comment, whole: the one on its line and the comment lines that continue it."""
-    comments: dict[str, str] = {}
-    name = None
-    for line in inspect.getsource(cls).splitlines():
-        text = line.strip()
-        field_name, sep, rest = text.partition(":")
-        if sep and field_name.isidentifier() and not text.startswith("#"):
-            name = field_name if "#" in rest else None
-            if name:
-                comments[name] = "# " + rest.split("#", 1)[1].strip()
-        elif name and text.startswith("#"):
-            comments[name] += " " + text[1:].strip()
-        else:
-            name = None
-    return comments

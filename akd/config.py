@@ -14,7 +14,7 @@ import json
 import math
 import os
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .arms import ARMS, any_distills
 from .data import DataConfig, default_cache_dir
 from .distill import TeacherConfig, TrainConfig
 from .errors import ConfigError
+from .fields import option
 from .io import write_text
 from .latency import LatencySettings
 from .predict.predictor import MODELS as PREDICTOR_MODELS
@@ -38,29 +39,34 @@ PRESETS = Path(__file__).resolve().parent / "presets"  # shipped inside the pack
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    name: str = "mnasnet"  # a registered search space (search_spaces.get_space)
-    preset: str | None = "small28"  # the space's skeleton preset; null for spaces without presets
-    options: dict[str, Any] = field(default_factory=dict)  # further keyword arguments of the space
+    name: str = option("mnasnet", help="a registered search space (search_spaces.get_space)")
+    preset: str | None = option("small28", help="the space's skeleton preset; null for spaces "
+                                                "without presets")
+    options: dict[str, Any] = option(factory=dict, help="further keyword arguments of the space")
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    name: str = "lstm_ppo"  # lstm_ppo (MnasNet's), lstm_reinforce, random, evolution, tpe, gp
-    options: dict[str, Any] = field(default_factory=dict)  # keyword options, e.g. {lr: 0.001}
+    name: str = option("lstm_ppo", help="lstm_ppo (MnasNet's), lstm_reinforce, random, evolution, "
+                                        "tpe, gp")
+    options: dict[str, Any] = option(factory=dict, help="keyword options, e.g. {lr: 0.001}")
 
 
 @dataclass(frozen=True)
 class ScreeningConfig:
-    factor: int = 1  # ask factor x search.batch_size candidates a step, train only the
-    # search.batch_size the predictor ranks highest by reward, tell the others their predicted
-    # reward (status "predicted" in trials.jsonl); 1: no screening. search.trials counts trainings
-    model: str = "trees"  # the predictor (akd.predict): trees (scikit-learn gradient boosting) or
-    # neural (DaSS-style, MSE plus a ranking loss)
-    table: str | None = "auto"  # benchmark table the predictor starts from: auto (a shipped table
-    # of this dataset and space), a shipped name or a .jsonl(.gz) path, or null (none); it is
-    # refitted on the run's own trials as they finish
-    warmup: int = 0  # trainings of each arm before screening starts when no table is used;
-    # 0: one controller update's worth (factor x search.batch_size)
+    factor: int = option(1, help='ask factor x search.batch_size candidates a step, train only the '
+                                 'search.batch_size the predictor ranks highest by reward, tell '
+                                 'the others their predicted reward (status "predicted" in '
+                                 'trials.jsonl); 1: no screening. search.trials counts trainings')
+    model: str = option("trees", help="the predictor (akd.predict): trees (scikit-learn gradient "
+                                      "boosting) or neural (DaSS-style, MSE plus a ranking loss)")
+    table: str | None = option("auto", help="benchmark table the predictor starts from: auto (a "
+                                            "shipped table of this dataset and space), a shipped "
+                                            "name or a .jsonl(.gz) path, or null (none); it is "
+                                            "refitted on the run's own trials as they finish")
+    warmup: int = option(0, help="trainings of each arm before screening starts when no table is "
+                                 "used; 0: one controller update's worth (factor x "
+                                 "search.batch_size)")
 
     def __post_init__(self) -> None:
         if self.factor < 1:
@@ -111,8 +117,8 @@ class KDSearchConfig:
     """The KD hyper-parameters the akd arm searches with the architecture, as extra decisions
     after the space's (null: fixed at proxy.temperature and proxy.alpha)."""
 
-    temperature: KDRange | None = None  # e.g. {low: 1, high: 20, log: true, levels: 8}
-    alpha: KDRange | None = None  # e.g. {low: 0.1, high: 1.0, levels: 10}
+    temperature: KDRange | None = option(None, help="e.g. {low: 1, high: 20, log: true, levels: 8}")
+    alpha: KDRange | None = option(None, help="e.g. {low: 0.1, high: 1.0, levels: 10}")
 
     def __post_init__(self) -> None:
         if self.temperature is not None:
@@ -139,25 +145,31 @@ class KDSearchConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    arms: list[str] = field(default_factory=lambda: list(ARMS))  # which arms run: akd, nas or both
-    trials: int = 64  # finished candidates per arm
-    batch_size: int = 8  # candidates asked per step; also the LSTM's update batch M unless
-    # controller.options.batch_size says otherwise
-    seed: int = 0  # controller seed and the weight-init seed of every candidate
-    top_k: int = 5  # architectures shown in the summary table and TensorBoard's top list
-    asynchronous: bool = False  # ask a new candidate as soon as one finishes instead of waiting
-    # for the step's whole batch, so no worker idles (the LSTM still updates every batch_size
-    # results); results then depend on finishing order, so runs are no longer repeatable
-    max_in_flight: int = 0  # asynchronous: candidates being evaluated at once, all arms
-    # together; 0: evaluator.workers
-    screening: ScreeningConfig = field(default_factory=ScreeningConfig)  # train only the
-    # candidates a KD-accuracy predictor ranks highest ([Screening](screening.md))
-    kd: KDSearchConfig = field(default_factory=KDSearchConfig)  # KD hyper-parameters the akd
-    # arm searches with the architecture
-    max_failures: int = 5  # stop the search when an arm's first this many trainings of a session
-    # all failed, or more than max_failed_share of them; 0: never stop (a resume may change it)
-    max_failed_share: float = 0.5  # the failed share of an arm's trainings in a session, once it
-    # has max_failures of them, above which the search stops (a resume may change it)
+    arms: list[str] = option(factory=lambda: list(ARMS), help="which arms run: akd, nas or both")
+    trials: int = option(64, help="finished candidates per arm")
+    batch_size: int = option(8, help="candidates asked per step; also the LSTM's update batch M "
+                                     "unless controller.options.batch_size says otherwise")
+    seed: int = option(0, help="controller seed and the weight-init seed of every candidate")
+    top_k: int = option(5, help="architectures shown in the summary table and TensorBoard's top "
+                                "list")
+    asynchronous: bool = option(False, help="ask a new candidate as soon as one finishes instead "
+                                            "of waiting for the step's whole batch, so no worker "
+                                            "idles (the LSTM still updates every batch_size "
+                                            "results); results then depend on finishing order, so "
+                                            "runs are no longer repeatable")
+    max_in_flight: int = option(0, help="asynchronous: candidates being evaluated at once, all "
+                                        "arms together; 0: evaluator.workers")
+    screening: ScreeningConfig = option(
+        factory=ScreeningConfig, help="train only the candidates a KD-accuracy predictor ranks "
+                                      "highest ([Screening](screening.md))")
+    kd: KDSearchConfig = option(factory=KDSearchConfig, help="KD hyper-parameters the akd arm "
+                                                             "searches with the architecture")
+    max_failures: int = option(5, help="stop the search when an arm's first this many trainings of "
+                                       "a session all failed, or more than max_failed_share of "
+                                       "them; 0: never stop (a resume may change it)")
+    max_failed_share: float = option(0.5, help="the failed share of an arm's trainings in a "
+                                               "session, once it has max_failures of them, above "
+                                               "which the search stops (a resume may change it)")
 
     def __post_init__(self) -> None:
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -189,13 +201,18 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    target_ms: float | str = "auto"  # target latency T of MnasNet's reward ACC * (LAT / T) ** w;
-    # auto: the target_quantile of the latencies of target_samples students drawn from the space
-    # (seed search.seed), measured on this machine when the run starts and kept in the run
-    # directory (reward_target.json), so a latency target means the same on any machine
-    target_quantile: float = 0.5  # auto: which quantile of the sampled latencies is the target
-    target_samples: int = 32  # auto: students sampled to set it
-    constraint: str = "soft"  # soft: w = -0.07 either side of T; hard: w = 0 below T, -1 above
+    target_ms: float | str = option("auto", help="target latency T of MnasNet's reward ACC * (LAT "
+                                                 "/ T) ** w; auto: the target_quantile of the "
+                                                 "latencies of target_samples students drawn from "
+                                                 "the space (seed search.seed), measured on this "
+                                                 "machine when the run starts and kept in the run "
+                                                 "directory (reward_target.json), so a latency "
+                                                 "target means the same on any machine")
+    target_quantile: float = option(0.5, help="auto: which quantile of the sampled latencies is "
+                                              "the target")
+    target_samples: int = option(32, help="auto: students sampled to set it")
+    constraint: str = option("soft", help="soft: w = -0.07 either side of T; hard: w = 0 below T, "
+                                          "-1 above")
 
     def __post_init__(self) -> None:
         if self.constraint not in ("soft", "hard"):
@@ -214,14 +231,17 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class EvaluatorConfig:
-    backend: str = "serial"  # serial (in this process), process (a local pool of workers) or
-    # ray (Ray actors, on this machine or a cluster)
-    workers: int = 1  # parallel candidate evaluations (process and ray backends)
-    threads: int = 0  # torch threads per worker; 0: the machine's cores divided by workers
-    address: str | None = None  # ray: null starts a local Ray instance for the run; "auto" or
-    # "ray://head:10001" joins a running cluster (cache_dir must then be a shared path)
-    num_cpus: float = 0  # ray: CPUs each worker reserves; 0: its threads
-    num_gpus: float = 0  # ray: GPUs each worker reserves (fractions share a GPU)
+    backend: str = option("serial", help="serial (in this process), process (a local pool of "
+                                         "workers) or ray (Ray actors, on this machine or a "
+                                         "cluster)")
+    workers: int = option(1, help="parallel candidate evaluations (process and ray backends)")
+    threads: int = option(0, help="torch threads per worker; 0: the machine's cores divided by "
+                                  "workers")
+    address: str | None = option(None, help='ray: null starts a local Ray instance for the run; '
+                                            '"auto" or "ray://head:10001" joins a running cluster '
+                                            '(cache_dir must then be a shared path)')
+    num_cpus: float = option(0, help="ray: CPUs each worker reserves; 0: its threads")
+    num_gpus: float = option(0, help="ray: GPUs each worker reserves (fractions share a GPU)")
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -253,14 +273,17 @@ def _final_training() -> TrainConfig:
 
 @dataclass(frozen=True)
 class FinalConfig:
-    enabled: bool = True  # run the final stage after the search
-    top_k: int = 1  # best architectures of each arm (by reward) to train from scratch
-    seeds: int = 3  # trainings per architecture and mode (CLS, KD), seeds 0..seeds-1
-    references: bool = True  # also train the space's hand-designed student at a similar latency
-    train_images: int = 0  # train on the first N training images (0: the full training set)
-    test_images: int = 0  # test on a fixed seeded sample of N test images (0: the whole test
-    # split); a smaller test set is for smoke runs only: it widens every interval
-    training: TrainConfig = field(default_factory=_final_training)  # the final budget
+    enabled: bool = option(True, help="run the final stage after the search")
+    top_k: int = option(1, help="best architectures of each arm (by reward) to train from scratch")
+    seeds: int = option(3, help="trainings per architecture and mode (CLS, KD), seeds 0..seeds-1")
+    references: bool = option(True, help="also train the space's hand-designed student at a "
+                                         "similar latency")
+    train_images: int = option(0, help="train on the first N training images (0: the full training "
+                                       "set)")
+    test_images: int = option(0, help="test on a fixed seeded sample of N test images (0: the "
+                                      "whole test split); a smaller test set is for smoke runs "
+                                      "only: it widens every interval")
+    training: TrainConfig = option(factory=_final_training, help="the final budget")
 
     def __post_init__(self) -> None:
         for name in ("top_k", "seeds"):
@@ -283,19 +306,24 @@ def _proxy_training() -> TrainConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    data: DataConfig = field(default_factory=DataConfig)  # dataset, validation and proxy splits
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # the fixed teacher
-    space: SpaceConfig = field(default_factory=SpaceConfig)  # the student search space
-    controller: ControllerConfig = field(default_factory=ControllerConfig)  # search strategy
-    search: SearchConfig = field(default_factory=SearchConfig)  # arms, budget, seed
-    proxy: TrainConfig = field(default_factory=_proxy_training)  # candidate training (akd arm's
-    # alpha; the nas arm uses alpha = 0), evaluated on the validation split
-    reward: RewardConfig = field(default_factory=RewardConfig)  # MnasNet's latency-aware reward
-    latency: LatencySettings = field(default_factory=LatencySettings)  # how latency is obtained
-    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)  # where candidates run
-    final: FinalConfig = field(default_factory=FinalConfig)  # retraining the best from scratch
-    cache_dir: str | None = None  # data, teachers, logits, latency; null: $AKD_CACHE, ~/.cache/akd
-    progress: bool = True  # tqdm progress bars
+    data: DataConfig = option(factory=DataConfig, help="dataset, validation and proxy splits")
+    teacher: TeacherConfig = option(factory=TeacherConfig, help="the fixed teacher")
+    space: SpaceConfig = option(factory=SpaceConfig, help="the student search space")
+    controller: ControllerConfig = option(
+        factory=ControllerConfig, help="search strategy")
+    search: SearchConfig = option(factory=SearchConfig, help="arms, budget, seed")
+    proxy: TrainConfig = option(factory=_proxy_training, help="candidate training (akd arm's "
+                                                              "alpha; the nas arm uses alpha = 0), "
+                                                              "evaluated on the validation split")
+    reward: RewardConfig = option(factory=RewardConfig, help="MnasNet's latency-aware reward")
+    latency: LatencySettings = option(
+        factory=LatencySettings, help="how latency is obtained")
+    evaluator: EvaluatorConfig = option(
+        factory=EvaluatorConfig, help="where candidates run")
+    final: FinalConfig = option(factory=FinalConfig, help="retraining the best from scratch")
+    cache_dir: str | None = option(None, help="data, teachers, logits, latency; null: $AKD_CACHE, "
+                                              "~/.cache/akd")
+    progress: bool = option(True, help="tqdm progress bars")
 
     def __post_init__(self) -> None:
         for key, name, known in (("space.name", self.space.name, available_spaces()),

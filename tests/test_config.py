@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from akd.cli import PRESETS, main
-from akd.config import RunConfig, load_config, save_config, search_changes
+from akd.config import RunConfig, SearchConfig, load_config, save_config, search_changes
 from akd.errors import ConfigError
+from akd.fields import help_of
 from akd.search.reward import FAILED_REWARD, mnas_reward
 from akd.config import RewardConfig
 
@@ -123,3 +124,20 @@ def test_help_documents_every_config_key():
                   "(cache_dir must then be a shared path)", "final.training",
                   "divergence_factor = 10.0"):
         assert words.replace("final.training", "training:") in text, words
+
+
+def test_every_config_field_carries_its_help_in_its_metadata():
+    """The help is data, not source text: every key of every section (nested ones too) has it,
+    so a field added without one fails here, and --help needs no .py source to read."""
+    def leaves(section, prefix=""):
+        for item in dataclasses.fields(section):
+            value = getattr(section, item.name)
+            yield f"{prefix}{item.name}", item
+            if dataclasses.is_dataclass(value):
+                yield from leaves(value, f"{prefix}{item.name}.")
+
+    missing = [key for key, item in leaves(RunConfig()) if not help_of(item)
+               and key not in {"data", "teacher", "space", "controller", "search", "proxy",
+                               "reward", "latency", "evaluator", "final"}]
+    assert not missing, f"config keys without help: {missing}"
+    assert help_of(dataclasses.fields(SearchConfig)[1]) == "finished candidates per arm"

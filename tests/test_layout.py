@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lower rooms first; a module may import its own room and lower ones, never a higher one.
 LAYERS = [
     ["akd.errors"],
-    ["akd.io", "akd.stats", "akd.formatting", "akd.logs", "akd.cores", "akd.cluster", "akd.arms"],
+    ["akd.io", "akd.stats", "akd.formatting", "akd.fields", "akd.logs", "akd.cores", "akd.cluster",
+     "akd.arms"],
     ["akd.data"],
     ["akd.tables"],
     ["akd.distill"],

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DataError
+from ..fields import option
 
 # (train images, train labels), (test images, test labels), number of classes
 Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]
@@ -21,14 +22,16 @@ Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Ten
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "fashion_mnist"  # a registered dataset: fashion_mnist, cifar10, cifar100,
-    # imagefolder or synthetic
-    root: str | None = None  # where the files are; None: the Debian folder, then download
-    val_size: int = 5000  # training images held out for the search reward
-    proxy_size: int = 10000  # training images a candidate is trained on in the search (0: all)
-    split_seed: int = 0  # seed of the train / validation split and the proxy subset
-    image_size: int = 32  # imagefolder only: images are resized to this square size
-    download: bool = True  # let torchvision download when no local copy is found
+    name: str = option("fashion_mnist", help="a registered dataset: fashion_mnist, cifar10, "
+                                             "cifar100, imagefolder or synthetic")
+    root: str | None = option(None, help="where the files are; None: the Debian folder, then "
+                                         "download")
+    val_size: int = option(5000, help="training images held out for the search reward")
+    proxy_size: int = option(10000, help="training images a candidate is trained on in the search "
+                                         "(0: all)")
+    split_seed: int = option(0, help="seed of the train / validation split and the proxy subset")
+    image_size: int = option(32, help="imagefolder only: images are resized to this square size")
+    download: bool = option(True, help="let torchvision download when no local copy is found")
 
 
 @dataclass(frozen=True)

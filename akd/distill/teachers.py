@@ -17,7 +17,7 @@ import inspect
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +25,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..errors import TeacherError
+from ..fields import option
 from ..io import load_cached, save_cached
 from .trainer import TrainConfig, evaluate, resolve_device, train
 from .zoo import TEACHERS
@@ -39,11 +40,16 @@ def default_teacher_training() -> TrainConfig:
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    name: str = "vgg"  # a zoo name (resnet, vgg, wide, mlp, resnet18), or "user" for your own model
-    factory: str | None = None  # user teacher: "package.module:function" building the model
-    weights: str | None = None  # user teacher: its state-dict file, or a TorchScript file alone
-    training: TrainConfig = field(default_factory=default_teacher_training)  # zoo teachers only
-    train_images: int = 0  # zoo teachers: train on the first N training images (0: all of them)
+    name: str = option("vgg", help='a zoo name (resnet, vgg, wide, mlp, resnet18), or "user" for '
+                                   'your own model')
+    factory: str | None = option(None, help='user teacher: "package.module:function" building the '
+                                            'model')
+    weights: str | None = option(None, help="user teacher: its state-dict file, or a TorchScript "
+                                            "file alone")
+    training: TrainConfig = option(
+        factory=default_teacher_training, help="zoo teachers only")
+    train_images: int = option(0, help="zoo teachers: train on the first N training images (0: all "
+                                       "of them)")
 
 
 @dataclass

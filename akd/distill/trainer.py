@@ -22,25 +22,31 @@ from tqdm import tqdm
 
 from ..cores import CoreLock
 from ..data import AugmentParams, Split, apply_augment, augment_params
+from ..fields import option
 from .loss import kd_loss
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 3  # passes over the training split
-    batch_size: int = 128  # images per SGD step
-    lr: float = 0.1  # peak learning rate (SGD, Nesterov momentum 0.9)
-    weight_decay: float = 5e-4  # L2 on all weights
-    schedule: str = "cosine"  # "cosine" (to zero over the run) or "constant"
-    warmup_epochs: float = 0.0  # linear warm-up from 0 to lr over this many epochs
-    augment_padding: int = 0  # >0: random crop with this padding plus flips; 0: no augmentation
-    augment_seed: int = 0  # seed of the augmentation replay (epoch e uses augment_seed + e)
-    alpha: float = 0.0  # KD weight: 0 trains on labels only, 1 on the teacher only
-    temperature: float = 4.0  # KD softmax temperature
-    seed: int = 0  # batch order and dropout (seed weight init before building the model)
-    channels_last: bool = True  # NHWC layout: about 1.4x faster convolutions on CPU (oneDNN)
-    divergence_factor: float = 10.0  # running loss above this multiple of the first = diverged
-    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    epochs: int = option(3, help="passes over the training split")
+    batch_size: int = option(128, help="images per SGD step")
+    lr: float = option(0.1, help="peak learning rate (SGD, Nesterov momentum 0.9)")
+    weight_decay: float = option(5e-4, help="L2 on all weights")
+    schedule: str = option("cosine", help='"cosine" (to zero over the run) or "constant"')
+    warmup_epochs: float = option(0.0, help="linear warm-up from 0 to lr over this many epochs")
+    augment_padding: int = option(0, help=">0: random crop with this padding plus flips; 0: no "
+                                          "augmentation")
+    augment_seed: int = option(0, help="seed of the augmentation replay (epoch e uses augment_seed "
+                                       "+ e)")
+    alpha: float = option(0.0, help="KD weight: 0 trains on labels only, 1 on the teacher only")
+    temperature: float = option(4.0, help="KD softmax temperature")
+    seed: int = option(0, help="batch order and dropout (seed weight init before building the "
+                               "model)")
+    channels_last: bool = option(True, help="NHWC layout: about 1.4x faster convolutions on CPU "
+                                            "(oneDNN)")
+    divergence_factor: float = option(10.0, help="running loss above this multiple of the first = "
+                                                 "diverged")
+    device: str = option("auto", help='"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...')
 
     def check(self, section: str = "") -> None:
         """ValueError naming the first bad field, as ``section.field`` (``proxy.alpha``) when a

@@ -4,27 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..fields import option
 from .measure import METHODS, LatencyConfig, check_counts
 
 
 @dataclass(frozen=True)
 class LatencySettings:
-    mode: str = "measured"  # measured: time every student; table: sum a per-layer lookup table
-    cache: str | None = None  # JSON Lines cache file; null: latency.jsonl in the cache directory
-    threads: int = 1  # intra-op threads while timing (MnasNet: single-threaded)
-    device: str = "cpu"  # the target device the latency is for: cpu, cuda, cuda:N
-    warmup: int = 10  # untimed runs before timing
-    repeats: int = 30  # direct: timed runs; their median is the latency
-    max_spread: float = 0.10  # re-measure when the relative interquartile range is wider
-    retries: int = 3  # re-measurements allowed
-    method: str = "interleaved"  # interleaved: timed in blocks alternating with a fixed
-    # reference model, as the ratio to it times its calibrated latency, which cancels the host's
-    # speed drift; direct: the student's own runs alone
-    blocks: int = 20  # interleaved: blocks of the student, each beside a block of the reference
-    where: str = "driver"  # driver: measured in this process, on this machine; worker: by a
-    # dedicated Ray actor that reserves `threads` CPUs (and a GPU for cuda) on its own
-    resource: str | None = None  # where=worker: a custom Ray resource that only the target
-    # machine offers (ray start --resources='{"target": 1}'), so the actor runs there
+    mode: str = option("measured", help="measured: time every student; table: sum a per-layer "
+                                        "lookup table")
+    cache: str | None = option(None, help="JSON Lines cache file; null: latency.jsonl in the cache "
+                                          "directory")
+    threads: int = option(1, help="intra-op threads while timing (MnasNet: single-threaded)")
+    device: str = option("cpu", help="the target device the latency is for: cpu, cuda, cuda:N")
+    warmup: int = option(10, help="untimed runs before timing")
+    repeats: int = option(30, help="direct: timed runs; their median is the latency")
+    max_spread: float = option(0.10, help="re-measure when the relative interquartile range is "
+                                          "wider")
+    retries: int = option(3, help="re-measurements allowed")
+    method: str = option("interleaved", help="interleaved: timed in blocks alternating with a "
+                                             "fixed reference model, as the ratio to it times its "
+                                             "calibrated latency, which cancels the host's speed "
+                                             "drift; direct: the student's own runs alone")
+    blocks: int = option(20, help="interleaved: blocks of the student, each beside a block of the "
+                                  "reference")
+    where: str = option("driver", help="driver: measured in this process, on this machine; worker: "
+                                       "by a dedicated Ray actor that reserves `threads` CPUs (and "
+                                       "a GPU for cuda) on its own")
+    resource: str | None = option(None, help="where=worker: a custom Ray resource that only the "
+                                             "target machine offers (ray start "
+                                             "--resources='{\"target\": 1}'), so the actor runs "
+                                             "there")
 
     def __post_init__(self) -> None:
         if self.mode not in ("measured", "table"):
