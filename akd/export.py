@@ -1,7 +1,7 @@
 """Export the best student of a run: state dict, block string, TorchScript and ONNX, checked.
 
-    python experiments/export.py runs/demo          # the best student, to runs/demo/export
-    python experiments/export.py runs/demo --source nas --out nasnet
+    akd export runs/demo                            # the best student, to runs/demo/export
+    akd export runs/demo --source nas --out nasnet  # (or python experiments/export.py ...)
 
 Which student: by default the one in ``final.json`` with the highest mean KD test accuracy among
 the searched arms (akd, nas), in its KD training of seed 0. The seed is fixed rather than the
@@ -24,14 +24,11 @@ logits on test images within ``TOLERANCE`` (and its predicted classes) are they 
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import logging
 import os
 import shutil
-import sys
-import typing
 import warnings
 from pathlib import Path
 
@@ -41,10 +38,9 @@ import torch
 from search_spaces import build_model
 
 from .arms import ARMS, arm_kind
-from .logs import configure_logging
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
-from .errors import AkdError, ExportError
+from .errors import ExportError
 from .final import run_key, searched_student
 from .final.stage import evaluate_final, final_record, final_task, weights_file
 from .io import load_cached, read_lines, write_json, write_lines
@@ -284,27 +280,3 @@ def _read_final(path: Path) -> dict:
     except ValueError as error:
         raise ExportError(f"{path} is not valid JSON ({error}); rerun the final stage with "
                           "run_akd.py --final-only") from None
-
-
-def main(argv: typing.Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="export.py", description="Export the best student of a run (trained weights, block "
-        "string, TorchScript, ONNX), checked against the PyTorch model on test images.")
-    parser.add_argument("run_dir", help="a run directory of experiments/run_akd.py")
-    parser.add_argument("--out", help="export folder (default: RUN_DIR/export)")
-    parser.add_argument("--source", choices=(*ARMS, "reference"),
-                        help="whose student: an arm's, or the hand-designed reference (default: "
-                             "the searched student with the best mean KD test accuracy)")
-    parser.add_argument("--rank", type=int,
-                        help="the source's student of this reward rank (default 1)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="which of the final stage's KD trainings (default 0)")
-    args = parser.parse_args(argv)
-    configure_logging()
-    try:
-        info = export_run(args.run_dir, args.out, args.source, args.rank, args.seed)
-    except AkdError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    log.info(summary(info))
-    return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 # runs from a checkout whether or not the package is installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from akd.export import main  # noqa: E402
+from akd.cli import export_main  # noqa: E402  (akd export, installed)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(export_main())

@@ -10,7 +10,7 @@ from pathlib import Path
 # runs from a checkout whether or not the package is installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from akd.cli import main  # noqa: E402
+from akd.cli import main  # noqa: E402  (akd search, installed)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,13 +2,14 @@
 
 import dataclasses
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from akd.cli import PRESETS, main
+from akd.cli import PRESETS, akd_main, main
 from akd.config import RunConfig, SearchConfig, load_config, save_config, search_changes
 from akd.errors import ConfigError
 from akd.fields import help_of
@@ -124,6 +125,24 @@ def test_help_documents_every_config_key():
                   "(cache_dir must then be a shared path)", "final.training",
                   "divergence_factor = 10.0"):
         assert words.replace("final.training", "training:") in text, words
+
+
+def test_the_akd_command_has_a_subcommand_for_each_thing_a_user_does(capsys, tmp_path):
+    with pytest.raises(SystemExit) as done:
+        akd_main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert re.findall(r"^    (\w+) ", text, re.MULTILINE) == ["search", "analyze", "export"]
+    with pytest.raises(SystemExit) as done:
+        akd_main([])  # no command: argparse's usage error
+    assert done.value.code == 2 and "required: COMMAND" in capsys.readouterr().err
+    # each subcommand is the command it stands for: the same refusals, one line each
+    assert akd_main(["search", "--config", "quick", "--set", "search.trialz=3"]) == 2
+    assert "unknown config key search.trialz" in capsys.readouterr().err
+    assert akd_main(["analyze", str(tmp_path / "nothing")]) == 2
+    assert akd_main(["export", str(tmp_path / "nothing")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(line.startswith("error: ") for line in errors)
 
 
 def test_every_config_field_carries_its_help_in_its_metadata():

@@ -17,7 +17,8 @@ import akd.export
 from akd.config import load_config, save_config
 from akd.data import load_dataset
 from akd.distill import evaluate
-from akd.export import TOLERANCE, choose_student, export_run, main
+from akd.cli import export_main as main
+from akd.export import TOLERANCE, choose_student, export_run
 from akd.final.stage import run_final
 from akd.io import append_line, read_lines
 from akd.search import RunDir

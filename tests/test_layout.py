@@ -158,6 +158,15 @@ def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
                            text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "preset name (cifar10, demo, quick)" in " ".join(shown.stdout.split())
+    # the one command, with a subcommand for each thing a user does
+    umbrella = [sys.executable, str(target / "bin" / "akd")]
+    shown = subprocess.run(umbrella + ["--help"], cwd=elsewhere, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert re.findall(r"^    (\w+) ", shown.stdout, re.MULTILINE) == ["search", "analyze", "export"]
+    shown = subprocess.run(umbrella + ["search", "--help"], cwd=elsewhere, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert "max_failures = 5" in shown.stdout and "--final-only" in shown.stdout
     check = ("import akd, akd.config as c; assert akd.__file__.startswith(%r), akd.__file__; "
              "print(c.load_config(c.config_path('quick')).search.trials); "
              "print(len(akd.load_table('fashion_mnist-small28').archs) > 0)" % str(target))

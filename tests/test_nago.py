@@ -88,7 +88,7 @@ def test_bad_space_options_are_refused():
 @pytest.mark.slow
 def test_nago_runs_through_the_search_the_final_stage_and_export(tmp_path, capsys):
     from akd.cli import main
-    from akd.export import main as export_main
+    from akd.cli import export_main
     from akd.search import RunDir
 
     run = tmp_path / "run"
