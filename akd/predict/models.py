@@ -136,8 +136,12 @@ class TreePredictor(Predictor):
     trees (which only pickle, and a pickle is not ``weights_only``-safe): loading refits them,
     deterministically (fixed ``random_state``), in about a second."""
 
-    def __init__(self, max_iter: int = 300, learning_rate: float = 0.05, seed: int = 0) -> None:
+    def __init__(self, max_iter: int = 300, learning_rate: float = 0.05, seed: int = 0,
+                 min_samples_leaf: int = 20) -> None:
+        # min_samples_leaf: scikit-learn's default; a leaf needs that many examples, so fewer
+        # than twice as many can never be split (a few dozen students need a smaller one)
         self.max_iter, self.learning_rate, self.seed = max_iter, learning_rate, seed
+        self.min_samples_leaf = min_samples_leaf
         self.model = None
         self.data: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -149,7 +153,7 @@ class TreePredictor(Predictor):
         self.data = (x, y)
         self.model = HistGradientBoostingRegressor(
             max_iter=self.max_iter, learning_rate=self.learning_rate, random_state=self.seed,
-            early_stopping=False).fit(x, y)
+            min_samples_leaf=self.min_samples_leaf, early_stopping=False).fit(x, y)
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -161,11 +165,13 @@ class TreePredictor(Predictor):
         if self.data is None:
             raise RuntimeError("the predictor has not been fitted")
         return {"kind": "trees", "max_iter": self.max_iter, "learning_rate": self.learning_rate,
-                "seed": self.seed, "x": torch.tensor(self.data[0]), "y": torch.tensor(self.data[1])}
+                "seed": self.seed, "min_samples_leaf": self.min_samples_leaf,
+                "x": torch.tensor(self.data[0]), "y": torch.tensor(self.data[1])}
 
     def load_state_dict(self, state: dict) -> None:
         self.max_iter, self.learning_rate = state["max_iter"], state["learning_rate"]
         self.seed = state["seed"]
+        self.min_samples_leaf = state.get("min_samples_leaf", 20)  # states saved before it
         self._fit(state["x"].numpy(), state["y"].numpy())
 
 

@@ -37,6 +37,7 @@ from scipy import optimize
 from scipy import stats as scipy_stats
 
 from ...predict import KDPredictor
+from ...predict.models import NeuralPredictor, Predictor, TreePredictor
 from ...predict.encoding import ARCH_PARTS
 from ...stats import mean_ci, kendall, spearman
 from ...tables import LABELS, Table
@@ -48,6 +49,10 @@ SEEDS = (0, 1)
 TOP_K = 5  # the top-k sets compared at the top rung (5 of 32 students: about the top 15%)
 FOLDS = 8  # of the predictor refitted on the top rung
 TRUNCATED_EPOCHS = (1, 2, 4, 8)  # the top rung's first epochs, as cheap estimators
+# the predictor's two models set for a few dozen examples: trees whose leaves may hold 3 (the
+# default 20 cannot split fewer than 40 students), and the DaSS-style network as it is
+SMALL_DATA_MODELS: dict[str, Callable[[], Predictor]] = {
+    "trees": lambda: TreePredictor(min_samples_leaf=3), "neural": NeuralPredictor}
 
 
 # --- the statistics of one estimator against the two-seed target ---------------------------------
@@ -307,9 +312,11 @@ def estimators(ladder: Ladder, teacher: str, table: Table | None = None, space=N
             add("predictor fitted on the table", "predictor", 0, "fixed",
                 table_predictor(table, ladder, teacher, space, metric))
     if space is not None:
-        add("predictor refitted on the top rung", "predictor", 0, "fixed",
-            top_rung_predictor(ladder, teacher, space, metric))
+        for name, model in SMALL_DATA_MODELS.items():
+            add(f"predictor refitted on the top rung ({name})", "predictor", 0, "fixed",
+                top_rung_predictor(ladder, teacher, space, metric, model=model))
     return out
+
 
 
 def table_predictor(table: Table, ladder: Ladder, teacher: str, space,
@@ -328,10 +335,12 @@ def table_predictor(table: Table, ladder: Ladder, teacher: str, space,
 
 
 def top_rung_predictor(ladder: Ladder, teacher: str, space, metric: str = "val_acc",
-                       folds: int = FOLDS, seed: int = 0) -> dict[str, float]:
-    """The same predictor fitted on the top rung's ``teacher`` accuracy of the other folds'
-    students (seeded k-fold over students): each student's prediction comes from a fit that
-    never saw it."""
+                       folds: int = FOLDS, seed: int = 0,
+                       model: Callable[[], Predictor] = SMALL_DATA_MODELS["trees"]
+                       ) -> dict[str, float]:
+    """The predictor (``model()``, a new one per fold) fitted on the top rung's ``teacher``
+    accuracy of the other folds' students (seeded k-fold over students): each student's
+    prediction comes from a fit that never saw it."""
     top = ladder.at(-1).filter(mode=teacher)
     archs = top.archs
     if len(archs) < folds:
@@ -341,7 +350,7 @@ def top_rung_predictor(ladder: Ladder, teacher: str, space, metric: str = "val_a
     out = {}
     for part in np.array_split(order, folds):
         held = {archs[i] for i in part}
-        predictor = KDPredictor(space, {}, model="trees", parts=ARCH_PARTS).fit(
+        predictor = KDPredictor(space, {}, model=model(), parts=ARCH_PARTS).fit(
             [r for r in top if r["arch"] not in held], metric)
         names = [archs[i] for i in part]
         out.update(zip(names, predictor.predict(names, teacher, [first[a] for a in names])))
