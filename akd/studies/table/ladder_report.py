@@ -106,10 +106,10 @@ def _against_top(result: dict) -> list[str]:
 
 def _gain(result: dict) -> list[str]:
     lines = [f"## KD gain per rung ({result['teacher']} minus labels only, same student and "
-             "seed)", "", "| rung | labels only | KD | KD gain [95% CI] | students it helps |",
-             "|---|---|---|---|---|"]
+             "seed)", "", "| rung | students | labels only | KD | KD gain [95% CI] | students it "
+             "helps |", "|---|---|---|---|---|---|"]
     for row in result["kd_gain"]:
-        lines.append(f"| {row['name']} | {percent(row['cls_acc']['mean'])} | "
+        lines.append(f"| {row['name']} | {row['gain']['n']} | {percent(row['cls_acc']['mean'])} | "
                      f"{percent(row['kd_acc']['mean'])} | {interval(row['gain'])} | "
                      f"{percent(row['helped'], 0)} |")
     return lines + [""]
