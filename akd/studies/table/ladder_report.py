@@ -275,7 +275,7 @@ def _kd_gain(result: dict, path: Path) -> Path:
 
 def _estimators(result: dict, path: Path) -> Path:
     rows = [r for r in result["estimators"] if r["spearman"] is not None][::-1]
-    fig, ax = plt.subplots(figsize=(7.5, max(3, 0.24 * len(rows) + 1)))
+    fig, ax = plt.subplots(figsize=(10, max(3, 0.24 * len(rows) + 1)))
     families = sorted({r["family"] for r in rows})
     for i, r in enumerate(rows):
         ci = r["spearman_ci"] or [r["spearman"], r["spearman"]]
@@ -283,9 +283,10 @@ def _estimators(result: dict, path: Path) -> Path:
         ax.plot(ci, [i, i], color=colour, linewidth=2)
         ax.plot(r["spearman"], i, "o", color=colour)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{r['name']} ({r['cost']:.2g})" for r in rows], fontsize=7)
+    ax.set_yticklabels([f"{r['name']} (cost {r['cost']:.2g})" for r in rows], fontsize=7)
     ax.axvline(0, color="grey", linewidth=1)
-    ax.set_xlabel("Spearman with the top rung's KD accuracy (95% CI); (cost as a share of it)")
+    ax.set_xlabel("Spearman with the top rung's KD accuracy (95% CI)")
+    ax.set_title("Cheap estimators (cost: a share of one top-rung training)", fontsize=9)
     handles = [plt.Line2D([], [], color=f"C{i % 10}", marker="o", label=f)
                for i, f in enumerate(families)]
     ax.legend(handles=handles, fontsize=7, loc="lower left")
