@@ -1,6 +1,7 @@
 """Teachers: zoo training and cache reuse, user teachers, class checks, cached logits."""
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -120,7 +121,11 @@ def test_class_count_mismatch_is_named(data, tmp_path, monkeypatch):
      r"unknown teacher 'alexnet'; allowed: resnet, vgg, wide, mlp, resnet18, user"),
     (TeacherConfig(name="user"), r"needs teacher.weights"),
     (TeacherConfig(name="user", weights="/nonexistent.pt"), r"does not exist"),
-    (TeacherConfig(name="user", factory="nomodule:f", weights=__file__), r"cannot be imported"),
+    (TeacherConfig(name="user", factory="nomodule:f", weights=__file__),
+     r"cannot be imported: No module named 'nomodule'; name a module importable from the current "
+     r"directory, or a file \(path/to/file.py:function\)"),
+    (TeacherConfig(name="user", factory="missing.py:f", weights=__file__),
+     r"cannot be imported: no file .*missing.py"),
     (TeacherConfig(name="user", factory="bad", weights=__file__), r"'package.module:function'"),
     (TeacherConfig(name="user", weights=__file__), r"is not a TorchScript file"),
 ])
@@ -129,12 +134,57 @@ def test_bad_teacher_config(config, message, data, tmp_path):
         load_teacher(config, data, tmp_path)
 
 
-def test_wrong_state_dict_is_a_clear_error(data, tmp_path, monkeypatch):
+def test_wrong_state_dict_names_the_keys_and_shapes(data, tmp_path, monkeypatch):
     _write_factory(tmp_path, monkeypatch, 10)
+    config = TeacherConfig(name="user", factory="my_teachers:small",
+                           weights=str(tmp_path / "bad.pt"))
     torch.save({"weight": torch.zeros(3)}, tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match=r"cannot load teacher weights"):
-        load_teacher(TeacherConfig(name="user", factory="my_teachers:small",
-                                   weights=str(tmp_path / "bad.pt")), data, tmp_path)
+    with pytest.raises(ValueError) as error:
+        load_teacher(config, data, tmp_path)
+    assert str(error.value) == (
+        f"teacher weights {str(tmp_path / 'bad.pt')!r} do not fit the model of "
+        "my_teachers:small: 2 missing key(s) (1.weight, 1.bias); 1 unexpected key(s) (weight)")
+    # grayscale weights for colour data, or another head: the shapes that differ, then a count
+    torch.save({"1.weight": torch.zeros(10, 768), "1.bias": torch.zeros(7)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"2 shape\(s\) differ \(1.weight \(10, 768\) in the "
+                                         r"file, \(10, 256\) in the model, 1.bias \(7,\) in the "
+                                         r"file, \(10,\) in the model\)$"):
+        load_teacher(config, data, tmp_path)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "bad.pt")  # a whole pickled model
+    with pytest.raises(ValueError, match=r"cannot read teacher weights .*save them with "
+                                         r"torch.save\(model.state_dict\(\), path\)"):
+        load_teacher(config, data, tmp_path)
+
+
+def test_a_checkpoint_holding_the_state_dict_loads(data, tmp_path, monkeypatch):
+    _write_factory(tmp_path, monkeypatch, 10)
+    import my_teachers
+
+    source = my_teachers.small(10)
+    torch.save({"state_dict": source.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    teacher = load_teacher(TeacherConfig(name="user", factory="my_teachers:small",
+                                         weights=str(tmp_path / "ckpt.pt")), data, tmp_path)
+    assert torch.equal(teacher.model[1].weight, source[1].weight)
+
+
+@pytest.mark.parametrize("factory", ["nets/beside_config.py:small", "beside_config:small"])
+def test_a_factory_beside_the_config_is_found(factory, data, tmp_path, monkeypatch):
+    """A file path, or a module in the current directory (which a script's sys.path lacks)."""
+    folder = tmp_path / "nets" if factory.startswith("nets/") else tmp_path
+    folder.mkdir(exist_ok=True)
+    (folder / "beside_config.py").write_text(textwrap.dedent("""
+        from torch import nn
+        def small(num_classes):
+            return nn.Sequential(nn.Flatten(), nn.Linear(256, num_classes))
+    """))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "beside_config", raising=False)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 10))
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    teacher = load_teacher(TeacherConfig(name="user", factory=factory, weights="w.pt"), data,
+                           tmp_path)
+    assert torch.equal(teacher.model[1].weight, model[1].weight)
 
 
 @pytest.fixture(scope="module")

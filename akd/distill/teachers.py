@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -167,21 +169,59 @@ def _user_model(config: TeacherConfig, dataset: Dataset) -> nn.Module:
     model = _call_factory(config.factory, dataset)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
     except Exception as error:
-        raise TeacherError(f"cannot load teacher weights {str(weights)!r} into "
-                           f"{config.factory}: {str(error).splitlines()[0]}") from None
+        raise TeacherError(f"cannot read teacher weights {str(weights)!r}: "
+                           f"{str(error).splitlines()[0]}; save them with "
+                           "torch.save(model.state_dict(), path)") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # a training checkpoint that holds the state dict
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise TeacherError(f"teacher weights {str(weights)!r} hold a {type(state).__name__}, not "
+                           "a state dict of tensors; save them with "
+                           "torch.save(model.state_dict(), path)")
+    mismatch = state_dict_mismatch(model.state_dict(), state)
+    if mismatch:
+        raise TeacherError(f"teacher weights {str(weights)!r} do not fit the model of "
+                           f"{config.factory}: {mismatch}")
+    model.load_state_dict(state)
     return model
 
 
+def state_dict_mismatch(expected: dict, given: dict, shown: int = 3) -> str:
+    """What keeps ``given`` from loading where ``expected`` is ("" when it fits): the missing
+    and unexpected keys and the shapes that differ, a few of each named, then a count."""
+    def some(names: list[str]) -> str:
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        return ", ".join(names[:shown]) + more
+
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [f"{k} {tuple(given[k].shape)} in the file, {tuple(expected[k].shape)} in the model"
+              for k in expected if k in given and given[k].shape != expected[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s) ({some(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s) ({some(unexpected)})")
+    if shapes:
+        parts.append(f"{len(shapes)} shape(s) differ ({some(shapes)})")
+    return "; ".join(parts)
+
+
 def _call_factory(spec: str, dataset: Dataset) -> nn.Module:
-    module_name, _, attr = spec.partition(":")
+    module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
-        raise TeacherError(f"teacher.factory {spec!r} must look like 'package.module:function'")
+        raise TeacherError(f"teacher.factory {spec!r} must look like 'package.module:function' "
+                           "or 'path/to/file.py:function'")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise TeacherError(f"teacher.factory {spec!r} cannot be imported: {error}") from None
+        factory = getattr(_import_factory_module(module_name), attr)
+    except (ImportError, AttributeError, OSError, SyntaxError) as error:
+        raise TeacherError(f"teacher.factory {spec!r} cannot be imported: {error}; name a module "
+                           "importable from the current directory, or a file "
+                           "(path/to/file.py:function)") from None
+    if not callable(factory):
+        raise TeacherError(f"teacher.factory {spec!r} names a {type(factory).__name__}, not a "
+                           "function that builds the model")
     # Pass the data's shape to factories that ask for it, by the names torchvision uses.
     offered = {"num_classes": dataset.num_classes, "in_channels": dataset.input_size[0]}
     accepted = inspect.signature(factory).parameters
@@ -190,3 +230,25 @@ def _call_factory(spec: str, dataset: Dataset) -> nn.Module:
         raise TeacherError(f"teacher.factory {spec!r} returned {type(model).__name__}, not an "
                            "nn.Module")
     return model
+
+
+def _import_factory_module(name: str):
+    """The factory's module: a ``.py`` file (relative to the current directory), or a module
+    importable from ``sys.path`` or, failing that, from the current directory (where a user
+    keeps it beside their config: a script's own folder, not the current one, leads its path)."""
+    if name.endswith(".py"):
+        path = Path(name).resolve()
+        if not path.is_file():
+            raise ImportError(f"no file {str(path)!r}")
+        spec = importlib.util.spec_from_file_location(f"akd_teacher_factory_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        here = str(Path.cwd())
+        if error.name != name.split(".")[0] or here in sys.path:
+            raise
+        sys.path.append(here)  # after the rest: it never shadows an installed module
+        return importlib.import_module(name)
