@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indices
+from akd.errors import DataError
 from conftest import damage, needs_fashion_mnist
 
 
@@ -94,6 +96,60 @@ def test_imagefolder(tmp_path):
     data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
                                    val_size=2, proxy_size=0), cache_dir=tmp_path / "c")
     assert data.input_size == (3, 16, 16) and data.num_classes == 2 and len(data.test) == 6
+
+
+def _image_folder(root, mode="RGB"):
+    from PIL import Image
+
+    for part in ("train", "test"):
+        for label in ("cat", "dog"):
+            folder = root / part / label
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.new(mode, (20, 12), i * 40).save(folder / f"{i}.png")
+
+
+@pytest.mark.parametrize("modes, channels, expected", [
+    (("L",), "auto", 1), (("RGB",), "auto", 3), (("L", "RGB"), "auto", 3),  # mixed: as torchvision
+    (("L",), 3, 3), (("RGB",), 1, 1)])
+def test_an_image_folder_loads_with_the_channels_of_its_images(modes, channels, expected,
+                                                               tmp_path):
+    """A grayscale folder is one channel (torchvision's ImageFolder would make it RGB); a folder
+    with any colour image is three; data.channels overrides."""
+    from PIL import Image
+
+    _image_folder(tmp_path / "data", modes[0])
+    if len(modes) > 1:
+        Image.new(modes[1], (20, 12)).save(tmp_path / "data" / "train" / "dog" / "9.png")
+    data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path / "data"),
+                                   image_size=16, channels=channels, val_size=2, proxy_size=0),
+                        cache_dir=tmp_path / "c")
+    assert data.input_size == (expected, 16, 16) and len(data.mean) == expected
+    if modes == ("L",) and expected == 1:  # the three gray levels (0, 40, 80) survive
+        assert len(set(data.test.images[:, 0, 0, 0].tolist())) == 3
+    with pytest.raises(ValueError, match=r"data.channels = 2; allowed: auto, 1, 3"):
+        DataConfig(name="imagefolder", channels=2)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: (root / "train" / "cow").mkdir(), r"class folder .*train/cow holds no image"),
+    (lambda root: shutil.rmtree(root / "test" / "dog"), r"test has 1 class folder\(s\); a "
+                                                          r"classifier needs at least 2"),
+    (lambda root: (root / "train" / "dog" / "0.png").write_bytes(b"not a png"),
+     r"cannot read .*train/dog/0.png"),
+    (lambda root: (root / "test" / "dog").rename(root / "test" / "dogs"),
+     r"train/ has the classes \['cat', 'dog'\] but test/ has \['cat', 'dogs'\]"),
+])
+def test_a_bad_image_folder_is_a_one_line_error(damage, message, tmp_path):
+    """Also after the folder was read once: the prepared copy's key sees every change."""
+    _image_folder(tmp_path / "data")
+    config = DataConfig(name="imagefolder", root=str(tmp_path / "data"), image_size=16,
+                        val_size=2, proxy_size=0)
+    load_dataset(config, cache_dir=tmp_path / "c")
+    damage(tmp_path / "data")
+    with pytest.raises(DataError, match=message) as error:
+        load_dataset(config, cache_dir=tmp_path / "c")
+    assert "\n" not in str(error.value)
 
 
 @needs_fashion_mnist

@@ -44,11 +44,13 @@ def decoded(source: DatasetSource, config: DataConfig, cache: Path) -> Decoded:
 
 def prepared_path(source: DatasetSource, config: DataConfig, cache: Path) -> Path | None:
     """Where the prepared copy of the source's current files is: the source folder's hash, then
-    one of the settings that shape the images and every source file's name, size and
-    modification time; None when there is no source on disk yet."""
+    one of the settings that shape the images, every source file's name, size and modification
+    time and every subfolder's name; None when there is no source on disk yet."""
     folder = source.folder(config, cache)
     files = []
-    for parent, _, names in os.walk(folder, followlinks=True):
+    for parent, folders, names in os.walk(folder, followlinks=True):
+        # the folders too: an added or emptied class folder changes the dataset without a file
+        files += [(str(Path(parent, name).relative_to(folder)) + "/", 0, 0) for name in folders]
         for name in names:
             stat = (Path(parent) / name).stat()
             files.append((str(Path(parent, name).relative_to(folder)), stat.st_size,
@@ -56,6 +58,7 @@ def prepared_path(source: DatasetSource, config: DataConfig, cache: Path) -> Pat
     if not files:
         return None
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-    signature = hashlib.sha256(repr((PREPARED_FORMAT, config.image_size, sorted(files)))
+    signature = hashlib.sha256(repr((PREPARED_FORMAT, config.image_size, config.channels,
+                                     sorted(files)))
                                .encode()).hexdigest()[:16]
     return cache / "datasets" / "prepared" / f"{config.name}-{digest}-{signature}.pt"

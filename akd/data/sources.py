@@ -31,7 +31,15 @@ class DataConfig:
                                          "(0: all)")
     split_seed: int = option(0, help="seed of the train / validation split and the proxy subset")
     image_size: int = option(32, help="imagefolder only: images are resized to this square size")
+    channels: int | str = option("auto", help="imagefolder only: 1 (grayscale), 3 (RGB), or auto: "
+                                              "1 when every image of the folder is grayscale, else "
+                                              "3 (torchvision's own ImageFolder makes every image "
+                                              "RGB)")
     download: bool = option(True, help="let torchvision download when no local copy is found")
+
+    def __post_init__(self) -> None:
+        if self.channels not in ("auto", 1, 3):
+            raise ValueError(f"data.channels = {self.channels!r}; allowed: auto, 1, 3")
 
 
 @dataclass(frozen=True)

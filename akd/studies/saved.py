@@ -22,7 +22,7 @@ def deciding_settings(config: RunConfig) -> dict:
 
 # Settings keys added after studies were kept, with the value the code used before each
 # existed: a study saved without the key was made with that value, and finishing it still works.
-ADDED_LATER = {"latency": {"blocks": 6}}
+ADDED_LATER = {"latency": {"blocks": 6}, "data": {"channels": "auto"}}
 
 
 def read_saved(path: Path, settings: dict, what: str) -> dict | None:
