@@ -13,10 +13,9 @@ arch_knowledge.md into --out; rerunning the same command after a kill finishes w
 
 Default budget (akd/presets/arch_knowledge/default.yaml): Fashion-MNIST, every teacher
 trained 1 epoch on 20,000 images, students 2 epochs on 5,000 proxy images, 64 sampled
-architectures: 50 student trainings of about 5 s each. Runtime on this 2-core machine (AMD EPYC,
-2 threads, otherwise idle), measured: 9 min 16 s the first time (an empty cache: dataset,
-latencies and the four teachers, resnet18 alone about 4 min) and 4 min 15 s once the teachers and
-latencies are cached; the second run reproduced every accuracy of the first.
+architectures: 50 student trainings. How long it takes, and on which machine:
+docs/results.md#architecture-knowledge; a second run with the teachers and latencies cached
+reproduces every accuracy of the first.
 """
 
 from __future__ import annotations

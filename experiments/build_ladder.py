@@ -5,8 +5,8 @@ A stratified subset of the table's students, trained from the table's own budget
 training's learning curve kept.
 
     python experiments/build_ladder.py                     # 32 students, 4 rungs, cls + vgg at
-                                                           # every rung, resnet at the top: about
-                                                           # 3.5 hours on 2 cores
+                                                           # every rung, resnet at the top: hours
+                                                           # on 2 cores (docs/results.md)
     python experiments/build_ladder.py --students 4 --extremes 1 --rungs 500x1,500x2 \\
         --top-teachers '' --eval-images 200 --out runs/ladder_tiny   # in a minute
 
