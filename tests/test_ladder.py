@@ -493,3 +493,22 @@ def test_the_report_waits_for_the_top_rung(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the top rung (100x8) has no trainings yet" in err
     assert not (tmp_path / "report").exists()
+
+
+def test_the_shipped_ladder_reads_and_agrees_with_its_settings_and_table():
+    """Whatever part of it is built: every record at its rung's budget, on a student of the
+    shipped table that ladder.json chose, with a learning curve that ends at its accuracy."""
+    from akd import load_table
+    from akd.tables import SHIPPED
+
+    ladder = load_ladder("fashion_mnist-small28-ladder")
+    saved = json.loads((SHIPPED / "fashion_mnist-small28-ladder" / "ladder.json").read_text())
+    rungs = {r["index"]: (r["train_images"], r["epochs"]) for r in saved["rungs"]}
+    students = {s["arch"] for s in saved["students"]}
+    table = set(load_table(saved["settings"]["table"]).archs)
+    assert len(students) == 32 and students <= table
+    for r in ladder:
+        assert r["arch"] in students and r["status"] == "ok"
+        assert (r["budget"]["train_images"], r["budget"]["epochs"]) == rungs[r["rung"]]
+        assert len(r["curve"]["val_acc"]) == r["budget"]["epochs"]
+        assert r["curve"]["val_acc"][-1] == pytest.approx(r["val_acc"], abs=1e-4)

@@ -48,6 +48,7 @@ from .analysis import (BOOTSTRAP_RESAMPLES, bootstrap_ci, compare_modes, kd_gain
 SEEDS = (0, 1)
 TOP_K = 5  # the top-k sets compared at the top rung (5 of 32 students: about the top 15%)
 FOLDS = 8  # of the predictor refitted on the top rung
+MIN_STUDENTS = 5  # fewer students give no rank correlation (a ladder still being built)
 TRUNCATED_EPOCHS = (1, 2, 4, 8)  # the top rung's first epochs, as cheap estimators
 # the predictor's two models set for a few dozen examples: trees whose leaves may hold 3 (the
 # default 20 cannot split fewer than 40 students), and the DaSS-style network as it is
@@ -81,7 +82,8 @@ def score(columns: Sequence[np.ndarray], kind: str,
     out = {"n": len(columns[0])}
     for name, corr in (("spearman", spearman), ("kendall", kendall)):
         statistic = _target_statistics(corr)[kind]
-        out[name] = statistic(*columns) if len(columns[0]) >= 2 else None
+        # a rank correlation of a few students is +-1 by chance: say nothing below MIN_STUDENTS
+        out[name] = statistic(*columns) if len(columns[0]) >= MIN_STUDENTS else None
         out[f"{name}_ci"] = bootstrap_ci(statistic, columns, resamples=resamples)
     return out
 
@@ -145,7 +147,7 @@ def rungs_against_top(ladder: Ladder, mode: str, metric: str = "val_acc",
         rows.append({"rung": rung.index, "name": rung.name, "samples": rung.samples,
                      "one_seed": score(columns, "one_seed", resamples),
                      "two_seeds": score(columns, "two_seeds", resamples),
-                     "seed_to_seed": spearman(*own) if len(values) >= 2 else None,
+                     "seed_to_seed": spearman(*own) if len(values) >= MIN_STUDENTS else None,
                      "seed_to_seed_ci": bootstrap_ci(spearman, own, resamples=resamples)})
     return rows
 

@@ -93,11 +93,13 @@ def _against_top(result: dict) -> list[str]:
                   f"(Spearman-Brown) {number(c['reliability_2'], 3)}, so an estimator that knew "
                   "each student's noise-free top-rung accuracy would reach Spearman about "
                   f"{number(c['max_correlation'], 3)} with this target.", "",
-                  "| rung | samples | 1 seed: Spearman | Kendall | 2 seeds: Spearman | Kendall "
-                  "| the rung's seed-to-seed Spearman |", "|---|---|---|---|---|---|---|"]
+                  "| rung | samples | students | 1 seed: Spearman | Kendall | 2 seeds: Spearman "
+                  "| Kendall | the rung's seed-to-seed Spearman |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in result["against_top"][mode]:
             one, two = row["one_seed"], row["two_seeds"]
-            lines.append(f"| {row['name']} | {_samples(row['samples'])} | {_corr(one)} | "
+            lines.append(f"| {row['name']} | {_samples(row['samples'])} | {one['n']} | "
+                         f"{_corr(one)} | "
                          f"{_corr(one, 'kendall')} | {_corr(two)} | {_corr(two, 'kendall')} | "
                          f"{number(row['seed_to_seed'], 3)} {_ci(row['seed_to_seed_ci'])} |")
         lines.append("")
@@ -219,7 +221,11 @@ def _repeat(result: dict) -> list[str]:
 # --- figures ------------------------------------------------------------------------------------
 
 def _errorbar(ax, x, stats: list[dict], label: str, **style) -> None:
-    y = [s["spearman"] if s["spearman"] is not None else np.nan for s in stats]
+    kept = [(x_, s) for x_, s in zip(x, stats) if s["spearman"] is not None]
+    if not kept:  # too few students at every rung yet
+        return
+    x, stats = [x_ for x_, _ in kept], [s for _, s in kept]
+    y = [s["spearman"] for s in stats]
     low = [y_ - s["spearman_ci"][0] if s["spearman_ci"] else 0 for y_, s in zip(y, stats)]
     high = [s["spearman_ci"][1] - y_ if s["spearman_ci"] else 0 for y_, s in zip(y, stats)]
     ax.errorbar(x, y, yerr=[low, high], label=label, capsize=3, marker="o", **style)
