@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .table import FIELDS, SHIPPED, Records, Table, read_records
+from .table import FIELDS, Records, Table, read_records, table_path
 
 LADDER_FILE = "ladder.jsonl.gz"  # a ladder directory's records (a build, a shipped ladder)
 LADDER_FIELDS: dict[str, tuple[type, ...]] = {**FIELDS, "rung": (int,),
@@ -76,12 +76,7 @@ class Ladder(Records):
 
 def ladder_path(name: str | os.PathLike) -> Path:
     """A ladder file, the ladder of a ladder directory, or the shipped ladder of that name."""
-    path = Path(name)
-    if path.is_dir():
-        return path / LADDER_FILE
-    if path.exists() or path.suffix:
-        return path
-    return SHIPPED / str(name) / LADDER_FILE
+    return table_path(name, LADDER_FILE)
 
 
 def load_ladder(path: str | os.PathLike) -> Ladder:

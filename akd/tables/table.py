@@ -101,15 +101,15 @@ class Table(Records):
 TABLE_FILE = "table.jsonl.gz"  # a table directory's table (a build directory, a shipped table)
 
 
-def table_path(name: str | os.PathLike) -> Path:
-    """A table file, the table of a table directory, or the shipped table of that name
-    (``fashion_mnist-small28``)."""
+def table_path(name: str | os.PathLike, file: str = TABLE_FILE) -> Path:
+    """A table file, the ``file`` of a table directory, or the shipped one of that name
+    (``fashion_mnist-small28``; a ladder passes its own ``file``)."""
     path = Path(name)
     if path.is_dir():
-        return path / TABLE_FILE
+        return path / file
     if path.exists() or path.suffix:
         return path
-    return SHIPPED / str(name) / TABLE_FILE
+    return SHIPPED / str(name) / file
 
 
 def load_table(path: str | os.PathLike) -> Table:

@@ -187,9 +187,13 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
     dataset = workspace(config).dataset  # and the proxy logits workers load, computed once here
     _check_sizes(options, dataset)
     students = _students(config, options, out)
-    teacher_acc = {mode: _teacher_signal(config, dataset, mode, rung.train_images)[1]
-                   for mode in (*options.teachers, *options.top_teachers)
-                   for rung in options.ladder}
+    # each teacher's logits of the images it is distilled on, computed here once for the workers
+    top = options.ladder[-1].train_images
+    teacher_acc = {mode: _teacher_signal(config, dataset, mode, images)[1]
+                   for mode, sizes in [*((m, {r.train_images for r in options.ladder})
+                                         for m in options.teachers),
+                                       *((m, {top}) for m in options.top_teachers)]
+                   for images in sorted(sizes)}
     save_config(config, out / "config.yaml")
     if not (out / TRAININGS_FILE).exists() and (out / LADDER_FILE).exists():
         # a copy of a shipped ladder (no trainings.jsonl): continue from its records

@@ -332,7 +332,7 @@ def table_predictor(table: Table, ladder: Ladder, teacher: str, space,
         return {}
     predictor = KDPredictor(space, {}, model="trees", parts=ARCH_PARTS).fit(train, metric)
     first = {r["arch"]: r for r in ladder}
-    archs = [a for a in ladder.at(-1).archs]
+    archs = ladder.at(-1).archs
     return dict(zip(archs, predictor.predict(archs, teacher, [first[a] for a in archs])))
 
 
