@@ -41,7 +41,7 @@ from .arms import ARMS, arm_kind
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
 from .errors import ExportError
-from .final import run_key, searched_student
+from .final import run_key, searched_student, student_macs
 from .final.stage import evaluate_final, final_record, final_task, weights_file
 from .io import load_cached, read_lines, write_json, write_lines
 from .search import RunDir, top_trials
@@ -142,7 +142,7 @@ def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
     if source not in config.search.arms:
         raise ExportError(f"--source {source}: the run searched with "
                           f"{', '.join(config.search.arms)} only")
-    best = top_trials([t for t in run.read_trials() if t["arm"] == source], rank)
+    best = top_trials([t for t in run.read_trials() if t.arm == source], rank)
     if len(best) < rank:
         raise ExportError(f"arm {source} of {run.path} has {len(best)} successful trials, so no "
                           f"student of rank {rank}")
@@ -243,7 +243,7 @@ def describe(run: RunDir, config: RunConfig, data: Dataset, model: torch.nn.Modu
         "test_acc": record["test_acc"], "kd_mean_over_seeds": student.get("kd_mean"),
         "cls_mean_over_seeds": student.get("cls_mean"),
         "latency_ms": student["latency_ms"], "params": student["params"],
-        "flops": student["flops"], "run": str(run.path), "run_weights": record["weights"],
+        "macs": student_macs(student), "run": str(run.path), "run_weights": record["weights"],
     }
 
 
@@ -254,7 +254,7 @@ def summary(info: dict) -> str:
     return "\n".join([
         f"exported {_name(info)}, trained with KD (seed {info['seed']}): test accuracy "
         f"{info['test_acc']:.4f}, {info['latency_ms']:.3f} ms, {info['params'] / 1e3:.1f}k "
-        f"params, {info['flops'] / 1e6:.2f} MMACs",
+        f"params, {info['macs'] / 1e6:.2f} MMACs",
         f"  architecture  {info['arch']}",
         f"  files         {info['folder']}/student.{{pt,arch,json,torchscript.pt,onnx}}",
         f"  checks        max |logit diff| on {checks['images']} test images (tolerance "

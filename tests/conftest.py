@@ -15,6 +15,7 @@ import torch
 from akd.cli import main
 from akd.data import DEBIAN_FASHION_MNIST
 from akd.logs import configure_logging
+from akd.search import Trial, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 600  # seconds any one command of a test may take: a hang fails, never stalls CI
@@ -221,3 +222,13 @@ def damage(path: Path, how: str) -> None:
     else:
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
+
+
+def made_trial(reward: float | None, arch: str = "x", candidate_id: int = 0, **fields) -> Trial:
+    """A hand-made trial: ``reward`` None makes it a failed one (the failed reward, -1 here so
+    that a test sees it is never counted)."""
+    values = {"arm": "akd", "step": 0, "index": 0, "decisions": [], "val_acc": reward,
+              "latency_ms": 1.0, "params": 1, "macs": 1, "error": None, "seconds": 0.0,
+              "status": TrialStatus.OK if reward is not None else TrialStatus.FAILED, **fields}
+    return Trial(arch=arch, candidate_id=candidate_id,
+                 reward=reward if reward is not None else -1.0, **values)

@@ -6,10 +6,11 @@ import pytest
 from akd.errors import ConfigError
 from akd.studies.curves import best_so_far, trainings_to_reach
 from akd.studies.efficiency_bench import Options, summarize
+from conftest import made_trial
 
 
 def trials(*rewards):
-    return [{"status": "ok" if r is not None else "failed", "reward": r} for r in rewards]
+    return [made_trial(r) for r in rewards]
 
 
 def test_trainings_to_reach_the_reference_and_the_speedup_by_hand():

@@ -1,12 +1,17 @@
 """Families of students (AutoKD): the sampler is seeded and covers its ranges, and the autokd
 controller trains each family's members and scores the family by their mean reward."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from controllers import get_controller
 from search_spaces import get_space
 from search_spaces.family import Family
+
+from akd.search import TrialStatus
+from conftest import made_trial
 
 SPACE = get_space("mnasnet", preset="small28")
 
@@ -96,15 +101,16 @@ def test_the_family_summary_names_the_best_family_and_its_spread_by_hand():
     from akd.search.trial import family_lines, family_summary
 
     def trial(i, family, reward, acc):
-        return {"candidate_id": i, "arch": f"arch{i}", "status": "ok", "reward": reward,
-                "val_acc": acc, "family": {"index": family, "member": i % 2,
-                                           "parameters": {"se": 0.1 * family}}}
+        return made_trial(reward, f"arch{i}", i, val_acc=acc,
+                          family={"index": family, "member": i % 2,
+                                  "parameters": {"se": 0.1 * family}})
     trials = [trial(0, 0, 0.5, 0.50), trial(1, 0, 0.3, 0.30), trial(2, 1, 0.45, 0.46),
-              trial(3, 1, 0.44, 0.44), {**trial(4, 2, 0.9, 0.9), "status": "failed"}]
+              trial(3, 1, 0.44, 0.44),
+              dataclasses.replace(trial(4, 2, 0.9, 0.9), status=TrialStatus.FAILED)]
     summary = family_summary(trials)
     assert summary["index"] == 1 and summary["mean_reward"] == pytest.approx(0.445)
-    assert summary["accuracies"] == [0.46, 0.44] and summary["best_member"]["arch"] == "arch2"
+    assert summary["accuracies"] == [0.46, 0.44] and summary["best_member"].arch == "arch2"
     assert summary["accuracy_range"] == pytest.approx(0.02)
     assert summary["mean_accuracy_range"] == pytest.approx((0.2 + 0.02) / 2)
     assert "best family #1 of 2" in family_lines(summary)[0]
-    assert family_summary([{k: v for k, v in t.items() if k != "family"} for t in trials]) is None
+    assert family_summary([dataclasses.replace(t, family=None) for t in trials]) is None

@@ -103,4 +103,5 @@ def test_autokd_searching_kd_hyper_parameters_records_uses_and_resumes_them(
 
 
 def read_trials(run):
-    return RunDir(run).read_trials()
+    """The trials as JSON records, through the typed trial (what a resumed search reads)."""
+    return [t.to_json() for t in RunDir(run).read_trials()]

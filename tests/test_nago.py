@@ -102,8 +102,8 @@ def test_nago_runs_through_the_search_the_final_stage_and_export(tmp_path, capsy
                  "--set", "controller.options={startup: 1, members: 2}",
                  "--set", "search.trials=2", "--set", "final.seeds=1"]) == 0
     trials = RunDir(run).read_trials()
-    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
-    assert all(t["arch"].startswith("nago:") and t["latency_ms"] > 0 for t in trials)
+    assert len(trials) == 4 and all(t.ok for t in trials)
+    assert all(t.arch.startswith("nago:") and t.latency_ms > 0 for t in trials)
     assert "best family #" in capsys.readouterr().out
     final = (run / "final.json").read_text()
     assert '"gain"' in final and "nago:" in final

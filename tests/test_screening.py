@@ -14,14 +14,14 @@ import pytest
 from akd.config import PRESETS, config_path, load_config
 from akd.errors import ConfigError
 from akd.predict.screening import RUN_MODE, Screener
-from akd.search import mnas_reward, recorded_target
+from akd.search import Trial, TrialStatus, mnas_reward, recorded_target
 from akd.search.screening import find_table
 from akd.stats import spearman
 from akd.studies.predictor_bench import mean_ceiling
 from akd.studies.curves import best_so_far, trainings_to_reach
 from akd.studies.screening_bench import Options, summarize
 from akd.tables import SHIPPED
-from conftest import ROOT, RUN_TIMEOUT, needs_fashion_mnist
+from conftest import ROOT, RUN_TIMEOUT, made_trial, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records
 
 SCREENING = ("final.enabled=false", "search.screening.factor=3", "search.arms=[akd]")
@@ -29,9 +29,9 @@ SCREENING = ("final.enabled=false", "search.screening.factor=3", "search.arms=[a
 
 def as_trials(records, shift=0.0):
     """Table records as the run's trained trials would record them, ``shift`` added."""
-    return [{"arch": r["arch"], "status": "ok", "val_acc": r["val_acc"] + shift,
-             "params": r["params"], "flops": r["macs"], "latency_ms": r["latency_ms"]}
-            for r in records]
+    return [Trial("akd", 0, i, i, r["arch"], [], r["val_acc"] + shift, r["latency_ms"], 0.0,
+                  r["params"], r["macs"], TrialStatus.OK, None, 0.0)
+            for i, r in enumerate(records)]
 
 
 def costs(records):
@@ -170,8 +170,7 @@ def test_the_mean_of_seeds_has_a_higher_ceiling_than_one_seed():
 
 def test_the_benchmark_counts_the_trainings_a_screened_search_needs():
     def trials(rewards):
-        return [{"status": "ok" if r is not None else "failed", "reward": r or -1.0}
-                for r in rewards]
+        return [made_trial(r) for r in rewards]
     assert best_so_far(trials([0.5, None, 0.4, 0.7])) == [0.5, 0.5, 0.5, 0.7]
     assert trainings_to_reach([0.5, 0.6, 0.7], 0.6) == 2
     assert trainings_to_reach([0.5, 0.6], 0.9) is None

@@ -16,7 +16,7 @@ import akd.execution.training
 from akd.cli import PRESETS, main
 from akd.config import load_config
 from akd.errors import RunError
-from akd.search import TRIAL_FIELDS, mnas_reward, recorded_target
+from akd.search import TRIAL_FIELDS, Trial, TrialStatus, mnas_reward, recorded_target
 from akd.search.board import ArmBoard
 from akd.search.failures import FailureWatch
 from akd.search.loop import run_search
@@ -56,7 +56,7 @@ def test_quick_run_writes_the_contract_files(quick_run):
         assert 0 <= trial["val_acc"] <= 1 and trial["latency_ms"] > 0 and trial["seconds"] > 0
         assert trial["reward"] == mnas_reward(trial["val_acc"], trial["latency_ms"],
                                               recorded_target(config, quick_run))
-        assert trial["params"] > 0 and trial["flops"] > 0
+        assert trial["params"] > 0 and trial["macs"] > 0
         assert len(trial["decisions"]) == 42
     # the arms start from the same seed, so their first batch is the same architectures...
     first = {arm: [t["arch"] for t in trials if t["arm"] == arm and t["step"] == 0]
@@ -89,7 +89,7 @@ def test_quick_run_ends_with_the_final_stage(quick_run):
         assert sorted((r["mode"], r["seed"]) for r in student["runs"]) == [
             ("cls", 0), ("cls", 1), ("kd", 0), ("kd", 1)]
         assert all(r["status"] == "ok" and 0 < r["test_acc"] <= 1 for r in student["runs"])
-        assert student["latency_ms"] > 0 and student["params"] > 0 and student["flops"] > 0
+        assert student["latency_ms"] > 0 and student["params"] > 0 and student["macs"] > 0
     # the hand-designed reference: MBConv6 3x3 throughout
     assert all(block.startswith("ir_") and "_k3_" in block and "_e6_" in block
                for block in final["students"][2]["arch"].split("|")[1:-1])
@@ -173,12 +173,13 @@ def test_each_trial_is_a_session_of_the_hparams_dashboard(tmp_path):
     space = get_space("mnasnet", preset="small28")
     decisions = space.sample(np.random.default_rng(0))
     board = ArmBoard(tmp_path / "akd", space=space)
-    board.log_trial({"candidate_id": 3, "step": 1, "decisions": decisions, "status": "ok",
-                     "val_acc": 0.5, "latency_ms": 1.25, "reward": 0.49, "params": 1000,
-                     "flops": 20000, "kd": {"temperature": 4.0}})
-    board.log_trial({"candidate_id": 4, "step": 1, "decisions": decisions, "status": "failed",
-                     "val_acc": None, "latency_ms": float("nan"), "reward": 0.0, "params": None,
-                     "flops": None})
+    common = {"arm": "akd", "step": 1, "index": 0, "arch": "x", "decisions": decisions,
+              "error": None, "seconds": 1.0}
+    board.log_trial(Trial(**common, candidate_id=3, status=TrialStatus.OK, val_acc=0.5,
+                          latency_ms=1.25, reward=0.49, params=1000, macs=20000,
+                          kd={"temperature": 4.0}))
+    board.log_trial(Trial(**common, candidate_id=4, status=TrialStatus.FAILED, val_acc=None,
+                          latency_ms=float("nan"), reward=0.0, params=None, macs=None))
     board.close()
     sessions = hparams_sessions(tmp_path)
     assert set(sessions) == {"akd/trials/00003", "akd/trials/00004"}
@@ -205,9 +206,9 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(cache, tmp_path,
     monkeypatch.setattr(akd.execution.training, "build_model", build_sometimes_failing)
     trials = run_search(quick(cache, "search.arms=[nas]"), tmp_path / "run")["nas"]
     assert len(trials) == 4
-    failed = [t for t in trials if t["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["reward"] == 0.0 and failed[0]["val_acc"] is None
-    assert "RuntimeError: injected failure" in failed[0]["error"]
+    failed = [t for t in trials if t.status is TrialStatus.FAILED]
+    assert len(failed) == 1 and failed[0].reward == 0.0 and failed[0].val_acc is None
+    assert "RuntimeError: injected failure" in failed[0].error
     assert read_trials(tmp_path / "run")[1]["status"] == "failed"
 
 
@@ -260,7 +261,7 @@ def test_a_search_whose_trainings_all_fail_stops_and_resumes_once_fixed(cache, t
     monkeypatch.setattr(akd.execution.training, "build_model", real_build)
     trials = run_search(quick(cache, "search.arms=[nas]", "search.max_failures=3"), run,
                         resume=True)["nas"]
-    assert [t["status"] for t in trials] == ["failed", "failed", "ok", "ok"]
+    assert [t.status for t in trials] == ["failed", "failed", "ok", "ok"]
 
 
 def test_the_failure_watch_by_hand():

@@ -30,7 +30,7 @@ class Outcome:
     accuracy: float | None  # on the task's evaluation split (validation, or test in the final
     # stage); None when failed
     params: int | None  # parameters of the student
-    flops: int | None  # multiply-accumulates at batch 1 (fvcore)
+    macs: int | None  # multiply-accumulates at batch 1 (fvcore)
     error: str | None  # why it failed
     seconds: float  # wall time of the whole evaluation in the worker
     test_accuracy: float | None = None  # on the test split, when the caller asked for it

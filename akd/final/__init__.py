@@ -6,7 +6,7 @@ evaluator.
 """
 
 from .statistics import (MODES, final_table, gain_metric, run_key, searched_student,
-                         statistics_of, summarize, table_2x2)
+                         statistics_of, student_macs, summarize, table_2x2)
 
 __all__ = ["MODES", "final_table", "gain_metric", "run_key", "searched_student", "statistics_of",
-           "summarize", "table_2x2"]
+           "student_macs", "summarize", "table_2x2"]

@@ -31,7 +31,7 @@ from ..cores import CoreLock
 from ..errors import RunError
 from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
 from ..io import append_line, read_lines, write_json
-from ..search import RunDir, top_trials
+from ..search import RunDir, Trial, top_trials
 from ..stats import mean
 from .statistics import MODES, final_table, run_key, searched_student, summarize
 
@@ -147,11 +147,11 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     return result
 
 
-def _students(config: RunConfig, trials: list[dict]) -> list[dict]:
+def _students(config: RunConfig, trials: list[Trial]) -> list[dict]:
     """The top-k of each arm, then the reference student nearest their latency."""
     students = []
     for arm in config.search.arms:
-        for rank, trial in enumerate(top_trials([t for t in trials if t["arm"] == arm],
+        for rank, trial in enumerate(top_trials([t for t in trials if t.arm == arm],
                                                 config.final.top_k), start=1):
             students.append(searched_student(arm, rank, trial))
     space = build_space(config)
@@ -169,5 +169,5 @@ def _reference(config: RunConfig, space, students: list[dict]) -> dict:
     ms, arch = min(timed, key=lambda pair: abs(pair[0] - target))
     cost = count_cost(arch, data.input_size, data.num_classes)
     return {"source": "reference", "rank": 1, "arch": str(arch), "latency_ms": ms,
-            "params": cost.params, "flops": cost.macs, "search_reward": None,
+            "params": cost.params, "macs": cost.macs, "search_reward": None,
             "search_val_acc": None}

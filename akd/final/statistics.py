@@ -11,6 +11,7 @@ import dataclasses
 from ..arms import searched_with
 from ..config import RunConfig
 from ..formatting import fraction
+from ..search.trial import Trial
 from ..stats import mean, mean_ci
 
 MODES = ("cls", "kd")  # labels only, and distilled from the teacher
@@ -21,11 +22,20 @@ def run_key(run: dict) -> tuple:
     return (run["source"], run["rank"], run["mode"], run["seed"])
 
 
-def searched_student(arm: str, rank: int, trial: dict) -> dict:
-    """A final-stage student from ``arm``'s trial of that reward rank."""
-    return {"source": arm, "rank": rank, "arch": trial["arch"], "latency_ms": trial["latency_ms"],
-            "params": trial["params"], "flops": trial["flops"], "search_reward": trial["reward"],
-            "search_val_acc": trial["val_acc"], "kd": trial.get("kd")}
+def searched_student(arm: str, rank: int, trial: Trial | None, arch: str | None = None) -> dict:
+    """A final-stage student from ``arm``'s trial of that reward rank; with ``trial`` None, a
+    student of architecture ``arch`` whose search record is not at hand (costs unknown)."""
+    if trial is None:
+        return {"source": arm, "rank": rank, "arch": arch, "latency_ms": None, "params": None,
+                "macs": None, "search_reward": None, "search_val_acc": None, "kd": None}
+    return {"source": arm, "rank": rank, "arch": trial.arch, "latency_ms": trial.latency_ms,
+            "params": trial.params, "macs": trial.macs, "search_reward": trial.reward,
+            "search_val_acc": trial.val_acc, "kd": trial.kd}
+
+
+def student_macs(student: dict) -> int | None:
+    """A final-stage student's MACs (``final.json`` before 0.2 called them ``flops``)."""
+    return student.get("macs", student.get("flops"))
 
 
 def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict:

@@ -20,6 +20,7 @@ same predictors and screens exactly as the uninterrupted one would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from search_spaces import SearchSpace
 
 from .encoding import ARCH_PARTS
 from .predictor import LABELS, KDPredictor
+
+if TYPE_CHECKING:  # the search's trials are read here, never imported at run time
+    from ..search.trial import Trial
 
 RUN_MODE = "run"  # the run's own teacher, whatever it is called in the table
 
@@ -56,9 +60,9 @@ class Screener:
         return self.prior is not None or len(_successful(own)) >= self.warmup
 
     def predict(self, archs: Sequence[str], costs: Sequence[dict],
-                own: Sequence[dict]) -> np.ndarray:
+                own: Sequence[Trial]) -> np.ndarray:
         """Predicted validation accuracy of ``archs`` (``costs``: params, macs, latency_ms) at the
-        run's budget; ``own``: the run's trainings so far, as ``trials.jsonl`` records them."""
+        run's budget; ``own``: the run's trainings so far."""
         self._refit(own)
         prior = self._prior(archs, costs)
         if self.correction is None:
@@ -70,7 +74,7 @@ class Screener:
             return np.zeros(len(archs))
         return self.prior.predict(archs, self.mode, costs)
 
-    def _refit(self, own: Sequence[dict]) -> None:
+    def _refit(self, own: Sequence[Trial]) -> None:
         ok = _successful(own)
         if len(ok) == self._fitted_on:
             return
@@ -79,23 +83,23 @@ class Screener:
             self.mean_residual, self.correction = 0.0, None
             return
         costs = [_cost(t) for t in ok]
-        prior = self._prior([t["arch"] for t in ok], costs)
-        residuals = np.array([t["val_acc"] for t in ok]) - prior
+        prior = self._prior([t.arch for t in ok], costs)
+        residuals = np.array([t.val_acc for t in ok]) - prior
         self.mean_residual = float(residuals.mean())
         if len(ok) < self.warmup:
             self.correction = None
             return
         # one mode: the teacher input would be a constant, so the correction sees the student only
-        records = [{"arch": t["arch"], "mode": LABELS, "status": "ok", "residual": float(r),
+        records = [{"arch": t.arch, "mode": LABELS, "status": "ok", "residual": float(r),
                     **cost} for t, r, cost in zip(ok, residuals, costs)]
         self.correction = KDPredictor(self.space, {}, self.model, parts=ARCH_PARTS)
         self.correction.fit(records, metric="residual")
 
 
-def _successful(own: Sequence[dict]) -> list[dict]:
-    return [t for t in own if t["status"] == "ok" and t["val_acc"] is not None]
+def _successful(own: Sequence[Trial]) -> list[Trial]:
+    return [t for t in own if t.ok and t.val_acc is not None]
 
 
-def _cost(trial: dict) -> dict:
-    """A trial's cost in the predictor's terms (``trials.jsonl`` calls MACs ``flops``)."""
-    return {"params": trial["params"], "macs": trial["flops"], "latency_ms": trial["latency_ms"]}
+def _cost(trial: Trial) -> dict:
+    """A trial's cost in the predictor's terms."""
+    return {"params": trial.params, "macs": trial.macs, "latency_ms": trial.latency_ms}

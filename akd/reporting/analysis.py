@@ -21,7 +21,7 @@ from ..config import RunConfig, load_config
 from ..errors import AkdError
 from ..final import searched_student, statistics_of, summarize
 from ..io import read_lines
-from ..search import RunDir, is_trial, top_trials
+from ..search import RunDir, Trial, top_trials
 from ..stats import mean, total_variation
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
 
@@ -44,7 +44,7 @@ class Run:
     name: str
     config: RunConfig | None = None
     space: SearchSpace | None = None
-    trials: list[dict] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
     policies: dict[str, Policy] = field(default_factory=dict)
     final: dict | None = None  # final.json, or a summary of final_runs.jsonl while incomplete
     timing: dict | None = None
@@ -54,12 +54,12 @@ class Run:
     def arms(self) -> list[str]:
         if self.config is not None:
             return list(self.config.search.arms)
-        return sorted({t["arm"] for t in self.trials})
+        return sorted({t.arm for t in self.trials})
 
-    def arm_trials(self, arm: str) -> list[dict]:
-        return [t for t in self.trials if t["arm"] == arm]
+    def arm_trials(self, arm: str) -> list[Trial]:
+        return [t for t in self.trials if t.arm == arm]
 
-    def best(self, arm: str) -> dict | None:
+    def best(self, arm: str) -> Trial | None:
         best = top_trials(self.arm_trials(arm), 1)
         return best[0] if best else None
 
@@ -102,22 +102,27 @@ def _read_config(run: Run, run_dir: RunDir) -> None:
         run.config = run.space = None
 
 
-def _read_trials(run: Run, run_dir: RunDir) -> list[dict]:
+def _read_trials(run: Run, run_dir: RunDir) -> list[Trial]:
     if not run_dir.trials.exists():
         run.notes.append("trials.jsonl is missing: the search has not recorded a trial")
         return []
     try:
-        records = run_dir.read_trials(repair=False)
+        records = run_dir.read_records(repair=False)
     except (ValueError, UnicodeDecodeError) as error:
         run.notes.append(f"trials.jsonl cannot be read ({error})")
         return []
     if not run_dir.trials.read_bytes().endswith(b"\n") and run_dir.trials.stat().st_size:
         run.notes.append("trials.jsonl ends in a line cut short (a killed run); it is ignored")
-    trials = [t for t in records if is_trial(t)]
-    if len(trials) < len(records):
-        run.notes.append(f"trials.jsonl: {len(records) - len(trials)} records lack the trial "
-                         "fields and are ignored")
-    return trials
+    trials, damaged = [], 0
+    for record in records:
+        try:
+            trials.append(Trial.from_json(record))
+        except (ValueError, TypeError):
+            damaged += 1
+    if damaged:
+        run.notes.append(f"trials.jsonl: {damaged} records are not trials (they lack the trial "
+                         "fields or have an unknown status) and are ignored")
+    return [t for t in trials if t.trained]
 
 
 def _check_budget(run: Run) -> None:
@@ -156,14 +161,14 @@ def _read_policy(run: Run, run_dir: RunDir, arm: str) -> Policy | None:
     return late_trials_policy(arm, run.arm_trials(arm), run.space.choices)
 
 
-def late_trials_policy(arm: str, trials: list[dict], choices: tuple[int, ...]) -> Policy | None:
+def late_trials_policy(arm: str, trials: list[Trial], choices: tuple[int, ...]) -> Policy | None:
     """Choice frequencies over the last quarter of an arm's trials: the policy of controllers
     with no readout (random, evolution) or without a checkpoint."""
-    ordered = sorted(trials, key=lambda t: (t["step"], t.get("candidate_id", 0)))
+    ordered = sorted(trials, key=lambda t: (t.step, t.candidate_id))
     late = ordered[-max(1, math.ceil(LATE_FRACTION * len(ordered))):] if ordered else []
     if not late:
         return None
-    marginals = [[sum(t["decisions"][d] == c for t in late) / len(late) for c in range(n)]
+    marginals = [[sum(t.decisions[d] == c for t in late) / len(late) for c in range(n)]
                  for d, n in enumerate(choices)]
     return Policy(arm, "late trials", marginals, [_argmax(p) for p in marginals])
 
@@ -181,12 +186,12 @@ def policy_distance(a: Policy, b: Policy) -> dict:
             "greedy_agreement": agree / len(per_decision)}
 
 
-def decision_agreement(a: dict | None, b: dict | None) -> float | None:
+def decision_agreement(a: Trial | None, b: Trial | None) -> float | None:
     """The share of decisions on which two trials' architectures agree (None when one is
     missing or they come from different spaces)."""
-    if a is None or b is None or len(a["decisions"]) != len(b["decisions"]):
+    if a is None or b is None or len(a.decisions) != len(b.decisions):
         return None
-    return sum(x == y for x, y in zip(a["decisions"], b["decisions"])) / len(a["decisions"])
+    return sum(x == y for x, y in zip(a.decisions, b.decisions)) / len(a.decisions)
 
 
 def preferences(policy: Policy, space: SearchSpace) -> dict[str, dict[str, tuple]]:
@@ -258,13 +263,11 @@ def _read_final(run: Run, run_dir: RunDir) -> dict | None:
 def _final_students(run: Run, runs: list[dict]) -> list[dict]:
     """The students of the finished trainings, their costs looked up in the trials (none for a
     student the trials do not hold, such as the hand-designed reference)."""
-    by_arch = {t["arch"]: t for t in run.trials}
-    unknown = dict.fromkeys(("latency_ms", "params", "flops", "reward", "val_acc"))
+    by_arch = {t.arch: t for t in run.trials}
     students = {}
     for record in runs:
-        trial = by_arch.get(record["arch"], {**unknown, "arch": record["arch"]})
-        students.setdefault((record["source"], record["rank"]),
-                            searched_student(record["source"], record["rank"], trial))
+        students.setdefault((record["source"], record["rank"]), searched_student(
+            record["source"], record["rank"], by_arch.get(record["arch"]), record["arch"]))
     return [students[key] for key in sorted(students)]
 
 
@@ -272,32 +275,32 @@ def _with_statistics(final: dict) -> dict:
     return {**final, **statistics_of(final["students"])}
 
 
-def curves(trials: list[dict]) -> list[dict]:
+def curves(trials: list[Trial]) -> list[dict]:
     """Per controller step: mean and best-so-far reward and accuracy, mean latency, failures."""
     by_step = defaultdict(list)
     for trial in trials:
-        by_step[trial["step"]].append(trial)
+        by_step[trial.step].append(trial)
     rows, best_reward, best_acc = [], -math.inf, -math.inf
     for step in sorted(by_step):
         batch = by_step[step]
-        ok = [t for t in batch if t["status"] == "ok"]
-        best_reward = max(best_reward, *(t["reward"] for t in batch))
-        best_acc = max([best_acc] + [t["val_acc"] for t in ok])
+        ok = [t for t in batch if t.ok]
+        best_reward = max(best_reward, *(t.reward for t in batch))
+        best_acc = max([best_acc] + [t.val_acc for t in ok])
         rows.append({
             "step": step, "trials": len(batch), "failed": len(batch) - len(ok),
-            "reward_mean": mean([t["reward"] for t in batch]), "reward_best_so_far": best_reward,
-            "acc_mean": mean([t["val_acc"] for t in ok]),
+            "reward_mean": mean([t.reward for t in batch]), "reward_best_so_far": best_reward,
+            "acc_mean": mean([t.val_acc for t in ok]),
             "acc_best_so_far": best_acc if best_acc > -math.inf else None,
-            "latency_mean_ms": mean([t["latency_ms"] for t in ok])})
+            "latency_mean_ms": mean([t.latency_ms for t in ok])})
     return rows
 
 
-def pareto_front(trials: list[dict]) -> list[dict]:
+def pareto_front(trials: list[Trial]) -> list[Trial]:
     """The finished trials no other beats on both accuracy (higher) and latency (lower)."""
     front, best_acc = [], -math.inf
-    for trial in sorted((t for t in trials if t["status"] == "ok"),
-                        key=lambda t: (t["latency_ms"], -t["val_acc"])):
-        if trial["val_acc"] > best_acc:
+    for trial in sorted((t for t in trials if t.ok),
+                        key=lambda t: (t.latency_ms, -t.val_acc)):
+        if trial.val_acc > best_acc:
             front.append(trial)
-            best_acc = trial["val_acc"]
+            best_acc = trial.val_acc
     return front

@@ -57,11 +57,11 @@ def plot_pareto(run: Run, path: Path, target_ms: float | None = None) -> Path:
     """Every finished candidate's accuracy against its latency, each arm's front as a step line."""
     figure, ax = plt.subplots(figsize=(7, 5))
     for arm in run.arms:
-        ok = [t for t in run.arm_trials(arm) if t["status"] == "ok"]
-        ax.scatter([t["latency_ms"] for t in ok], [t["val_acc"] for t in ok], s=14, alpha=0.5,
+        ok = [t for t in run.arm_trials(arm) if t.ok]
+        ax.scatter([t.latency_ms for t in ok], [t.val_acc for t in ok], s=14, alpha=0.5,
                    color=_color(arm), label=f"{arm} candidates")
         front = pareto_front(ok)
-        ax.step([t["latency_ms"] for t in front], [t["val_acc"] for t in front], where="post",
+        ax.step([t.latency_ms for t in front], [t.val_acc for t in front], where="post",
                 color=_color(arm), linewidth=2, label=f"{arm} Pareto front")
     if target_ms:
         ax.axvline(target_ms, color="black", linestyle=":", label="reward target T")

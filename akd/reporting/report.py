@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import RunError
+from ..final import student_macs
 from ..formatting import number as _num
 from ..io import write_atomic, write_text
 from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
@@ -33,7 +34,7 @@ CSV_COLUMNS = {
     "policy_distance": ("run_a", "arm_a", "run_b", "arm_b", "mean_tv", "greedy_agreement"),
     "final_runs": ("run", "source", "rank", "mode", "seed", "status", "test_acc", "arch"),
     "final_students": ("run", "source", "rank", "cls_mean", "kd_mean", "kd_minus_cls",
-                       "latency_ms", "params", "flops", "arch"),
+                       "latency_ms", "params", "macs", "arch"),
     "gain": ("run", "n", "mean", "std", "ci95_low", "ci95_high", "same_architecture",
              "per_seed"),
     "comparison": ("run_a", "run_b", "arm", "same_teacher", "same_seed", "policy_mean_tv",
@@ -104,12 +105,13 @@ def _search_lines(run: Run, out: Path, prefix: str, rows: dict, h: str) -> list[
     lines = [f"{h} Search", ""]
     if not run.trials:
         return lines + ["No trials recorded, so there is nothing to plot.", ""]
-    rows["trials"] += [{"run": run.name, **t} for t in run.trials]
+    rows["trials"] += [{"run": run.name, **t.to_json()} for t in run.trials]
     for arm in run.arms:
         trials = run.arm_trials(arm)
         steps = curves(trials)
         rows["curves"] += [{"run": run.name, "arm": arm, **r} for r in steps]
-        rows["pareto"] += [{"run": run.name, "arm": arm, **t} for t in pareto_front(trials)]
+        rows["pareto"] += [{"run": run.name, "arm": arm, **t.to_json()}
+                           for t in pareto_front(trials)]
         if not steps:
             lines.append(f"- **{arm}**: no trials yet.")
             continue
@@ -119,8 +121,8 @@ def _search_lines(run: Run, out: Path, prefix: str, rows: dict, h: str) -> list[
             f"- **{arm}**: {len(trials)} trials ({failed} failed) in {len(steps)} steps; mean "
             f"reward {_num(steps[0]['reward_mean'])} in the first step, "
             f"{_num(steps[-1]['reward_mean'])} in the last; best reward "
-            f"{_num(best['reward'] if best else None)} (validation accuracy "
-            f"{_num(best['val_acc'] if best else None)}, {_num(best and best['latency_ms'], 3)} "
+            f"{_num(best.reward if best else None)} (validation accuracy "
+            f"{_num(best.val_acc if best else None)}, {_num(best.latency_ms if best else None, 3)} "
             f"ms), {len(pareto_front(trials))} students on its Pareto front.")
     plot_curves(run, out / f"{prefix}curves.png")
     plot_pareto(run, out / f"{prefix}pareto.png", _target_ms(run))
@@ -193,7 +195,8 @@ def _final_lines(run: Run, rows: dict, h: str) -> list[str]:
     for s in final["students"]:
         cls, kd = s.get("cls_mean"), s.get("kd_mean")
         diff = kd - cls if cls is not None and kd is not None else None
-        rows["final_students"].append({"run": run.name, **s, "kd_minus_cls": diff})
+        rows["final_students"].append({"run": run.name, **s, "macs": student_macs(s),
+                                       "kd_minus_cls": diff})
         rows["final_runs"] += [{"run": run.name, **r} for r in s.get("runs", [])]
         params = s.get("params")
         lines.append(f"| {s['source']} #{s['rank']} | {_num(cls)} | {_num(kd)} | "
@@ -290,9 +293,9 @@ def _comparison_section(runs: list[Run], out: Path, rows: dict) -> list[str]:
             if best is None:
                 continue
             lines.append(f"| {run.name} | {run.teacher} | {_seed(run)} | {arm} | "
-                         f"{best['reward']:.4f} | {best['val_acc']:.4f} | "
-                         f"{best['latency_ms']:.3f} | {_num(_final_kd(run, arm))} | "
-                         f"`{best['arch']}` |")
+                         f"{best.reward:.4f} | {best.val_acc:.4f} | "
+                         f"{best.latency_ms:.3f} | {_num(_final_kd(run, arm))} | "
+                         f"`{best.arch}` |")
     pairs = _run_pairs(runs, rows)
     lines += ["", *_comparison_words(pairs), ""]
     labels, policies = zip(*[(f"{run.name}/{arm}", policy) for run in runs

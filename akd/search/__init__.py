@@ -8,7 +8,7 @@ the trial record and the run directory without loading the loop or an evaluator.
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .target import TARGET_FILE, recorded_target
-from .trial import TRIAL_FIELDS, Task, TrialRecord, is_trial, top_trials, trials_table
+from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, top_trials, trials_table
 
-__all__ = ["FAILED_REWARD", "RunDir", "TARGET_FILE", "TRIAL_FIELDS", "Task", "TrialRecord",
-           "is_trial", "mnas_reward", "recorded_target", "top_trials", "trials_table"]
+__all__ = ["FAILED_REWARD", "RunDir", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
+           "TrialStatus", "mnas_reward", "recorded_target", "top_trials", "trials_table"]

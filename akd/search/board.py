@@ -19,11 +19,11 @@ from torch.utils.tensorboard.summary import hparams
 
 from search_spaces import SearchSpace
 
-from .trial import top_trials, trials_table
+from .trial import Trial, TrialStatus, top_trials, trials_table
 
 # a trial's field -> the HParams dashboard's metric tag
 TRIAL_METRICS = {"val_acc": "trial/val_acc", "latency_ms": "trial/latency_ms",
-                 "reward": "trial/reward", "params": "trial/params", "flops": "trial/macs",
+                 "reward": "trial/reward", "params": "trial/params", "macs": "trial/macs",
                  "predicted_acc": "trial/predicted_acc"}
 
 
@@ -36,16 +36,17 @@ class ArmBoard:
         self.writer = SummaryWriter(str(directory), purge_step=purge_step)
         self.directory, self.space = Path(directory), space
 
-    def log_trial(self, trial: dict) -> None:
+    def log_trial(self, trial: Trial) -> None:
         """``trial`` as an HParams session (its own run under ``trials/``)."""
         values = trial_hparams(trial, self.space)
-        metrics = {tag: float(trial[field]) for field, tag in TRIAL_METRICS.items()
-                   if trial.get(field) is not None and math.isfinite(trial[field])}
+        measured = {tag: getattr(trial, field) for field, tag in TRIAL_METRICS.items()}
+        metrics = {tag: float(value) for tag, value in measured.items()
+                   if value is not None and math.isfinite(value)}
         domains = {d.name: list(d.values) for d in self.space.decisions} if self.space else {}
-        domains["status"] = ["ok", "failed", "predicted"]
+        domains["status"] = [status.value for status in TrialStatus]
         experiment, start, end = hparams(values, {tag: 0.0 for tag in TRIAL_METRICS.values()},
                                          {k: v for k, v in domains.items() if k in values})
-        with SummaryWriter(str(self.directory / "trials" / f"{trial['candidate_id']:05d}")) as w:
+        with SummaryWriter(str(self.directory / "trials" / f"{trial.candidate_id:05d}")) as w:
             for summary in (experiment, start, end):
                 w.file_writer.add_summary(summary)
             for tag, value in metrics.items():
@@ -54,25 +55,25 @@ class ArmBoard:
     def log_text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, step)
 
-    def log_step(self, step: int, batch: list[dict], trials: list[dict],
+    def log_step(self, step: int, batch: list[Trial], trials: list[Trial],
                  controller_stats: dict[str, float], top_k: int,
-                 screened_out: list[dict] | None = None) -> None:
+                 screened_out: list[Trial] | None = None) -> None:
         """Scalars of one controller step: ``batch`` its trained trials, ``trials`` all trained
         so far, ``screened_out`` the step's predicted ones when the search screens."""
-        ok = [t for t in batch if t["status"] == "ok"]
-        rewards = [t["reward"] for t in batch]
+        ok = [t for t in batch if t.ok]
+        rewards = [t.reward for t in batch]
         scalars = {"reward/mean": sum(rewards) / len(rewards), "reward/max": max(rewards),
-                   "reward/best_so_far": max(t["reward"] for t in trials),
+                   "reward/best_so_far": max(t.reward for t in trials),
                    "candidates/failed": len(batch) - len(ok)}
         if ok:
             scalars.update({
-                "accuracy/val_mean": sum(t["val_acc"] for t in ok) / len(ok),
-                "accuracy/val_max": max(t["val_acc"] for t in ok),
-                "latency/mean_ms": sum(t["latency_ms"] for t in ok) / len(ok)})
+                "accuracy/val_mean": sum(t.val_acc for t in ok) / len(ok),
+                "accuracy/val_max": max(t.val_acc for t in ok),
+                "latency/mean_ms": sum(t.latency_ms for t in ok) / len(ok)})
         if screened_out is not None:
             scalars["candidates/screened_out"] = len(screened_out)
-            pairs = [(t["predicted_acc"], t["val_acc"]) for t in ok
-                     if t.get("predicted_acc") is not None]
+            pairs = [(t.predicted_acc, t.val_acc) for t in ok
+                     if t.predicted_acc is not None]
             if pairs:  # how far the predictor was off on the step's trained candidates
                 scalars["screening/abs_error"] = sum(abs(p - a) for p, a in pairs) / len(pairs)
         scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
@@ -88,20 +89,20 @@ class ArmBoard:
         self.writer.close()
 
 
-def trial_hparams(trial: dict, space: SearchSpace | None) -> dict:
+def trial_hparams(trial: Trial, space: SearchSpace | None) -> dict:
     """A trial's hyper-parameters as the HParams dashboard shows them: each decision's value by
     the decision's name (its index when the space is not known), then the searched KD settings,
     autokd's family, the step and the status."""
     names = [d.name for d in space.decisions] if space else [
-        f"decision{i}" for i in range(len(trial["decisions"]))]
+        f"decision{i}" for i in range(len(trial.decisions))]
     values = {}
-    for i, (name, index) in enumerate(zip(names, trial["decisions"])):
+    for i, (name, index) in enumerate(zip(names, trial.decisions)):
         value = space.decisions[i].values[index] if space else index
         values[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    for key, value in (trial.get("kd") or {}).items():
+    for key, value in (trial.kd or {}).items():
         values[f"kd.{key}"] = float(value)
-    if trial.get("family") is not None:
-        values["family"] = int(trial["family"]["index"])
-    values["step"] = int(trial["step"])
-    values["status"] = trial["status"]
+    if trial.family is not None:
+        values["family"] = int(trial.family["index"])
+    values["step"] = int(trial.step)
+    values["status"] = trial.status.value
     return values

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from ..components import build_controller, preflight, run_latency
 from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
 from ..cores import CoreLock
 from ..errors import RunError
-from ..execution import Outcome, Workspace, make_evaluator, workspace
+from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
 from ..io import write_json
 from ..predict.screening import Screener
 from .board import ArmBoard
@@ -50,8 +51,8 @@ from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
-from .trial import (PREDICTED, Task, TrialRecord, family_lines, family_summary, is_trained,
-                    top_trials, trials_table)
+from .trial import (Task, Trial, TrialStatus, family_lines, family_summary, top_trials,
+                    trials_table)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,7 @@ log = logging.getLogger(__name__)
 class Arm:
     name: str
     controller: Controller
-    board: ArmBoard
-    trials: list[dict]  # trained trials of this arm (ok or failed), in the order they finished
+    trials: list[Trial]  # trained trials of this arm (ok or failed), in the order they finished
     step: int = 0  # the step whose batch is in flight (or next to be asked)
     first_id: int = 0  # candidate id of that batch's first candidate: index = id - first_id
     batch: dict[int, Candidate] = field(default_factory=dict)  # in flight, by candidate id
@@ -69,11 +69,12 @@ class Arm:
     bar: tqdm | None = None
     reward: RewardConfig | None = None  # the run's reward, its target T a number
     screener: Screener | None = None  # ranks a screened step's candidates
-    predicted: list[dict] = field(default_factory=list)  # screened-out trials, never trained
+    predicted: list[Trial] = field(default_factory=list)  # screened-out trials, never trained
     screen: dict | None = None  # the step in flight's screening: "keep" (how many it trains),
     # once ranked "predicted_acc" (id -> accuracy) and "predicted" (id -> latency, params, MACs
     # of the candidates it does not train); None for a step that is not screened
     failures: FailureWatch | None = None  # this session's trainings: stops a failing search
+    board: ArmBoard | None = None  # its TensorBoard run, opened with the arm
 
 
 @dataclass
@@ -102,333 +103,363 @@ class Timing:
                 "outside_share": max(0.0, 1 - busy / max(self.total, 1e-9))}
 
 
-def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict[str, list[dict]]:
-    """Run (or resume) the search into run directory ``out``; the trials of each arm."""
-    run = RunDir(out)
-    recorded = _check_directory(run, config, resume)
-    total = config.search.trials
-    trained = [t for t in recorded or [] if is_trained(t)]
-    if recorded is not None and all(
-            sum(t["arm"] == arm for t in trained) >= total for arm in config.search.arms):
-        log.info(f"run {run.path} is already finished ({total} trials per arm); nothing to do")
-        return {arm: [t for t in trained if t["arm"] == arm] for arm in config.search.arms}
-    timing = Timing(workers=config.evaluator.workers)
-    start = time.perf_counter()
-    # everything that can refuse the run does so before anything is written into `out`: the
-    # config's parts and devices first (cheap), then the dataset and the teacher
-    space = preflight(config)
-    work = workspace(config)  # trains the teacher and fills the logit cache if they are missing
-    screeners = build_screeners(config, space, work)  # may refuse a table that does not fit
-    _start_directory(run, config, resume)
-    if work.teacher is not None:
-        log.info(f"teacher {config.teacher.name}: test accuracy "
-                 f"{work.teacher.test_accuracy:.4f} ({work.teacher.description})")
-    timing.setup = time.perf_counter() - start
-    lock = CoreLock()
-    arms = [_open_arm(name, config, space, run, recorded or [], screeners.get(name))
-            for name in config.search.arms]
-    for position, arm in enumerate(arms):
-        arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name, position=position,
-                       unit="trial", disable=not config.progress)
-        _show_best(arm)
-    loop_start = time.perf_counter()
-    try:
-        with run_latency(config, work.dataset.input_size, work.dataset.num_classes,
-                         lock) as latency:
-            # the target's sample is measured before the workers start, on quiet cores
-            _set_reward(arms, config, space, latency, run, timing)
-            with make_evaluator(config, evaluate_candidate, lock) as evaluator:
-                if config.search.asynchronous:
-                    _run_async(arms, config, space, run, evaluator, latency, timing)
-                while any(len(arm.trials) < total for arm in arms):
-                    _run_step([a for a in arms if len(a.trials) < total], config, space, run,
-                              evaluator, latency, timing, work)
-        for arm in arms:  # a final checkpoint with nothing pending
-            run.save_checkpoint(arm.name, _checkpoint(arm))
-    finally:
-        for arm in arms:
-            arm.bar.close()
-            arm.board.close()
-    timing.loop = time.perf_counter() - loop_start
-    timing.total = time.perf_counter() - start
-    write_json(run.path / "timing.json", timing.as_dict())
-    _log_summary(arms, config, run, timing)
-    return {arm.name: arm.trials for arm in arms}
+class Search:
+    """One search run: its config, space, run directory, workspace, evaluator, latency source,
+    the latencies measured so far, its arms and its timing, with the steps of the loop as methods
+    (Ray Tune's ``TuneController`` holds a tuning run's state the same way).
 
+    ``Search(config, out, resume).run()`` runs it; :func:`run_search` is the same in one call."""
 
-def _check_directory(run: RunDir, config: RunConfig, resume: bool) -> list[dict] | None:
-    """Check the directory against the request, writing nothing; the recorded trials when
-    resuming."""
-    if run.path.exists() and not run.path.is_dir():
-        raise RunError(f"--out {run.path} is a file, not a directory; name a new or empty "
-                       "directory")
-    if resume:
-        if not run.config.exists():
-            raise RunError(f"--resume: {run.path} holds no run (no config.yaml); start one "
-                           "without --resume")
-        changed = search_changes(load_config(run.config), config)
-        if changed:
-            raise RunError(f"--resume: the config differs from the run's in {', '.join(changed)};"
-                           f" these change the search, so start a new run with another --out")
-        return run.read_trials(predicted=True)
-    if run.trials.exists() or any(run.checkpoints.glob("*.pt")):
-        raise RunError(f"{run.path} already holds a run; pass --resume to continue it or --out "
-                       "for a new one")
-    if run.path.is_dir() and any(run.path.iterdir()) and not run.config.exists():
-        raise RunError(f"--out {run.path} is a directory of other files, not an akd run; name a "
-                       "new or empty directory")
-    return None
+    def __init__(self, config: RunConfig, out: str | Path, resume: bool = False) -> None:
+        self.config = config
+        self.run_dir = RunDir(out)
+        self.resume = resume
+        self.timing = Timing(workers=config.evaluator.workers)
+        self.space: SearchSpace | None = None  # set by run(), once the config has been checked
+        self.work: Workspace | None = None  # the dataset, the teacher and its logits
+        self.evaluator: Evaluator | None = None  # open while the loop runs
+        self.latency: Callable[[str], float] | None = None  # arch -> ms, open while it runs
+        self.latencies: dict[str, float] = {}  # arch -> ms, measured (or read) in this session
+        self.arms: list[Arm] = []
 
+    @property
+    def trials(self) -> dict[str, list[Trial]]:
+        """Each arm's trained trials (ok or failed), in the order they finished."""
+        return {arm.name: arm.trials for arm in self.arms}
 
-def _start_directory(run: RunDir, config: RunConfig, resume: bool) -> None:
-    """Write the run's config: the first file of a new run; on resume, the settings a resume
-    may change (evaluator, progress, final)."""
-    if not resume:
-        run.create()
-    save_config(config, run.config)
-
-
-def _set_reward(arms: list[Arm], config: RunConfig, space: SearchSpace, latency, run: RunDir,
-                timing: Timing) -> None:
-    """The run's reward with its target latency: given, recorded by the run, or measured now."""
-    start = time.perf_counter()
-    reward = resolve_target(config, space, latency, run.path)
-    timing.latency += time.perf_counter() - start
-    if config.reward.target_ms == "auto":
-        log.info(f"reward target T = {reward.target_ms:.3f} ms: the {reward.target_quantile:g} "
-                 f"quantile of {reward.target_samples} sampled students' latency on this machine "
-                 f"({TARGET_FILE})")
-    for arm in arms:
-        arm.reward = reward
-
-
-def _open_arm(name: str, config: RunConfig, space: SearchSpace, run: RunDir,
-              recorded: list[dict], screener: Screener | None) -> Arm:
-    controller = build_controller(config, space, name)
-    mine = [t for t in recorded if t["arm"] == name]  # in the order they were told
-    checkpoint = run.load_checkpoint(name)
-    if checkpoint is None and mine:
-        raise RunError(f"{run.path} has {name} trials but no checkpoint {name}.pt; the run "
-                       "directory was edited by hand, so start a new run")
-    arm = Arm(name, controller, None, [t for t in mine if is_trained(t)], screener=screener,
-              predicted=[t for t in mine if not is_trained(t)],
-              failures=FailureWatch(name, config.search.max_failures,
-                                    config.search.max_failed_share))
-    if checkpoint is None:
-        arm.board = ArmBoard(run.tensorboard / name, space=space)
-        arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(), sort_keys=False)
-                           + "```")
-        return arm
-    controller.load_state_dict(checkpoint["controller"])
-    arm.step, arm.first_id = checkpoint["step"], checkpoint["first_id"]
-    arm.screen = checkpoint.get("screen")
-    # a resumed run hides what the killed one logged from this step on, and logs it again
-    arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step, space=space)
-    pending = {c.id: c for c in controller.pending}
-    if not pending:
-        return arm  # the final checkpoint: its step is already the next one
-    for trial in mine:  # recorded after the checkpoint: learn from them, do not re-run
-        if trial["candidate_id"] in pending:
-            _tell(arm, pending.pop(trial["candidate_id"]), trial["reward"])
-    _end_complete_steps(arm, config)
-    return arm
-
-
-def _run_step(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
-              latency, timing: Timing, work: Workspace) -> None:
-    by_name = {arm.name: arm for arm in arms}
-    latencies: dict[str, float] = {}
-    measured = []
-    for arm in arms:
-        batch = arm.controller.pending  # the batch of a resumed step
-        if not batch:
-            want = min(config.search.batch_size, config.search.trials - len(arm.trials))
-            screened = arm.screener is not None and arm.screener.ready(arm.trials)
-            batch = arm.controller.ask(want * config.search.screening.factor if screened
-                                       else want)
-            arm.first_id = batch[0].id
-            arm.screen = {"keep": want} if screened else None
-            run.save_checkpoint(arm.name, _checkpoint(arm))
-        arm.batch = {c.id: c for c in batch}
-        tasks = [_task(arm, arm.step, c.id - arm.first_id, c, space, config) for c in batch]
-        if arm.screen is None:
-            measured += [t for t in tasks
-                         if _measure(t, by_name, latency, latencies, config, run, timing)]
-        else:
-            measured += _screen(arm, tasks, by_name, latency, latencies, config, run, timing,
-                                work)
-    # slowest first (training time grows with latency), so that the step's last candidates are
-    # short ones and parallel workers finish the step together instead of one waiting for another
-    for task in sorted(measured, key=lambda t: -latencies[t.arch]):
-        evaluator.submit(task)
-    while evaluator.in_flight:
-        _collect(by_name, evaluator, latencies, config, run, timing)
-    for arm in arms:
-        _end_complete_steps(arm, config)
-
-
-def _run_async(arms: list[Arm], config: RunConfig, space: SearchSpace, run: RunDir, evaluator,
-               latency, timing: Timing) -> None:
-    """Keep ``search.max_in_flight`` candidates evaluating: whenever one finishes, the next arm
-    in turn asks for a new one, so no worker waits for the rest of a step. A candidate's step is
-    its id // batch_size; the LSTM updates after every batch_size results, whichever they are."""
-    limit = config.search.max_in_flight or config.evaluator.workers
-    by_name = {arm.name: arm for arm in arms}
-    latencies: dict[str, float] = {}
-    resumed = [(arm, c) for arm in arms for c in arm.controller.pending]  # re-run these first
-    turn = 0
-    while True:
-        while evaluator.in_flight < limit:
-            if resumed:
-                arm, candidate = resumed.pop(0)
-            else:
-                open_arms = [a for a in arms if len(a.trials) + len(a.batch) < config.search.trials]
-                if not open_arms:
-                    break
-                arm, turn = open_arms[turn % len(open_arms)], turn + 1
-                candidate = arm.controller.ask(1)[0]
-                run.save_checkpoint(arm.name, _checkpoint(arm))
-            step, index = divmod(candidate.id, config.search.batch_size)
-            task = _task(arm, step, index, candidate, space, config)
-            arm.batch[candidate.id] = candidate
-            if _measure(task, by_name, latency, latencies, config, run, timing):
-                evaluator.submit(task)
-        if not evaluator.in_flight:
-            return
-        _collect(by_name, evaluator, latencies, config, run, timing)
-
-
-def _task(arm: Arm, step: int, index: int, candidate: Candidate, space: SearchSpace,
-          config: RunConfig) -> Task:
-    """The evaluation of ``candidate``: its first decisions are the architecture's, the rest
-    (an arm that distils, with search.kd) the KD hyper-parameters it is trained with."""
-    decisions = candidate.decisions[:len(space.choices)]
-    extra = candidate.decisions[len(space.choices):]
-    return Task(arm.name, step, index, candidate.id, decisions, str(space.decode(decisions)),
-                config.search.kd.decode(extra) if extra else None, candidate.family)
-
-
-def _screen(arm: Arm, tasks: list[Task], by_name: dict[str, Arm], latency, latencies: dict,
-            config: RunConfig, run: RunDir, timing: Timing, work: Workspace) -> list[Task]:
-    """Rank a screened step's candidates (unless the checkpoint already holds the ranking),
-    record and tell the screened-out ones their predicted reward; the tasks to train."""
-    if "predicted" not in arm.screen:
-        recorded = sum(t["step"] == arm.step for t in arm.trials)  # latency failures so far
-        candidates = [t for t in tasks
-                      if _measure(t, by_name, latency, latencies, config, run, timing)]
-        keep = max(0, arm.screen["keep"] - recorded - (len(tasks) - len(candidates)))
+    def run(self) -> dict[str, list[Trial]]:
+        """Run (or resume) the search into its run directory; the trials of each arm."""
+        config, run, total = self.config, self.run_dir, self.config.search.trials
+        recorded = self._check_directory()
+        trained = [t for t in recorded or [] if t.trained]
+        if recorded is not None and all(
+                sum(t.arm == arm for t in trained) >= total for arm in config.search.arms):
+            log.info(f"run {run.path} is already finished ({total} trials per arm); nothing to do")
+            return {arm: [t for t in trained if t.arm == arm] for arm in config.search.arms}
         start = time.perf_counter()
-        costs = [{**candidate_cost(t.arch, work), "latency_ms": latencies[t.arch]}
-                 for t in candidates]
-        accuracy = arm.screener.predict([t.arch for t in candidates], costs, arm.trials)
-        timing.screening += time.perf_counter() - start
-        rewards = [mnas_reward(float(a), c["latency_ms"], arm.reward)
-                   for a, c in zip(accuracy, costs)]
-        order = sorted(range(len(candidates)), key=lambda i: (-rewards[i],
-                                                              candidates[i].candidate_id))
-        arm.screen["predicted_acc"] = {t.candidate_id: float(a)
-                                       for t, a in zip(candidates, accuracy)}
-        arm.screen["latency_ms"] = {t.candidate_id: latencies[t.arch] for t in candidates}
-        arm.screen["predicted"] = {candidates[i].candidate_id: costs[i] for i in order[keep:]}
-        run.save_checkpoint(arm.name, _checkpoint(arm))
-    train = []
-    for task in tasks:
-        if task.candidate_id in arm.screen["predicted"]:
-            _record_predicted(arm, task, run)
-        elif task.candidate_id in arm.screen["predicted_acc"]:  # not a latency failure
-            latencies[task.arch] = arm.screen["latency_ms"][task.candidate_id]
-            train.append(task)
-    return train
+        # everything that can refuse the run does so before anything is written into `out`: the
+        # config's parts and devices first (cheap), then the dataset and the teacher
+        self.space = preflight(config)
+        self.work = workspace(config)  # trains the teacher and fills the logit cache if missing
+        screeners = build_screeners(config, self.space, self.work)  # may refuse a table
+        if not self.resume:
+            run.create()
+        save_config(config, run.config)  # on resume: the settings a resume may change
+        if self.work.teacher is not None:
+            log.info(f"teacher {config.teacher.name}: test accuracy "
+                     f"{self.work.teacher.test_accuracy:.4f} ({self.work.teacher.description})")
+        self.timing.setup = time.perf_counter() - start
+        lock = CoreLock()
+        self.arms = [self._open_arm(name, recorded or [], screeners.get(name))
+                     for name in config.search.arms]
+        for position, arm in enumerate(self.arms):
+            arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name,
+                           position=position, unit="trial", disable=not config.progress)
+            _show_best(arm)
+        loop_start = time.perf_counter()
+        try:
+            with run_latency(config, self.work.dataset.input_size,
+                             self.work.dataset.num_classes, lock) as self.latency:
+                # the target's sample is measured before the workers start, on quiet cores
+                self._set_reward()
+                with make_evaluator(config, evaluate_candidate, lock) as self.evaluator:
+                    if config.search.asynchronous:
+                        self._run_async()
+                    while any(len(arm.trials) < total for arm in self.arms):
+                        self._run_step([a for a in self.arms if len(a.trials) < total])
+            for arm in self.arms:  # a final checkpoint with nothing pending
+                run.save_checkpoint(arm.name, _checkpoint(arm))
+        finally:
+            self.evaluator = self.latency = None
+            for arm in self.arms:
+                arm.bar.close()
+                arm.board.close()
+        self.timing.loop = time.perf_counter() - loop_start
+        self.timing.total = time.perf_counter() - start
+        write_json(run.path / "timing.json", self.timing.as_dict())
+        self._log_summary()
+        return self.trials
+
+    def _check_directory(self) -> list[Trial] | None:
+        """Check the directory against the request, writing nothing; the recorded trials when
+        resuming."""
+        run = self.run_dir
+        if run.path.exists() and not run.path.is_dir():
+            raise RunError(f"--out {run.path} is a file, not a directory; name a new or empty "
+                           "directory")
+        if self.resume:
+            if not run.config.exists():
+                raise RunError(f"--resume: {run.path} holds no run (no config.yaml); start one "
+                               "without --resume")
+            changed = search_changes(load_config(run.config), self.config)
+            if changed:
+                raise RunError(f"--resume: the config differs from the run's in "
+                               f"{', '.join(changed)}; these change the search, so start a new "
+                               "run with another --out")
+            return run.read_trials(predicted=True)
+        if run.trials.exists() or any(run.checkpoints.glob("*.pt")):
+            raise RunError(f"{run.path} already holds a run; pass --resume to continue it or "
+                           "--out for a new one")
+        if run.path.is_dir() and any(run.path.iterdir()) and not run.config.exists():
+            raise RunError(f"--out {run.path} is a directory of other files, not an akd run; "
+                           "name a new or empty directory")
+        return None
+
+    def _set_reward(self) -> None:
+        """The run's reward with its target latency: given, recorded by the run, or measured
+        now."""
+        start = time.perf_counter()
+        reward = resolve_target(self.config, self.space, self.latency, self.run_dir.path)
+        self.timing.latency += time.perf_counter() - start
+        if self.config.reward.target_ms == "auto":
+            log.info(f"reward target T = {reward.target_ms:.3f} ms: the "
+                     f"{reward.target_quantile:g} quantile of {reward.target_samples} sampled "
+                     f"students' latency on this machine ({TARGET_FILE})")
+        for arm in self.arms:
+            arm.reward = reward
+
+    def _open_arm(self, name: str, recorded: list[Trial], screener: Screener | None) -> Arm:
+        config, run = self.config, self.run_dir
+        controller = build_controller(config, self.space, name)
+        mine = [t for t in recorded if t.arm == name]  # in the order they were told
+        checkpoint = run.load_checkpoint(name)
+        if checkpoint is None and mine:
+            raise RunError(f"{run.path} has {name} trials but no checkpoint {name}.pt; the run "
+                           "directory was edited by hand, so start a new run")
+        failures = FailureWatch(name, config.search.max_failures, config.search.max_failed_share)
+        arm = Arm(name, controller, [t for t in mine if t.trained], screener=screener,
+                  predicted=[t for t in mine if not t.trained], failures=failures)
+        if checkpoint is None:
+            arm.board = ArmBoard(run.tensorboard / name, space=self.space)
+            arm.board.log_text("config", "```\n" + yaml.safe_dump(config.to_dict(),
+                                                                  sort_keys=False) + "```")
+            return arm
+        controller.load_state_dict(checkpoint["controller"])
+        arm.step, arm.first_id = checkpoint["step"], checkpoint["first_id"]
+        arm.screen = checkpoint.get("screen")
+        # a resumed run hides what the killed one logged from this step on, and logs it again
+        arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step, space=self.space)
+        pending = {c.id: c for c in controller.pending}
+        if not pending:
+            return arm  # the final checkpoint: its step is already the next one
+        for trial in mine:  # recorded after the checkpoint: learn from them, do not re-run
+            if trial.candidate_id in pending:
+                _tell(arm, pending.pop(trial.candidate_id), trial.reward)
+        self._end_complete_steps(arm)
+        return arm
+
+    def _run_step(self, arms: list[Arm]) -> None:
+        """Ask each of ``arms`` for a batch (or take the batch a resumed step left in flight),
+        measure and screen it, train it, and log the step."""
+        search = self.config.search
+        measured = []
+        for arm in arms:
+            batch = arm.controller.pending  # the batch of a resumed step
+            if not batch:
+                want = min(search.batch_size, search.trials - len(arm.trials))
+                screened = arm.screener is not None and arm.screener.ready(arm.trials)
+                batch = arm.controller.ask(want * search.screening.factor if screened else want)
+                arm.first_id = batch[0].id
+                arm.screen = {"keep": want} if screened else None
+                self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
+            arm.batch = {c.id: c for c in batch}
+            tasks = [self._task(arm, arm.step, c.id - arm.first_id, c) for c in batch]
+            if arm.screen is None:
+                measured += [t for t in tasks if self._measure(t)]
+            else:
+                measured += self._screen(arm, tasks)
+        # slowest first (training time grows with latency), so that the step's last candidates
+        # are short ones and parallel workers finish the step together instead of one waiting
+        for task in sorted(measured, key=lambda t: -self.latencies[t.arch]):
+            self.evaluator.submit(task)
+        while self.evaluator.in_flight:
+            self._collect()
+        for arm in arms:
+            self._end_complete_steps(arm)
+
+    def _run_async(self) -> None:
+        """Keep ``search.max_in_flight`` candidates evaluating: whenever one finishes, the next
+        arm in turn asks for one more, so no worker waits for the rest of a step. A candidate's
+        step is its id // batch_size; the LSTM updates after every batch_size results, whichever
+        they are."""
+        search = self.config.search
+        limit = search.max_in_flight or self.config.evaluator.workers
+        resumed = [(arm, c) for arm in self.arms for c in arm.controller.pending]  # re-run first
+        turn = 0
+        while True:
+            while self.evaluator.in_flight < limit:
+                if resumed:
+                    arm, candidate = resumed.pop(0)
+                else:
+                    open_arms = [a for a in self.arms
+                                 if len(a.trials) + len(a.batch) < search.trials]
+                    if not open_arms:
+                        break
+                    arm, turn = open_arms[turn % len(open_arms)], turn + 1
+                    candidate = arm.controller.ask(1)[0]
+                    self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
+                step, index = divmod(candidate.id, search.batch_size)
+                task = self._task(arm, step, index, candidate)
+                arm.batch[candidate.id] = candidate
+                if self._measure(task):
+                    self.evaluator.submit(task)
+            if not self.evaluator.in_flight:
+                return
+            self._collect()
+
+    def _task(self, arm: Arm, step: int, index: int, candidate: Candidate) -> Task:
+        """The evaluation of ``candidate``: its first decisions are the architecture's, the rest
+        (an arm that distils, with search.kd) the KD hyper-parameters it is trained with."""
+        decisions = candidate.decisions[:len(self.space.choices)]
+        extra = candidate.decisions[len(self.space.choices):]
+        return Task(arm.name, step, index, candidate.id, decisions,
+                    str(self.space.decode(decisions)),
+                    self.config.search.kd.decode(extra) if extra else None, candidate.family)
+
+    def _screen(self, arm: Arm, tasks: list[Task]) -> list[Task]:
+        """Rank a screened step's candidates (unless the checkpoint already holds the ranking),
+        record and tell the screened-out ones their predicted reward; the tasks to train."""
+        if "predicted" not in arm.screen:
+            recorded = sum(t.step == arm.step for t in arm.trials)  # latency failures so far
+            candidates = [t for t in tasks if self._measure(t)]
+            keep = max(0, arm.screen["keep"] - recorded - (len(tasks) - len(candidates)))
+            start = time.perf_counter()
+            costs = [{**candidate_cost(t.arch, self.work), "latency_ms": self.latencies[t.arch]}
+                     for t in candidates]
+            accuracy = arm.screener.predict([t.arch for t in candidates], costs, arm.trials)
+            self.timing.screening += time.perf_counter() - start
+            rewards = [mnas_reward(float(a), c["latency_ms"], arm.reward)
+                       for a, c in zip(accuracy, costs)]
+            order = sorted(range(len(candidates)), key=lambda i: (-rewards[i],
+                                                                  candidates[i].candidate_id))
+            arm.screen["predicted_acc"] = {t.candidate_id: float(a)
+                                           for t, a in zip(candidates, accuracy)}
+            arm.screen["latency_ms"] = {t.candidate_id: self.latencies[t.arch]
+                                        for t in candidates}
+            arm.screen["predicted"] = {candidates[i].candidate_id: costs[i] for i in order[keep:]}
+            self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
+        train = []
+        for task in tasks:
+            if task.candidate_id in arm.screen["predicted"]:
+                self._record_predicted(arm, task)
+            elif task.candidate_id in arm.screen["predicted_acc"]:  # not a latency failure
+                self.latencies[task.arch] = arm.screen["latency_ms"][task.candidate_id]
+                train.append(task)
+        return train
+
+    def _record_predicted(self, arm: Arm, task: Task) -> None:
+        cost = arm.screen["predicted"][task.candidate_id]
+        accuracy = arm.screen["predicted_acc"][task.candidate_id]
+        reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
+        _tell(arm, arm.batch.pop(task.candidate_id), reward)
+        trial = Trial(**dataclasses.asdict(task), val_acc=None, latency_ms=cost["latency_ms"],
+                      reward=reward, params=cost["params"], macs=cost["macs"],
+                      status=TrialStatus.PREDICTED, error=None, seconds=0.0,
+                      predicted_acc=accuracy)
+        self.run_dir.append_trial(trial)
+        arm.predicted.append(trial)
+        arm.board.log_trial(trial)
+
+    def _measure(self, task: Task) -> bool:
+        """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock);
+        an architecture that cannot even be built and run is recorded as failed: False."""
+        start = time.perf_counter()
+        try:
+            self.latencies[task.arch] = self.latencies.get(task.arch) or self.latency(task.arch)
+            return True
+        except Exception as error:
+            self._finish(self._arm(task), task,
+                         Outcome("failed", None, None, None,
+                                 f"latency: {type(error).__name__}: {error}", 0.0),
+                         float("nan"))
+            return False
+        finally:
+            self.timing.latency += time.perf_counter() - start
+
+    def _collect(self) -> None:
+        """Wait for the next finished candidate and record it."""
+        start = time.perf_counter()
+        task, outcome = self.evaluator.next_finished()
+        self.timing.waiting += time.perf_counter() - start
+        self.timing.candidates += outcome.seconds
+        arm = self._arm(task)
+        self._finish(arm, task, outcome, self.latencies[task.arch])
+        if self.config.search.asynchronous:
+            self._end_complete_steps(arm)
+
+    def _arm(self, task: Task) -> Arm:
+        return next(arm for arm in self.arms if arm.name == task.arm)
+
+    def _end_complete_steps(self, arm: Arm) -> None:
+        """Log every step from ``arm.step`` on whose candidates have all been told."""
+        search = self.config.search
+        while True:
+            size = min(search.batch_size, search.trials - arm.step * search.batch_size)
+            if size <= 0 or sum(t.step == arm.step for t in arm.trials) < size:
+                return
+            self._end_step(arm)
+
+    def _end_step(self, arm: Arm) -> None:
+        """Log the step whose batch has just been told in full, and move on to the next."""
+        batch_trials = [t for t in arm.trials if t.step == arm.step]
+        stats = dict(arm.stats)
+        readout = arm.controller.readout()
+        if readout is not None:
+            stats["policy_entropy"] = readout.entropy
+        screened_out = ([t for t in arm.predicted if t.step == arm.step]
+                        if arm.screener is not None else None)
+        arm.board.log_step(arm.step, batch_trials, arm.trials, stats, self.config.search.top_k,
+                           screened_out)
+        arm.step += 1
+        arm.stats = {}
+        arm.screen = None
+
+    def _finish(self, arm: Arm, task: Task, outcome: Outcome, latency_ms: float) -> None:
+        """Reward, tell, record and log a finished candidate; stop a search that keeps
+        failing."""
+        ok = outcome.status == TrialStatus.OK
+        reward = mnas_reward(outcome.accuracy, latency_ms, arm.reward) if ok else FAILED_REWARD
+        _tell(arm, arm.batch.pop(task.candidate_id), reward)
+        predicted = (arm.screen or {}).get("predicted_acc", {}).get(task.candidate_id)
+        trial = Trial(**dataclasses.asdict(task), val_acc=outcome.accuracy,
+                      latency_ms=latency_ms, reward=reward, params=outcome.params,
+                      macs=outcome.macs, status=TrialStatus(outcome.status), error=outcome.error,
+                      seconds=outcome.seconds, predicted_acc=predicted)
+        self.run_dir.append_trial(trial)
+        arm.trials.append(trial)
+        arm.board.log_trial(trial)
+        arm.bar.update()
+        _show_best(arm)
+        stop = arm.failures.record(outcome.status, outcome.error)
+        if stop:  # the checkpoint holds the batch in flight: --resume re-runs the rest of it
+            raise RunError(stop)
+
+    def _log_summary(self) -> None:
+        config, run, timing = self.config, self.run_dir, self.timing
+        for arm in self.arms:
+            failed = sum(not t.ok for t in arm.trials)
+            screened = f", {len(arm.predicted)} more screened out" if arm.screener else ""
+            log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
+                     f"{len(arm.trials)} trials ({failed} failed{screened})\n"
+                     + trials_table(top_trials(arm.trials, config.search.top_k)))
+            families = family_summary(arm.trials)
+            if families is not None:
+                log.info("\n".join(family_lines(families)))
+        shares = timing.as_dict()
+        log.info(f"\nrun took {timing.total:.0f} s: {timing.setup:.0f} s set-up, "
+                 f"{timing.candidates:.0f} s of candidate training on {timing.workers} "
+                 f"worker(s), {timing.latency:.1f} s latency measurement, "
+                 f"{shares['overhead_seconds']:.1f} s driver overhead; "
+                 f"{100 * shares['outside_share']:.1f}% of the time went to neither training "
+                 "nor measuring")
+        log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json"
+                 + (f", {TARGET_FILE}" if (run.path / TARGET_FILE).exists() else "") + "); "
+                 f"tensorboard --logdir {run.tensorboard}")
 
 
-def _record_predicted(arm: Arm, task: Task, run: RunDir) -> None:
-    cost = arm.screen["predicted"][task.candidate_id]
-    accuracy = arm.screen["predicted_acc"][task.candidate_id]
-    reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
-    _tell(arm, arm.batch.pop(task.candidate_id), reward)
-    record = TrialRecord(**dataclasses.asdict(task), val_acc=None, latency_ms=cost["latency_ms"],
-                         reward=reward, params=cost["params"], flops=cost["macs"],
-                         status=PREDICTED, error=None, seconds=0.0,
-                         predicted_acc=accuracy).as_dict()
-    run.append_trial(record)
-    arm.predicted.append(record)
-    arm.board.log_trial(record)
-
-
-def _measure(task: Task, by_name: dict[str, Arm], latency, latencies: dict, config: RunConfig,
-             run: RunDir, timing: Timing) -> bool:
-    """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock);
-    an architecture that cannot even be built and run is recorded as failed: False."""
-    start = time.perf_counter()
-    try:
-        latencies[task.arch] = latencies.get(task.arch) or latency(task.arch)
-        return True
-    except Exception as error:
-        _finish(by_name[task.arm], task, Outcome("failed", None, None, None,
-                                                 f"latency: {type(error).__name__}: {error}",
-                                                 0.0), float("nan"), config, run)
-        return False
-    finally:
-        timing.latency += time.perf_counter() - start
-
-
-def _collect(by_name: dict[str, Arm], evaluator, latencies: dict, config: RunConfig,
-             run: RunDir, timing: Timing) -> None:
-    """Wait for the next finished candidate and record it."""
-    start = time.perf_counter()
-    task, outcome = evaluator.next_finished()
-    timing.waiting += time.perf_counter() - start
-    timing.candidates += outcome.seconds
-    arm = by_name[task.arm]
-    _finish(arm, task, outcome, latencies[task.arch], config, run)
-    if config.search.asynchronous:
-        _end_complete_steps(arm, config)
-
-
-def _end_complete_steps(arm: Arm, config: RunConfig) -> None:
-    """Log every step from ``arm.step`` on whose candidates have all been told."""
-    while True:
-        size = min(config.search.batch_size,
-                   config.search.trials - arm.step * config.search.batch_size)
-        if size <= 0 or sum(t["step"] == arm.step for t in arm.trials) < size:
-            return
-        _end_step(arm, config)
-
-
-def _end_step(arm: Arm, config: RunConfig) -> None:
-    """Log the step whose batch has just been told in full, and move on to the next."""
-    batch_trials = [t for t in arm.trials if t["step"] == arm.step]
-    stats = dict(arm.stats)
-    readout = arm.controller.readout()
-    if readout is not None:
-        stats["policy_entropy"] = readout.entropy
-    screened_out = ([t for t in arm.predicted if t["step"] == arm.step]
-                    if arm.screener is not None else None)
-    arm.board.log_step(arm.step, batch_trials, arm.trials, stats, config.search.top_k,
-                       screened_out)
-    arm.step += 1
-    arm.stats = {}
-    arm.screen = None
-
-
-def _finish(arm: Arm, task: Task, outcome: Outcome, latency_ms: float, config: RunConfig,
-            run: RunDir) -> None:
-    ok = outcome.status == "ok"
-    reward = mnas_reward(outcome.accuracy, latency_ms, arm.reward) if ok else FAILED_REWARD
-    _tell(arm, arm.batch.pop(task.candidate_id), reward)
-    predicted = (arm.screen or {}).get("predicted_acc", {}).get(task.candidate_id)
-    record = TrialRecord(**dataclasses.asdict(task), val_acc=outcome.accuracy,
-                         latency_ms=latency_ms, reward=reward, params=outcome.params,
-                         flops=outcome.flops, status=outcome.status, error=outcome.error,
-                         seconds=outcome.seconds, predicted_acc=predicted).as_dict()
-    run.append_trial(record)
-    arm.trials.append(record)
-    arm.board.log_trial(record)
-    arm.bar.update()
-    _show_best(arm)
-    stop = arm.failures.record(outcome.status, outcome.error)
-    if stop:  # the checkpoint holds the batch in flight: --resume re-runs the rest of it
-        raise RunError(stop)
+def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict[str, list[Trial]]:
+    """Run (or resume) the search into run directory ``out``; the trials of each arm."""
+    return Search(config, out, resume).run()
 
 
 def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:
@@ -440,30 +471,9 @@ def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:
 def _show_best(arm: Arm) -> None:
     best = top_trials(arm.trials, 1)
     if best and arm.bar is not None:
-        arm.bar.set_postfix(best=f"{best[0]['reward']:.4f}", acc=f"{best[0]['val_acc']:.3f}")
+        arm.bar.set_postfix(best=f"{best[0].reward:.4f}", acc=f"{best[0].val_acc:.3f}")
 
 
 def _checkpoint(arm: Arm) -> dict:
     return {"step": arm.step, "first_id": arm.first_id, "controller": arm.controller.state_dict(),
             "screen": arm.screen}
-
-
-def _log_summary(arms: list[Arm], config: RunConfig, run: RunDir, timing: Timing) -> None:
-    for arm in arms:
-        failed = sum(t["status"] != "ok" for t in arm.trials)
-        screened = f", {len(arm.predicted)} more screened out" if arm.screener else ""
-        log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
-                 f"{len(arm.trials)} trials ({failed} failed{screened})\n"
-                 + trials_table(top_trials(arm.trials, config.search.top_k)))
-        families = family_summary(arm.trials)
-        if families is not None:
-            log.info("\n".join(family_lines(families)))
-    shares = timing.as_dict()
-    log.info(f"\nrun took {timing.total:.0f} s: {timing.setup:.0f} s set-up, "
-             f"{timing.candidates:.0f} s of candidate training on {timing.workers} worker(s), "
-             f"{timing.latency:.1f} s latency measurement, {shares['overhead_seconds']:.1f} s "
-             f"driver overhead; {100 * shares['outside_share']:.1f}% of the time went to neither "
-             "training nor measuring")
-    log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json"
-             + (f", {TARGET_FILE}" if (run.path / TARGET_FILE).exists() else "") + "); "
-             f"tensorboard --logdir {run.tensorboard}")

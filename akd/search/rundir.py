@@ -1,7 +1,7 @@
 """The run directory: the files other tools read, written so that a crash loses nothing.
 
 * ``config.yaml``: the resolved config, written atomically.
-* ``trials.jsonl``: one JSON object per finished candidate (:class:`~akd.search.trial.TrialRecord`),
+* ``trials.jsonl``: one JSON object per finished candidate (:class:`~akd.search.trial.Trial`),
   screened-out ones (status ``predicted``) included,
   appended, flushed and fsynced as each finishes. A line cut short by ``kill -9`` is the only
   damage a crash can do; reading the file cuts it off again so that appends stay well-formed, and
@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from .. import io
-from ..errors import CheckpointError
-from .trial import PREDICTED
+from ..errors import CheckpointError, DataError
+from .trial import Trial
 
 
 class RunDir:
@@ -38,15 +38,27 @@ class RunDir:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.tensorboard.mkdir(parents=True, exist_ok=True)
 
-    def read_trials(self, repair: bool = True, predicted: bool = False) -> list[dict]:
+    def read_trials(self, repair: bool = True, predicted: bool = False) -> list[Trial]:
         """The recorded trials in the order they finished: the trained ones, and with
-        ``predicted`` also the candidates screening told a predicted reward."""
-        lines = io.read_lines(self.trials, repair)
-        return lines if predicted else [t for t in lines
-                                        if not isinstance(t, dict) or t.get("status") != PREDICTED]
+        ``predicted`` also the candidates screening told a predicted reward. A record that is
+        not a trial is damage akd did not do: :class:`DataError` naming it."""
+        trials = []
+        for number, record in enumerate(self.read_records(repair), start=1):
+            try:
+                trials.append(Trial.from_json(record))
+            except (ValueError, TypeError) as error:
+                raise DataError(f"{self.trials} record {number} is {error}; the file is damaged: "
+                                "restore it from a copy, or delete that line and --resume to "
+                                "redo its work") from None
+        return trials if predicted else [t for t in trials if t.trained]
 
-    def append_trial(self, record: dict) -> None:
-        io.append_line(self.trials, record)
+    def read_records(self, repair: bool = True) -> list[dict]:
+        """The lines of ``trials.jsonl`` as JSON objects, trials or not (a reader that reports
+        on damage rather than refusing it)."""
+        return io.read_lines(self.trials, repair)
+
+    def append_trial(self, trial: Trial) -> None:
+        io.append_line(self.trials, trial.to_json())
 
     def save_checkpoint(self, arm: str, state: dict) -> None:
         io.save_atomic(state, self.checkpoints / f"{arm}.pt")

@@ -1,14 +1,16 @@
 """The trial: one finished candidate of a search, as ``trials.jsonl`` records it.
 
-:class:`Task` is a candidate as the driver hands it to an evaluator; :class:`TrialRecord` is the
-line written when it finishes. Its fields are the run-directory contract, spelled here once:
-the search writes them, the report and the tests read them by :data:`TRIAL_FIELDS`.
+:class:`Task` is a candidate as the driver hands it to an evaluator; :class:`Trial` is what it
+became when it finished, with its :class:`TrialStatus` (Optuna's ``FrozenTrial`` and
+``TrialState`` are the model). Its fields are the run-directory contract, spelled here once: the
+search writes them, everything else reads them, and old run directories still load.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..formatting import fraction, number
 
@@ -29,9 +31,20 @@ class Task:
     # "parameters"); None for other controllers
 
 
+class TrialStatus(StrEnum):
+    """How a trial ended. A ``StrEnum``: it is written to ``trials.jsonl`` as its value."""
+
+    OK = "ok"  # trained; its accuracy and reward are real
+    FAILED = "failed"  # its training (or its latency measurement) raised; the failed reward
+    PREDICTED = "predicted"  # screened out: never trained, its reward from the predictor
+
+
 @dataclass(frozen=True)
-class TrialRecord:
-    """One line of ``trials.jsonl``."""
+class Trial:
+    """One finished candidate of a search, as a line of ``trials.jsonl`` holds it.
+
+    What the loop writes and what the final stage, the report, export and the research read;
+    :meth:`to_json` and :meth:`from_json` are its only way to and from disk."""
 
     arm: str
     step: int
@@ -39,12 +52,12 @@ class TrialRecord:
     candidate_id: int
     arch: str  # the block string
     decisions: list[int]
-    val_acc: float | None  # validation accuracy after proxy training; None when failed
+    val_acc: float | None  # validation accuracy after proxy training; None unless ok
     latency_ms: float  # NaN (null in JSON) when the student could not even be timed
     reward: float  # MnasNet's reward; the failed reward when failed
     params: int | None
-    flops: int | None  # multiply-accumulates at batch 1
-    status: str  # "ok", "failed", or "predicted": screened out, its reward from the predictor
+    macs: int | None  # multiply-accumulates at batch 1 (runs before 0.2 called them "flops")
+    status: TrialStatus
     error: str | None
     seconds: float  # wall time of the evaluation in its worker
     kd: dict[str, float] | None = None  # searched KD hyper-parameters it was trained with
@@ -54,44 +67,63 @@ class TrialRecord:
     predicted_acc: float | None = None  # the screening predictor's accuracy, for every
     # candidate of a screened step (trained or not); None without screening
 
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    @property
+    def ok(self) -> bool:
+        return self.status is TrialStatus.OK
+
+    @property
+    def trained(self) -> bool:
+        """Trained (ok or failed) rather than screened out."""
+        return self.status is not TrialStatus.PREDICTED
+
+    def to_json(self) -> dict:
+        """The line of ``trials.jsonl``: the fields by name, the status as its value."""
+        record = dataclasses.asdict(self)
+        record["status"] = self.status.value
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict) -> Trial:
+        """The trial a line of ``trials.jsonl`` holds, written by this version or an earlier
+        one (``flops`` for ``macs``; no ``kd``, ``family`` or ``predicted_acc``);
+        :class:`ValueError` naming what is missing or wrong when it is not a trial."""
+        values = dict(record)
+        if "macs" not in values and "flops" in values:
+            values["macs"] = values.pop("flops")
+        missing = [name for name in REQUIRED_FIELDS if name not in values]
+        if missing:
+            raise ValueError(f"not a trial: it lacks {', '.join(missing)}")
+        try:
+            values["status"] = TrialStatus(values["status"])
+        except ValueError:
+            raise ValueError(f"not a trial: status {values['status']!r} is none of "
+                             f"{', '.join(s.value for s in TrialStatus)}") from None
+        return cls(**{name: values[name] for name in TRIAL_FIELDS if name in values})
 
 
-TRIAL_FIELDS = tuple(field.name for field in dataclasses.fields(TrialRecord))
+TRIAL_FIELDS = tuple(field.name for field in dataclasses.fields(Trial))
 # the fields every trial has had from the first version on (runs before screening lack the rest)
-REQUIRED_FIELDS = tuple(field.name for field in dataclasses.fields(TrialRecord)
+REQUIRED_FIELDS = tuple(field.name for field in dataclasses.fields(Trial)
                         if field.default is dataclasses.MISSING)
-PREDICTED = "predicted"  # the status of a screened-out candidate: never trained
 SHORT = {"temperature": "T", "alpha": "alpha"}  # column names of searched KD hyper-parameters
 
 
-def is_trial(record: object) -> bool:
-    """Whether a line read from ``trials.jsonl`` has every field of a trial."""
-    return isinstance(record, dict) and all(name in record for name in REQUIRED_FIELDS)
-
-
-def is_trained(trial: dict) -> bool:
-    """Whether the trial was trained (ok or failed) rather than screened out."""
-    return trial["status"] != PREDICTED
-
-
-def top_trials(trials: list[dict], k: int) -> list[dict]:
+def top_trials(trials: list[Trial], k: int) -> list[Trial]:
     """The ``k`` finished trials with the highest reward, best first."""
-    ok = [t for t in trials if t["status"] == "ok"]
-    return sorted(ok, key=lambda t: (-t["reward"], t["candidate_id"]))[:k]
+    ok = [t for t in trials if t.ok]
+    return sorted(ok, key=lambda t: (-t.reward, t.candidate_id))[:k]
 
 
-def trials_table(trials: list[dict], markdown: bool = False) -> str:
+def trials_table(trials: list[Trial], markdown: bool = False) -> str:
     """Reward, accuracy, latency, params, MACs and architecture of ``trials``, one per row (and
     the searched KD hyper-parameters, when the search chose them)."""
-    searched = sorted({k for t in trials for k in (t.get("kd") or {})}, reverse=True)
+    searched = sorted({k for t in trials for k in (t.kd or {})}, reverse=True)
     head = ["#", "reward", "val acc", "latency ms", "params k", "MMACs", "step",
             *[SHORT.get(k, k) for k in searched], "architecture"]
-    rows = [[str(i + 1), fraction(t["reward"]), fraction(t["val_acc"]),
-             number(t["latency_ms"], 3), number(t["params"] / 1e3, 1),
-             number(t["flops"] / 1e6, 2), str(t["step"]),
-             *[number((t.get("kd") or {}).get(k), 2) for k in searched], t["arch"]]
+    rows = [[str(i + 1), fraction(t.reward), fraction(t.val_acc),
+             number(t.latency_ms, 3), number(t.params / 1e3, 1),
+             number(t.macs / 1e6, 2), str(t.step),
+             *[number((t.kd or {}).get(k), 2) for k in searched], t.arch]
             for i, t in enumerate(trials)]
     if markdown:
         lines = [head, ["---"] * len(head)] + [r[:-1] + [f"`{r[-1]}`"] for r in rows]
@@ -101,23 +133,23 @@ def trials_table(trials: list[dict], markdown: bool = False) -> str:
                      for r in [head] + rows)
 
 
-def family_summary(trials: list[dict]) -> dict | None:
+def family_summary(trials: list[Trial]) -> dict | None:
     """autokd's result: the family with the highest mean reward over its trained members, its
     parameters, its best member, and the spread of its members' accuracies (is every student of
     the right family good?), beside the mean spread within all families; None without families."""
-    families: dict[int, list[dict]] = {}
+    families: dict[int, list[Trial]] = {}
     for trial in trials:
-        if trial.get("family") is not None and trial["status"] == "ok":
-            families.setdefault(trial["family"]["index"], []).append(trial)
+        if trial.family is not None and trial.ok:
+            families.setdefault(trial.family["index"], []).append(trial)
     if not families:
         return None
     index, members = max(families.items(), key=lambda item: (
-        sum(t["reward"] for t in item[1]) / len(item[1]), -item[0]))
-    accuracies = [t["val_acc"] for t in members]
-    spreads = [max(t["val_acc"] for t in group) - min(t["val_acc"] for t in group)
+        sum(t.reward for t in item[1]) / len(item[1]), -item[0]))
+    accuracies = [t.val_acc for t in members]
+    spreads = [max(t.val_acc for t in group) - min(t.val_acc for t in group)
                for group in families.values() if len(group) > 1]
-    return {"index": index, "parameters": members[0]["family"]["parameters"],
-            "mean_reward": sum(t["reward"] for t in members) / len(members),
+    return {"index": index, "parameters": members[0].family["parameters"],
+            "mean_reward": sum(t.reward for t in members) / len(members),
             "members": len(members), "accuracies": accuracies,
             "accuracy_range": max(accuracies) - min(accuracies),
             "best_member": top_trials(members, 1)[0],
@@ -135,5 +167,5 @@ def family_lines(summary: dict) -> list[str]:
              f" (range {summary['accuracy_range']:.4f}"
              + (f"; within all families {summary['mean_accuracy_range']:.4f} on average)"
                 if summary["mean_accuracy_range"] is not None else ")"),
-             f"  its best member: {summary['best_member']['arch']}"]
+             f"  its best member: {summary['best_member'].arch}"]
     return lines

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import RunConfig
-from ..search import RunDir
+from ..search import RunDir, Trial
 from ..search.loop import run_search
 
 log = logging.getLogger(__name__)
 
 
-def search_arm(config: RunConfig, path: Path, arm: str = "akd") -> list[dict]:
+def search_arm(config: RunConfig, path: Path, arm: str = "akd") -> list[Trial]:
     """``arm``'s trained trials of the search ``config`` into ``path``: searched now, resumed
     after a kill, or read back when finished."""
     resume = RunDir(path).config.exists()
@@ -28,12 +28,12 @@ def run_seconds(path: Path) -> float | None:
     return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
 
 
-def best_so_far(trials: Sequence[dict]) -> list[float]:
+def best_so_far(trials: Sequence[Trial]) -> list[float]:
     """The best reward after each training, in the order they finished (failed: no reward)."""
     curve, best = [], float("-inf")
     for trial in trials:
-        if trial["status"] == "ok":
-            best = max(best, trial["reward"])
+        if trial.ok:
+            best = max(best, trial.reward)
         curve.append(best)
     return curve
 

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..final.stage import FinalTask, train_missing
 from ..io import read_lines, write_json
 from ..stats import mean_ci
-from ..search import recorded_target, top_trials
+from ..search import Trial, recorded_target, top_trials
 from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
 
 PAPER_SPEEDUP = 20  # AutoKD: "20x more sample efficient" than earlier NAS
@@ -115,7 +115,7 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
     return result
 
 
-def summarize(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
+def summarize(runs: dict[str, list[Trial]], options: Options, budget: int) -> dict:
     curves = {name: best_so_far(trials) for name, trials in runs.items()}
     seeds = range(options.seeds)
     result = {"budget": budget, "seeds": options.seeds, "reference": options.reference,
@@ -143,7 +143,7 @@ def summarize(runs: dict[str, list[dict]], options: Options, budget: int) -> dic
     return result
 
 
-def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Options,
+def final_comparison(base: RunConfig, runs: dict[str, list[Trial]], options: Options,
                      out: Path) -> dict:
     """Each strategy's best student over its seeds, trained ``options.final_seeds`` times with
     labels only and with KD (``final.*`` of ``base``; its searched KD settings, if any), appended
@@ -159,7 +159,7 @@ def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Opti
         config = strategy_config(base, strategy, 0)  # (the reward plays no part here)
         config = dataclasses.replace(config, final=dataclasses.replace(config.final,
                                                                        enabled=True))
-        train_missing(config, [FinalTask(strategy, 1, trial["arch"], mode, seed, kd=trial.get("kd"))
+        train_missing(config, [FinalTask(strategy, 1, trial.arch, mode, seed, kd=trial.kd)
                                for mode in ("cls", "kd") for seed in range(options.final_seeds)],
                       path)
     done = {(r["source"], r["mode"], r["seed"]): r for r in read_lines(path)}
@@ -173,9 +173,9 @@ def final_comparison(base: RunConfig, runs: dict[str, list[dict]], options: Opti
         paired = [accuracy[(strategy, "kd", s)] - accuracy[(options.reference, "kd", s)]
                   for s in range(options.final_seeds)
                   if (strategy, "kd", s) in accuracy and (options.reference, "kd", s) in accuracy]
-        summary[strategy] = {"arch": trial["arch"], "latency_ms": trial["latency_ms"],
-                             "params": trial["params"], "search_reward": trial["reward"],
-                             "kd_settings": trial.get("kd"), **per_mode,
+        summary[strategy] = {"arch": trial.arch, "latency_ms": trial.latency_ms,
+                             "params": trial.params, "search_reward": trial.reward,
+                             "kd_settings": trial.kd, **per_mode,
                              "kd_minus_reference": mean_ci(paired)}
     return {"seeds": options.final_seeds, "students": summary}
 

@@ -49,7 +49,7 @@ from ..final.stage import FinalTask, run_final, train_missing
 from ..io import append_line, read_lines, write_json
 from ..latency import device_name
 from ..reporting.analysis import decision_agreement, late_trials_policy, policy_distance
-from ..search import RunDir, recorded_target, top_trials
+from ..search import RunDir, Trial, recorded_target, top_trials
 from ..search.target import TARGET_FILE
 from ..stats import mean_ci, total_variation
 from .curves import best_so_far, search_arm, trainings_to_reach
@@ -231,8 +231,8 @@ class _part:
                          "host": self.host})
 
 
-def _best_trained(path: Path, arm: str = "akd") -> dict:
-    trials = [t for t in RunDir(path).read_trials() if t["arm"] == arm]
+def _best_trained(path: Path, arm: str = "akd") -> Trial:
+    trials = [t for t in RunDir(path).read_trials() if t.arm == arm]
     best = top_trials(trials, 1)
     if not best:
         raise RunError(f"{path}: the {arm} arm has no successful trial")
@@ -245,7 +245,7 @@ def probe_final_budget(base: RunConfig, options: StudyOptions, main: Path, out: 
     path = out / "final-budget.jsonl"
     for epochs in options.final_epochs:
         train_missing(final_config(base, options, epochs),
-                      [FinalTask(f"epochs{epochs}", 1, student["arch"], mode, seed)
+                      [FinalTask(f"epochs{epochs}", 1, student.arch, mode, seed)
                        for mode in ("cls", "kd") for seed in range(options.probe_seeds)], path)
     return path
 
@@ -278,7 +278,7 @@ def train_strategy_students(base: RunConfig, options: StudyOptions, out: Path,
                             epochs: int) -> None:
     """Each strategy's best student distilled final_seeds times (lstm_ppo's best is the final
     stage's akd student, already trained)."""
-    tasks = [FinalTask(strategy, 1, _best_trained(strategy_dir(out, options, strategy))["arch"],
+    tasks = [FinalTask(strategy, 1, _best_trained(strategy_dir(out, options, strategy)).arch,
                        "kd", seed)
              for strategy in options.strategies if strategy != "lstm_ppo"
              for seed in range(options.final_seeds)]
@@ -341,7 +341,7 @@ def _parts(out: Path) -> dict:
     return parts
 
 
-def _trials(path: Path, predicted: bool = False) -> list[dict]:
+def _trials(path: Path, predicted: bool = False) -> list[Trial]:
     """A search's recorded trials, read as they are (the summary never repairs a file)."""
     return RunDir(path).read_trials(repair=False, predicted=predicted)
 
@@ -349,10 +349,10 @@ def _trials(path: Path, predicted: bool = False) -> list[dict]:
 def search_summary(path: Path, arm: str) -> dict:
     """One arm's search: its best, best-so-far curve, when it last improved, its policy entropy
     per step (LSTM controllers, from TensorBoard) as a fraction of the uniform policy's."""
-    trials = [t for t in _trials(path) if t["arm"] == arm]
+    trials = [t for t in _trials(path) if t.arm == arm]
     curve = best_so_far(trials)
     best = top_trials(trials, 1)[0]
-    return {"trainings": len(trials), "best": {k: best[k] for k in
+    return {"trainings": len(trials), "best": {k: getattr(best, k) for k in
                                                ("arch", "reward", "val_acc", "latency_ms")},
             "curve": curve, "last_improvement": trainings_to_reach(curve, curve[-1]),
             "entropy": policy_entropy(path, arm)}
@@ -404,7 +404,7 @@ def agreement(out: Path, options: StudyOptions, space: SearchSpace) -> dict:
             path = search_dir(out, teacher, seed)
             trials = _trials(path)
             for arm in _run_config(path).search.arms:
-                mine = [t for t in trials if t["arm"] == arm]
+                mine = [t for t in trials if t.arm == arm]
                 key = "labels" if arm == searched_with(distills=False) else teacher
                 arms[(key, seed)] = (late_trials_policy(arm, mine, space.choices),
                                      top_trials(mine, 1)[0], len(mine))
@@ -466,14 +466,14 @@ def strategies_summary(out: Path, options: StudyOptions, final: dict) -> dict:
     result = {}
     for strategy in options.strategies:
         path = strategy_dir(out, options, strategy)
-        asked = [t for t in _trials(path, predicted=True) if t["arm"] == "akd"]
-        trained = [t for t in asked if t.get("status") != "predicted"]
+        asked = [t for t in _trials(path, predicted=True) if t.arm == "akd"]
+        trained = [t for t in asked if t.trained]
         best = top_trials(trained, 1)[0]
         mine = [kd[(strategy, s)] for s in range(options.final_seeds) if (strategy, s) in kd]
         paired = [kd[(strategy, s)] - kd[("lstm_ppo", s)] for s in range(options.final_seeds)
                   if (strategy, s) in kd and ("lstm_ppo", s) in kd]
-        result[strategy] = {"arch": best["arch"], "latency_ms": best["latency_ms"],
-                            "search_reward": best["reward"], "trainings": len(trained),
+        result[strategy] = {"arch": best.arch, "latency_ms": best.latency_ms,
+                            "search_reward": best.reward, "trainings": len(trained),
                             "asked": len(asked), "curve": best_so_far(trained),
                             "kd": mean_ci(mine), "minus_lstm_ppo": mean_ci(paired)}
     return result
