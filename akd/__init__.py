@@ -1,7 +1,7 @@
 """akd: architecture-aware knowledge distillation (the engine: data, teachers, KD training,
 latency, evaluators, the search loop, the final stage, the report)."""
 
-from .cores import CoreLock
+from .common.cores import CoreLock
 from .distill import kd_loss
 from .errors import AkdError
 from .tables import Ladder, Table, load_ladder, load_table

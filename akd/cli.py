@@ -21,10 +21,10 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 
-from .cluster import disconnect
+from .common.cluster import disconnect
 from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
-from .fields import help_of
-from .logs import run_command
+from .common.fields import help_of
+from .common.logs import run_command
 
 DEFAULT_PRESET = "demo"
 HELP_WIDTH = 100

@@ -16,9 +16,9 @@ from controllers import Controller, get_controller
 from search_spaces import SearchSpace, get_space
 
 from .arms import arm_kind
-from .cluster import check_reachable, import_ray
+from .common.cluster import check_reachable, import_ray
 from .config import RunConfig, cache_dir
-from .cores import CoreLock
+from .common.cores import CoreLock
 from .errors import ConfigError
 from .latency import latency_source
 

@@ -28,8 +28,8 @@ from .arms import ARMS, any_distills
 from .data import DataConfig, default_cache_dir
 from .distill import TeacherConfig, TrainConfig
 from .errors import ConfigError
-from .fields import option
-from .io import write_text
+from .common.fields import option
+from .common.io import write_text
 from .latency import LatencySettings
 from .predict.predictor import MODELS as PREDICTOR_MODELS
 

@@ -43,7 +43,7 @@ from .data import Dataset, load_dataset
 from .errors import ExportError
 from .final import run_key, searched_student, student_macs
 from .final.stage import evaluate_final, final_record, final_task, weights_file
-from .io import load_cached, read_lines, write_json, write_lines
+from .common.io import load_cached, read_lines, write_json, write_lines
 from .search import RunDir, top_trials
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import torch
 
 from akd.cli import main
 from akd.data import DEBIAN_FASHION_MNIST
-from akd.logs import configure_logging
+from akd.common.logs import configure_logging
 from akd.search import Trial, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def kill_9_after_three_trials():
     trainings) are recorded; the complete records."""
     def run_and_kill(command, run, lines=3, file="trials.jsonl"):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, cwd=ROOT,  # python -m research.*
                                    env={**os.environ, "OMP_NUM_THREADS": "1"})
         trials = run / file
         deadline = time.monotonic() + RUN_TIMEOUT

@@ -10,15 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import akd.studies.arch_knowledge
-from akd.stats import kendall, spearman
-from akd.studies.arch_knowledge import choose_students, ordinal_ranks, summarize
+import research.studies.arch_knowledge
+from akd.common.stats import kendall, spearman
+from research.studies.arch_knowledge import choose_students, ordinal_ranks, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = importlib.util.spec_from_file_location("arch_knowledge_cli",
-                                              ROOT / "experiments" / "arch_knowledge.py")
-cli = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(cli)
+cli = importlib.import_module("research.arch_knowledge")
 
 
 pytestmark = pytest.mark.usefixtures("private_core_lock")
@@ -118,8 +115,8 @@ def test_resume_trains_only_what_is_missing(run, cache, tmp_path, monkeypatch):
     # killed after 7 trainings, in the middle of writing the 8th line
     (out / "results.jsonl").write_text("".join(lines[:7]) + lines[7][:20])
     calls = []
-    train_student = akd.studies.arch_knowledge.train_student
-    monkeypatch.setattr(akd.studies.arch_knowledge, "train_student",
+    train_student = research.studies.arch_knowledge.train_student
+    monkeypatch.setattr(research.studies.arch_knowledge, "train_student",
                         lambda *args: calls.append(args[0]) or train_student(*args))
     with pytest.warns(UserWarning, match="cut short"):
         assert cli.main(tiny(out, cache)) == 0

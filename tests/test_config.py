@@ -12,7 +12,7 @@ import pytest
 from akd.cli import PRESETS, akd_main, main
 from akd.config import RunConfig, SearchConfig, load_config, save_config, search_changes
 from akd.errors import ConfigError
-from akd.fields import help_of
+from akd.common.fields import help_of
 from akd.search.reward import FAILED_REWARD, mnas_reward
 from akd.config import RewardConfig
 

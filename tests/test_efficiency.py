@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from akd.errors import ConfigError
-from akd.studies.curves import best_so_far, trainings_to_reach
-from akd.studies.efficiency_bench import Options, summarize
+from research.studies.curves import best_so_far, trainings_to_reach
+from research.studies.efficiency_bench import Options, summarize
 from conftest import made_trial
 
 
@@ -41,7 +41,7 @@ def test_bad_options_are_one_line_errors(options, message):
 def test_on_the_table_a_candidate_is_its_nearest_student_and_the_search_is_cheap():
     from akd.components import build_space
     from akd.config import load_config
-    from akd.studies.table_efficiency import Options as TableOptions, TablePool, run_on_table
+    from research.studies.table_efficiency import Options as TableOptions, TablePool, run_on_table
     from akd.tables import Table
 
     config = load_config(None, ["space.name=toy", "space.preset=null"])
@@ -72,11 +72,9 @@ def test_the_benchmark_runs_end_to_end_and_reads_back_what_it_ran(tmp_path, caps
     import json
     import sys
 
-    from akd.config import PRESETS, load_config
-    from conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "experiments"))
-    import bench_efficiency
+    from akd.config import load_config
+    from research import PRESETS
+    from research import bench_efficiency
 
     argv = ["bench_efficiency.py", "--config", str(PRESETS / "efficiency" / "tiny.yaml"),
             "--strategies", "lstm_ppo,autokd-nago", "--seeds", "1", "--final-seeds", "1",

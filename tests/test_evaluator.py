@@ -59,7 +59,7 @@ def test_a_dead_worker_costs_only_its_own_task_an_attempt(backend, tmp_path, mon
             results[task[0]] = outcome
         attempts = {name: evaluator.attempts[id(task)] for name, task in tasks.items()}
     if backend == "ray":  # the evaluator leaves the Ray instance to the program's end
-        from akd.cluster import disconnect
+        from akd.common.cluster import disconnect
         disconnect()
     assert {name: o.status for name, o in results.items()} == {
         "a": "ok", "b": "ok", "poison": "failed", "c": "ok"}

@@ -20,7 +20,7 @@ from akd.distill import evaluate
 from akd.cli import export_main as main
 from akd.export import TOLERANCE, choose_student, export_run
 from akd.final.stage import run_final
-from akd.io import append_line, read_lines
+from akd.common.io import append_line, read_lines
 from akd.search import RunDir
 from conftest import damage
 from search_spaces import build_model

@@ -6,7 +6,7 @@ import pytest
 
 from akd.config import load_config
 from akd.final import summarize
-from akd.stats import mean_ci
+from akd.common.stats import mean_ci
 
 
 def run(source, mode, seed, acc):

@@ -19,13 +19,14 @@ from scipy import stats as scipy_stats
 
 from akd.config import load_config
 from akd.errors import DataError
-from akd.studies.table import build as table_build
-from akd.studies.table import ladder as ladder_build
-from akd.studies.table.ladder_analysis import (best_students, ceiling, extrapolate,
+from research import PRESETS
+from research.studies.table import build as table_build
+from research.studies.table import ladder as ladder_build
+from research.studies.table.ladder_analysis import (best_students, ceiling, extrapolate,
                                                kd_gain_by_rung, loss_sum, repeat_of_table,
                                                rungs_against_top, score_estimators,
                                                top_rung_predictor)
-from akd.studies.table.ladder_report import frontier
+from research.studies.table.ladder_report import frontier
 from akd.tables import LADDER_FIELDS, FIELDS, Table, load_ladder, save_table
 from search_spaces import get_space
 
@@ -33,17 +34,11 @@ from conftest import RUN_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = get_space("mnasnet", preset="small28")
-TINY = str(ROOT / "akd" / "presets" / "table" / "tiny.yaml")
+TINY = str(PRESETS / "table" / "tiny.yaml")
 
 
-def _load_cli(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_cli, report_cli = _load_cli("build_ladder"), _load_cli("ladder_report")
+build_cli = importlib.import_module("research.build_ladder")
+report_cli = importlib.import_module("research.ladder_report")
 
 pytestmark = pytest.mark.usefixtures("private_core_lock")
 
@@ -365,13 +360,13 @@ def test_build_resume_after_kill_9_a_shipped_copy_and_the_report(cache, tmp_path
     trainings.jsonl) continues with another seed."""
     table = _source_table(tmp_path / "table")
     out = tmp_path / "ladder"
-    command = [sys.executable, str(ROOT / "experiments" / "build_ladder.py"),
+    command = [sys.executable, "-m", "research.build_ladder",
                *tiny(out, cache, table, "--backend", "process", "--set", "evaluator.workers=2")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     before = kill_9_after_three_trials(command, out, file="trainings.jsonl")
     total = 4 * 2 * 2 * 2 + 4 * 2  # students x rungs x modes x seeds, and resnet at the top
     assert 3 <= len(before) < total
-    subprocess.run(command, check=True, timeout=RUN_TIMEOUT, env=env,
+    subprocess.run(command, check=True, timeout=RUN_TIMEOUT, env=env, cwd=ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sessions = [json.loads(line) for line in (out / "sessions.jsonl").read_text().splitlines()]
     assert len(sessions) == 2 and sessions[0]["trainings"] >= len(before) - 2

@@ -4,6 +4,7 @@ inside the package (checked in an installed wheel, run from another directory), 
 file links to a path that is not there."""
 
 import ast
+import importlib
 import os
 import re
 import subprocess
@@ -19,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lower rooms first; a module may import its own room and lower ones, never a higher one.
 LAYERS = [
     ["akd.errors"],
-    ["akd.io", "akd.stats", "akd.formatting", "akd.fields", "akd.logs", "akd.cores", "akd.cluster",
-     "akd.arms"],
+    ["akd.common", "akd.arms"],
     ["akd.data"],
     ["akd.tables"],
     ["akd.distill"],
@@ -32,7 +32,7 @@ LAYERS = [
     ["akd.search"],
     ["akd.final"],
     ["akd.reporting"],
-    ["akd.studies", "akd.export"],
+    ["research.studies", "akd.export"],
     ["akd.cli"],
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
@@ -111,6 +111,54 @@ def test_controllers_and_search_spaces_never_import_akd():
                            imports_of(name, path, set(modules("akd")) | {"akd"})), name
 
 
+def akd_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Every import of akd in a file: (the module named, the names taken from it)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+                node.module == "akd" or node.module.startswith("akd.")):
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names
+                      if alias.name == "akd" or alias.name.startswith("akd.")]
+    return found
+
+
+def public_names(module: str) -> set[str]:
+    """What ``module`` offers as public API: its ``__all__`` (a package of akd, or akd itself),
+    else its names without a leading underscore (a top-level module such as akd.config)."""
+    loaded = importlib.import_module(module)
+    return set(getattr(loaded, "__all__", None) or
+               (name for name in vars(loaded) if not name.startswith("_")))
+
+
+def test_the_research_uses_akds_public_api_only():
+    """research/ (not installed) stands on what akd exports, as any user's code would: akd, its
+    packages' ``__all__``, the public names of its top-level modules; never a module inside a
+    package of akd (a private layout the tool may change)."""
+    wrong = []
+    for path in sorted((ROOT / "research").rglob("*.py")):
+        for module, names in akd_imports(path):
+            where = f"{path.relative_to(ROOT)}: {module}"
+            if module.count(".") > 1:
+                wrong.append(f"{where} is inside a package of akd")
+                continue
+            if (ROOT / module.replace(".", "/")).is_dir() and module != "akd" and \
+                    not hasattr(importlib.import_module(module), "__all__"):
+                wrong.append(f"{where} has no __all__")
+                continue
+            private = sorted(set(names) - public_names(module) - {"*"})
+            if private:
+                wrong.append(f"{where} does not export {', '.join(private)}")
+    assert not wrong, "research imports akd's internals: " + "; ".join(wrong)
+
+
+def test_akd_never_imports_the_research():
+    for name, path in modules("akd").items():
+        assert not any(target == "research" or target.startswith("research.") for target in
+                       imports_of(name, path, set(modules("research")) | {"research"})), name
+
+
 def loaded_with(module: str, graph: nx.DiGraph) -> set[str]:
     """What importing ``module`` loads: its imports, and the packages above each (whose
     ``__init__`` runs first), transitively."""
@@ -137,17 +185,20 @@ def test_the_report_never_loads_the_search_loop_or_an_evaluator():
 
 @pytest.mark.slow
 def test_an_installed_wheel_ships_the_presets_and_runs_from_anywhere(tmp_path):
-    """pip install . (not editable): the wheel holds the presets, and the installed command
-    finds them from a directory that is not the checkout."""
+    """pip install . (not editable): the wheel holds the tool's presets and tables and none of the
+    research, and the installed command finds them from a directory that is not the checkout."""
     wheels, target = tmp_path / "wheels", tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
     [wheel] = wheels.glob("akd-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"akd/presets/quick.yaml", "akd/presets/demo.yaml",
-            "akd/presets/arch_knowledge/default.yaml", "akd/presets/table/default.yaml",
             "akd/tables/shipped/fashion_mnist-small28/table.jsonl.gz",
-            "akd/tables/shipped/fashion_mnist-small28/config.yaml"} <= set(names)
+            "akd/tables/shipped/fashion_mnist-small28/config.yaml",
+            "akd/tables/shipped/fashion_mnist-small28-ladder/ladder.jsonl.gz"} <= set(names)
+    # the tool only: the research that produced the documents stays in the checkout
+    research = [n for n in names if n.startswith(("research/", "experiments/", "akd/studies"))]
+    assert not research, f"the wheel holds the research: {research[:5]}"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"

@@ -10,7 +10,7 @@ import torch
 from akd.predict import (KDPredictor, NeuralPredictor, TreePredictor, student_probe, synflow,
                          teacher_embedding)
 from akd.predict.models import pairwise_ranking_loss
-from akd.stats import spearman
+from akd.common.stats import spearman
 from search_spaces import build_model, get_space
 
 SPACE = get_space("mnasnet", preset="small28")

@@ -11,17 +11,18 @@ import sys
 import numpy as np
 import pytest
 
-from akd.config import PRESETS, config_path, load_config
+from akd.config import config_path, load_config
 from akd.errors import ConfigError
-from akd.predict.screening import RUN_MODE, Screener
+from akd.search.screener import RUN_MODE, Screener
 from akd.search import Trial, TrialStatus, mnas_reward, recorded_target
 from akd.search.screening import find_table
-from akd.stats import spearman
-from akd.studies.predictor_bench import mean_ceiling
-from akd.studies.curves import best_so_far, trainings_to_reach
-from akd.studies.screening_bench import Options, summarize
+from akd.common.stats import spearman
+from research import PRESETS
+from research.studies.predictor_bench import mean_ceiling
+from research.studies.curves import best_so_far, trainings_to_reach
+from research.studies.screening_bench import Options, summarize
 from akd.tables import SHIPPED
-from conftest import ROOT, RUN_TIMEOUT, made_trial, needs_fashion_mnist
+from conftest import RUN_TIMEOUT, made_trial, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records
 
 SCREENING = ("final.enabled=false", "search.screening.factor=3", "search.arms=[akd]")
@@ -186,10 +187,7 @@ def test_the_benchmark_counts_the_trainings_a_screened_search_needs():
 
 @pytest.mark.slow
 def test_the_screening_benchmark_runs_resumes_and_reads_back(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        "bench_screening", ROOT / "experiments" / "bench_screening.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = importlib.import_module("research.bench_screening")
     out = tmp_path / "bench"
     monkeypatch.setattr(sys, "argv", [
         "bench_screening.py", "--config", str(PRESETS / "screening" / "tiny.yaml"),

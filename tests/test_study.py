@@ -11,21 +11,20 @@ import time
 
 import pytest
 
-from akd.config import PRESETS
 from akd.errors import ConfigError
-from akd.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
+from research import PRESETS
+from research.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
                                host, random_pairs, summarize)
-from akd.studies.study_report import FIGURES, budget_section, markdown, search_convergence
+from research.studies.study_report import FIGURES, budget_section, markdown, search_convergence
 
 from conftest import ROOT, RUN_TIMEOUT
 
 TINY = PRESETS / "study" / "tiny.yaml"
 KEPT = ROOT / "docs" / "study"
-sys.path.insert(0, str(ROOT / "experiments"))
 
 
 def tiny_command(out, cache, *extra):
-    return [sys.executable, str(ROOT / "experiments" / "run_study.py"), "--config", str(TINY),
+    return [sys.executable, "-m", "research.run_study", "--config", str(TINY),
             "--out", str(out), "--set", f"cache_dir={cache}", "--set", "progress=false",
             *extra]
 
@@ -47,7 +46,8 @@ def tiny_study(tmp_path_factory, module_cache):
     root = tmp_path_factory.mktemp("study")
     out, kept = root / "study", root / "kept"
     command = tiny_command(out, module_cache, "--keep", str(kept))
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=ROOT)
     marker = out / "searches" / "vgg-seed1" / "trials.jsonl"  # the second of four searches
     try:
         deadline = time.monotonic() + RUN_TIMEOUT
@@ -58,7 +58,8 @@ def tiny_study(tmp_path_factory, module_cache):
         process.kill()
         process.wait(timeout=60)
     before = marker.read_text().splitlines()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                            cwd=ROOT)
     assert result.returncode == 0, result.stderr
     return out, kept, result, before
 
@@ -98,7 +99,7 @@ def test_the_documents_numbers_follow_from_the_kept_files(tiny_study):
     recomputed = summarize(results)
     assert recomputed == json.loads(json.dumps(summarize(out)))  # the kept files suffice
     assert markdown(recomputed, kept_command(results)) == (kept / "study.md").read_text()
-    assert kept_command(results).startswith("python experiments/run_study.py --config")
+    assert kept_command(results).startswith("python -m research.run_study --config")
 
 
 def test_keeping_again_replaces_the_earlier_copy_whole(tiny_study, tmp_path):
@@ -106,12 +107,12 @@ def test_keeping_again_replaces_the_earlier_copy_whole(tiny_study, tmp_path):
     dest = tmp_path / "kept"
     shutil.copytree(kept, dest)
     (dest / "results" / "stale.txt").write_text("from an earlier study")
-    results = keep(out, dest, "python experiments/run_study.py --again")
+    results = keep(out, dest, "python -m research.run_study --again")
     assert not (results / "stale.txt").exists() and kept_command(results).endswith("--again")
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
     assert summarize(results) == summarize(kept / "results")
     (dest / "results").rename(dest / "results.old")  # as a keep killed between its renames
-    keep(out, dest, "python experiments/run_study.py --again")
+    keep(out, dest, "python -m research.run_study --again")
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith("results")) == ["results"]
 
 
@@ -119,11 +120,11 @@ def test_a_rerun_reads_every_part_back_and_trains_nothing(tiny_study, module_cac
     out, _, _, _ = tiny_study
     before = every_line(out)
     result = subprocess.run(tiny_command(out, module_cache), capture_output=True, text=True,
-                            timeout=RUN_TIMEOUT)
+                            timeout=RUN_TIMEOUT, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert every_line(out) == before
-    import run_study
-    assert run_study.main(tiny_command(out, module_cache, "--set", "study.final_seeds=3")[2:]) == 2
+    from research import run_study
+    assert run_study.main(tiny_command(out, module_cache, "--set", "study.final_seeds=3")[3:]) == 2
     assert "holds a study with other settings (study.final_seeds: 2)" in capsys.readouterr().err
     assert every_line(out) == before
 
@@ -221,7 +222,7 @@ def test_bad_study_settings_are_one_line_errors(override, message):
 
 
 def test_refusals_leave_out_as_it_was(tmp_path, module_cache, capsys):
-    import run_study
+    from research import run_study
 
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -19,13 +19,13 @@ from akd import load_table
 from akd.components import build_space
 from akd.config import load_config
 from akd.errors import DataError, RunError
-from akd.studies.predictor_bench import run_benchmark
-from akd.studies.saved import read_saved
-from akd.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
+from research.studies.predictor_bench import run_benchmark
+from research.studies.saved import read_saved
+from research.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
                                         disattenuate, gain_by_decision, kd_gains, noise_ceiling,
                                         reliability, top_overlap)
-from akd.studies.table.build import Options
-from akd.studies.table.pool import spread_by_cost
+from research.studies.table.build import Options
+from research.studies.table.pool import spread_by_cost
 from akd.tables import FIELDS, Table, save_table
 from search_spaces import get_space
 
@@ -34,14 +34,8 @@ from conftest import RUN_TIMEOUT
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_cli(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_cli, report_cli = _load_cli("build_table"), _load_cli("table_report")
+build_cli = importlib.import_module("research.build_table")
+report_cli = importlib.import_module("research.table_report")
 TINY = str(build_cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
 SPACE = get_space("mnasnet", preset="small28")
 
@@ -248,12 +242,12 @@ def test_build_resume_after_kill_9_and_report(cache, tmp_path, kill_9_after_thre
     """The whole path on synthetic data, on the process pool: a build killed with -9 after a few
     trainings, resumed (training only what is missing), then the report with its plots."""
     out = tmp_path / "table"
-    command = [sys.executable, str(ROOT / "experiments" / "build_table.py"),
+    command = [sys.executable, "-m", "research.build_table",
                *tiny(out, cache, "--backend", "process", "--set", "evaluator.workers=2")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     before = kill_9_after_three_trials(command, out, file="trainings.jsonl")
     assert 3 <= len(before) < 12
-    subprocess.run(command, check=True, timeout=RUN_TIMEOUT, env=env,
+    subprocess.run(command, check=True, timeout=RUN_TIMEOUT, env=env, cwd=ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sessions = [json.loads(line) for line in (out / "sessions.jsonl").read_text().splitlines()]
     assert sessions[-1]["trainings"] == 12 - len(before) and sessions[-1]["complete"]

@@ -238,6 +238,6 @@ def test_the_shipped_teachers_are_what_their_records_say(name, floor, tmp_path):
     assert teacher.description.startswith(f"shipped {PRETRAINED}")
     record = json.loads(Path(teacher.description.split(" ", 1)[1]).with_suffix(".json")
                         .read_text())
-    assert record["command"].startswith("python experiments/train_teacher.py")
+    assert record["command"].startswith("python -m research.train_teacher")
     assert teacher.test_accuracy == record["test_accuracy"] >= floor
     assert evaluate(teacher.model, data.test) == pytest.approx(teacher.test_accuracy, abs=1e-6)

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import write_atomic
+from ..common.io import write_atomic
 from .sources import DataConfig, Decoded, default_folder, register_dataset
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import load_cached, save_cached
+from ..common.io import load_cached, save_cached
 from .sources import DataConfig, DatasetSource, Decoded
 
 PREPARED_FORMAT = 1  # raise when what the loaders return changes: old prepared copies go unused

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DataError
-from ..fields import option
+from ..common.fields import option
 
 # (train images, train labels), (test images, test labels), number of classes
 Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]

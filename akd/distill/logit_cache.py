@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import Split, apply_augment
-from ..io import load_cached, save_cached
+from ..common.io import load_cached, save_cached
 from .teachers import Teacher
 from .trainer import TeacherSignal, TrainConfig, epoch_augment, resolve_device
 

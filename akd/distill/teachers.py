@@ -27,8 +27,8 @@ from torch import nn
 
 from ..data import Dataset
 from ..errors import TeacherError
-from ..fields import option
-from ..io import load_cached, save_cached
+from ..common.fields import option
+from ..common.io import load_cached, save_cached
 from .trainer import TrainConfig, evaluate, resolve_device, train
 from .zoo import TEACHERS
 

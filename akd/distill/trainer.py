@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from ..data import AugmentParams, Split, apply_augment, augment_params
-from ..fields import option
+from ..common.fields import option
 from .loss import kd_loss
 
 

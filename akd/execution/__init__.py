@@ -4,7 +4,7 @@ workspace a worker holds, and training one student for any stage."""
 from __future__ import annotations
 
 from ..config import RunConfig
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .base import MAX_RETRIES, Evaluator, SlotEvaluator, Work, WorkerDied
 from .process import ProcessEvaluator
 from .serial import SerialEvaluator

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import RunConfig
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .training import Outcome
 
 MAX_RETRIES = 2  # resubmissions of a candidate whose worker died, before it counts as failed

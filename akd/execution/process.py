@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..cores import CoreLock, pin_to_cores
+from ..common.cores import CoreLock, pin_to_cores
 from .base import SlotEvaluator, Work, WorkerDied
 from .training import Outcome
 from .workspace import workspace

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from ..cluster import connect, import_ray
+from ..common.cluster import connect, import_ray
 from ..components import check_ray_fits
 from ..config import RunConfig
-from ..cores import CoreLock, pin_to_cores
+from ..common.cores import CoreLock, pin_to_cores
 from .base import SlotEvaluator, Work, WorkerDied
 from .training import Outcome, describe_error
 from .workspace import workspace

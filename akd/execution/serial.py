@@ -7,7 +7,7 @@ import collections
 from typing import Any
 
 from ..config import RunConfig
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .base import Evaluator, Work
 from .training import Outcome
 

@@ -18,10 +18,10 @@ import torch
 
 from search_spaces import build_model, count_cost, parse_arch
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from ..data import Dataset, Split
 from ..distill import CachedTeacher, TrainConfig, evaluate, train
-from ..io import save_atomic
+from ..common.io import save_atomic
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,16 @@
 (:mod:`akd.final.stage`), and the statistics of what it found (:mod:`akd.final.statistics`).
 
 Only the statistics are imported here, so that the report can use them without loading an
-evaluator.
+evaluator; the stage's names load on first use.
 """
 
+from ..common.lazy import lazy_exports
 from .statistics import (MODES, final_table, gain_metric, run_key, searched_student,
                          statistics_of, student_macs, summarize, table_2x2)
 
-__all__ = ["MODES", "final_table", "gain_metric", "run_key", "searched_student", "statistics_of",
-           "student_macs", "summarize", "table_2x2"]
+__getattr__ = lazy_exports(__name__, {".stage": ("FinalTask", "final_task", "run_final",
+                                                 "train_final", "train_missing")})
+
+__all__ = ["FinalTask", "MODES", "final_table", "final_task", "gain_metric", "run_final",
+           "run_key", "searched_student", "statistics_of", "student_macs", "summarize",
+           "table_2x2", "train_final", "train_missing"]

@@ -27,12 +27,12 @@ from search_spaces import count_cost
 
 from ..components import build_space, preflight, run_latency
 from ..config import RunConfig
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from ..errors import RunError
 from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
-from ..io import append_line, read_lines, write_json
+from ..common.io import append_line, read_lines, write_json
 from ..search import RunDir, Trial, top_trials
-from ..stats import mean
+from ..common.stats import mean
 from .statistics import MODES, final_table, run_key, searched_student, summarize
 
 log = logging.getLogger(__name__)

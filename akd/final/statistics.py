@@ -10,9 +10,9 @@ import dataclasses
 
 from ..arms import searched_with
 from ..config import RunConfig
-from ..formatting import fraction
+from ..common.formatting import fraction
 from ..search.trial import Trial
-from ..stats import mean, mean_ci
+from ..common.stats import mean, mean_ci
 
 MODES = ("cls", "kd")  # labels only, and distilled from the teacher
 

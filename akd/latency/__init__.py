@@ -1,7 +1,7 @@
 """Latency: measuring a model (batch 1, fixed threads, median), the on-disk cache, the per-layer
 lookup table, and where a run's latencies come from (:mod:`akd.latency.source`)."""
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .cache import LatencyCache, LatencyJob, latency_of
 from .measure import (LatencyConfig, LatencyStats, Reference, device_name, measure_latency,
                       measure_with)

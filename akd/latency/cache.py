@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from search_spaces import Architecture, build_model, parse_arch
 
-from ..cores import CoreLock
-from ..io import append_line
+from ..common.cores import CoreLock
+from ..common.io import append_line
 from .measure import LatencyConfig, LatencyStats, Reference, device_name, measure_with
 from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, REFERENCES, calibrate,
                         calibrate_rung, reference_model, reference_names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .cache import LatencyCache, latency_of
 from .settings import LatencySettings
 from .table import LatencyTable

@@ -9,7 +9,7 @@ to ``retries`` times, and the tightest attempt is kept; the result says whether 
 
 A shared virtual machine's speed also drifts between windows of tens of milliseconds, which no
 per-window median removes: the same student measured minutes apart varied by 20% on the Intel
-development host (experiments/bench_latency.py, docs/results.md#latency). With
+development host (research/bench_latency.py, docs/results.md#latency). With
 ``method="interleaved"`` the candidate is timed in short blocks that alternate with a fixed
 reference model (candidate-reference, then reference-candidate, so a steady drift cancels too);
 each pair of blocks gives the ratio of their medians, taken while the host ran at one speed, and

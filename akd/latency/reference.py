@@ -41,7 +41,7 @@ def reference_model(config: LatencyConfig, arch: str = REFERENCE_ARCH) -> nn.Mod
 def calibrate(config: LatencyConfig) -> LatencyStats:
     """The main reference's own latency under ``config``: the fastest of CALIBRATION_ROUNDS
     direct measurements, so that a slow window does not set the scale (one did, doubling it, in
-    experiments/bench_latency.py on a shared host)."""
+    research/bench_latency.py on a shared host)."""
     direct = dataclasses.replace(config, method="direct")
     model = reference_model(config)
     rounds = [measure_with(model, direct) for _ in range(CALIBRATION_ROUNDS)]

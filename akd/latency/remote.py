@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ..cluster import connect, import_ray
-from ..cores import CoreLock
+from ..common.cluster import connect, import_ray
+from ..common.cores import CoreLock
 from .local import local_latency
 from .settings import LatencySettings
 

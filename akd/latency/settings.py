@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fields import option
+from ..common.fields import option
 from .measure import METHODS, LatencyConfig, check_counts
 
 

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .local import local_latency
 from .settings import LatencySettings
 

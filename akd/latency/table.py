@@ -15,7 +15,7 @@ cache has a path), so it is measured once per device. Lazy filling needs nothing
 space and covers any architecture (the published MnasNets too); ``fill(archs)`` measures what a
 batch of candidates needs in one go, with a progress bar. The sum leaves out the per-call overhead
 of the network around its layers, so predictions rank candidates well and sit within some percent
-of a measurement; ``experiments/bench_latency.py`` prints both the rank correlation and the ratio.
+of a measurement; ``research/bench_latency.py`` prints both the rank correlation and the ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from torch import nn
 from search_spaces import Architecture
 from search_spaces.builder import Layer
 
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from .cache import LatencyCache, LatencyJob
 from .measure import LatencyConfig
 

@@ -20,9 +20,9 @@ from ..components import build_controller, build_space
 from ..config import RunConfig, load_config
 from ..errors import AkdError
 from ..final import searched_student, statistics_of, summarize
-from ..io import read_lines
+from ..common.io import read_lines
 from ..search import RunDir, Trial, top_trials
-from ..stats import mean, total_variation
+from ..common.stats import mean, total_variation
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
 
 

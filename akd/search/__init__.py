@@ -2,13 +2,18 @@
 reward, the trial record, the run directory and TensorBoard.
 
 Only light modules are imported here, so that readers of run directories (the report) can use
-the trial record and the run directory without loading the loop or an evaluator.
+the trial record and the run directory without loading the loop or an evaluator; the loop's
+:class:`Search` and :func:`run_search` load on first use.
 """
 
+from ..common.lazy import lazy_exports
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .target import TARGET_FILE, recorded_target
 from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, top_trials, trials_table
 
-__all__ = ["FAILED_REWARD", "RunDir", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
-           "TrialStatus", "mnas_reward", "recorded_target", "top_trials", "trials_table"]
+__getattr__ = lazy_exports(__name__, {".loop": ("Search", "run_search")})
+
+__all__ = ["FAILED_REWARD", "RunDir", "Search", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
+           "TrialStatus", "mnas_reward", "recorded_target", "run_search", "top_trials",
+           "trials_table"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import RunConfig
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from ..execution import Outcome, train_student, workspace
 from .trial import Task
 

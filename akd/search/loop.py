@@ -39,11 +39,11 @@ from search_spaces import SearchSpace
 
 from ..components import build_controller, preflight, run_latency
 from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
-from ..cores import CoreLock
+from ..common.cores import CoreLock
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
-from ..io import write_json
-from ..predict.screening import Screener
+from ..common.io import write_json
+from .screener import Screener
 from .board import ArmBoard
 from .candidate import evaluate_candidate
 from .failures import FailureWatch

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .. import io
+from ..common import io
 from ..errors import CheckpointError, DataError
 from .trial import Trial
 

@@ -1,7 +1,7 @@
 """Screening a step's candidates with a KD-accuracy predictor (``search.screening``).
 
 With ``factor`` F an arm's controller is asked F times the step's batch; the predictor
-(:class:`akd.predict.screening.Screener`) predicts every candidate's accuracy, the reward follows
+(:class:`akd.search.screener.Screener`) predicts every candidate's accuracy, the reward follows
 from it and the candidate's measured latency, and only the batch with the highest predicted
 reward is trained. The others are told their predicted reward and recorded with status
 ``predicted``; they never count as trainings, so ``search.trials`` stays the number of trainings.
@@ -33,7 +33,7 @@ from ..errors import AkdError, ConfigError
 from ..execution import Workspace
 from ..predict import LABELS, teacher_embedding
 from ..predict.probes import EMBEDDING_IMAGES
-from ..predict.screening import RUN_MODE, Screener
+from .screener import RUN_MODE, Screener
 from ..tables import SHIPPED, load_table, table_path
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import numpy as np
 from search_spaces import SearchSpace
 
 from ..config import RewardConfig, RunConfig
-from ..io import write_json
+from ..common.io import write_json
 
 TARGET_FILE = "reward_target.json"
 

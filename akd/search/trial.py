@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..formatting import fraction, number
+from ..common.formatting import fraction, number
 
 
 @dataclass(frozen=True)

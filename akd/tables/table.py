@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import json_safe, write_atomic
+from ..common.io import json_safe, write_atomic
 
 LABELS = "cls"  # the mode of a label-only training; any other mode names its teacher
 SHIPPED = Path(__file__).resolve().parent / "shipped"  # the tables that ship with akd, by name

@@ -1,2 +1,0 @@
-"""Experiments built on the engine: the architecture-knowledge experiment
-(:mod:`akd.studies.arch_knowledge`)."""

@@ -1,0 +1,274 @@
+"""Building the benchmark table: every pool student trained with labels only and with KD from
+each teacher, over seeds, at one fixed proxy budget, on the project's evaluators.
+
+The output directory holds ``table.json`` (the settings, the pool and each student's measured
+latency), ``trainings.jsonl`` (one record per finished training, appended and fsynced as it
+finishes, so ``kill -9`` loses at most the trainings in flight), ``sessions.jsonl`` (each
+session's wall time and trainings, for the trainings-per-minute figure) and, when a session
+ends, ``table.jsonl.gz``: the records in table order, what :func:`load_table` reads. Rerunning
+the same command trains only what is missing; teachers and seeds may be added to a table later,
+while what decides its students and their accuracies (data, space, budget, seed, pool size)
+must stay the same. A copy of a shipped table's directory (its ``table.json``, ``config.yaml``
+and ``table.jsonl.gz``) continues the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from akd.common import CoreLock, append_line, read_lines, write_json, write_lines
+from akd.components import build_space, preflight, run_latency
+from akd.config import RunConfig, cache_dir, save_config
+from akd.data import Dataset, Split, load_dataset
+from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
+from akd.errors import ConfigError, RunError
+from akd.execution import Outcome, make_evaluator, train_student, workspace
+from akd.latency import device_name
+from akd.tables import LABELS, load_table, save_table
+
+from ..saved import deciding_settings, read_saved
+from .pool import draw_pool
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "table.json"
+TRAININGS_FILE = "trainings.jsonl"
+TABLE_FILE = "table.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class Options:
+    archs: int = 300  # students in the pool
+    teachers: tuple[str, ...] = ("vgg", "resnet")  # zoo teachers, each with every seed
+    seeds: int = 2  # trainings per student and mode: seeds 0..seeds-1
+    extra_teachers: tuple[str, ...] = ()  # more zoo teachers, seed 0 only, trained last
+    eval_images: int = 2000  # validation and test images each training is scored on
+    draw_factor: int = 4  # the pool is chosen from draw_factor * archs seeded samples
+    pool_from: str | None = None  # another table's directory: its first `archs` students (and
+    # their latencies) instead of a new pool, to train the same students at another budget
+
+    def __post_init__(self) -> None:
+        for flag, names in (("--teachers", self.teachers), ("--extra-teachers",
+                                                            self.extra_teachers)):
+            unknown = [name for name in names if name not in TEACHERS]
+            if unknown:
+                raise ConfigError(f"unknown teacher {unknown[0]!r} in {flag}; allowed: "
+                                  f"{', '.join(TEACHERS)}")
+        every = (*self.teachers, *self.extra_teachers)
+        if len(set(every)) != len(every):
+            raise ConfigError(f"--teachers and --extra-teachers name a teacher twice "
+                              f"({','.join(every)}); name each once")
+        for flag, value, least in (("--archs", self.archs, 2), ("--seeds", self.seeds, 1),
+                                   ("--eval-images", self.eval_images, 1),
+                                   ("--draw-factor", self.draw_factor, 1)):
+            if not isinstance(value, int) or value < least:
+                raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")
+
+    def tasks(self, archs: Sequence[str]) -> list[Training]:
+        """Every training of the table, student by student (all main modes and seeds of the
+        first student, then the next...), then the extra teachers' seed-0 trainings."""
+        main = [Training(arch, mode, seed, self.eval_images) for arch in archs
+                for mode in (LABELS, *self.teachers) for seed in range(self.seeds)]
+        extra = [Training(arch, mode, 0, self.eval_images) for arch in archs
+                 for mode in self.extra_teachers]
+        return main + extra
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training of the table: the evaluator's task."""
+
+    arch: str
+    mode: str  # "cls" or a teacher's name
+    seed: int
+    eval_images: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.arch, self.mode, self.seed
+
+
+def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
+    """Build (or finish) the table in ``out``; the path of its ``table.jsonl.gz``."""
+    start = time.perf_counter()
+    out = Path(out)
+    check_out(out)
+    if not config.proxy.alpha > 0:
+        raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
+                          "the teacher; use an alpha in (0, 1]")
+    preflight(config)
+    dataset = load_dataset(config.data, cache_dir(config))
+    for name, split in (("validation", dataset.val), ("test", dataset.test)):
+        if options.eval_images > len(split):
+            raise ConfigError(f"--eval-images {options.eval_images} is more than the "
+                              f"{len(split)} {name} images of {dataset.name}")
+    teacher_acc = {mode: _teacher_signal(config, dataset, mode)[1]
+                   for mode in (*options.teachers, *options.extra_teachers)}
+    lock = CoreLock()
+    pool = _pool(config, options, dataset, out, lock)
+    save_config(config, out / "config.yaml")
+    if not (out / TRAININGS_FILE).exists() and (out / TABLE_FILE).exists():
+        # a copy of a shipped table (no trainings.jsonl): continue from its records
+        write_lines(out / TRAININGS_FILE, load_table(out / TABLE_FILE).records)
+    done = {(r["arch"], r["mode"], r["seed"]) for r in read_lines(out / TRAININGS_FILE)}
+    todo = [task for task in options.tasks([s["arch"] for s in pool]) if task.key not in done]
+    total = len(options.tasks([s["arch"] for s in pool]))
+    students = {s["arch"]: s for s in pool}
+    host = device_name(resolve_device(config.proxy.device))
+    budget = training_budget(config, dataset, options)
+    finished = 0
+    bar = tqdm(total=total, initial=total - len(todo), desc="trainings", unit="run",
+               disable=not config.progress, smoothing=0.05)
+    try:
+        if todo:
+            with make_evaluator(config, train_table_entry, lock) as evaluator:
+                for task in todo:
+                    evaluator.submit(task)
+                while evaluator.in_flight:
+                    task, outcome = evaluator.next_finished()
+                    append_line(out / TRAININGS_FILE, table_record(
+                        task, outcome, students[task.arch], budget,
+                        teacher_acc.get(task.mode), host))
+                    finished += 1
+                    bar.update()
+                    if outcome.status == "ok":
+                        bar.set_postfix(mode=task.mode, val_acc=f"{outcome.accuracy:.3f}")
+    finally:
+        bar.close()
+        seconds = time.perf_counter() - start
+        append_line(out / "sessions.jsonl", {"seconds": seconds, "trainings": finished,
+                                             "backend": config.evaluator.backend,
+                                             "workers": config.evaluator.workers, "host": host,
+                                             "complete": finished == len(todo)})
+        records = read_lines(out / TRAININGS_FILE)
+        save_table(records, out / TABLE_FILE, order=[s["arch"] for s in pool])
+    log.info(f"{len(records)} of {total} trainings in {out / TABLE_FILE}; this session "
+             f"trained {finished} in {seconds:.0f} s")
+    return out / TABLE_FILE
+
+
+def check_out(out: Path, settings_file: str = SETTINGS_FILE,
+              what: str = "a benchmark table") -> None:
+    """Refuse an ``out`` that is a file, or a non-empty directory that is not ``what``'s (it has
+    no ``settings_file``)."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {str(out)!r} is a file; name a directory for {what}")
+    if out.is_dir() and any(out.iterdir()) and not (out / settings_file).exists():
+        raise RunError(f"--out {str(out)!r} holds other files and no {settings_file}: it is not "
+                       f"{what}; name an empty or new directory")
+
+
+def training_budget(config: RunConfig, dataset: Dataset, options: Options) -> dict:
+    """What every training of the table shares: its record's ``budget`` (KD's alpha and
+    temperature apply to the teachers' modes; labels only uses alpha 0)."""
+    proxy = config.proxy
+    return {"dataset": dataset.name, "train_images": len(dataset.proxy), "epochs": proxy.epochs,
+            "batch_size": proxy.batch_size, "lr": proxy.lr, "weight_decay": proxy.weight_decay,
+            "schedule": proxy.schedule, "augment_padding": proxy.augment_padding,
+            "kd_alpha": proxy.alpha, "kd_temperature": proxy.temperature,
+            "eval_images": options.eval_images}
+
+
+def table_record(task: Training, outcome: Outcome, student: dict, budget: dict,
+                 teacher_acc: float | None, host: str) -> dict:
+    return {"arch": task.arch, "decisions": student["decisions"], "mode": task.mode,
+            "seed": task.seed, "status": outcome.status, "val_acc": outcome.accuracy,
+            "test_acc": outcome.test_accuracy, "latency_ms": student["latency_ms"],
+            "params": student["params"], "macs": student["macs"], "seconds": outcome.seconds,
+            "budget": budget, "teacher_test_acc": teacher_acc, "host": host,
+            "error": outcome.error}
+
+
+# --- what a worker needs: the dataset, the scored images and each teacher's logits ----------
+
+_SIGNALS: dict[tuple[str, str], tuple[CachedTeacher, float]] = {}  # per process
+
+
+def _teacher_signal(config: RunConfig, dataset: Dataset, mode: str) -> tuple[CachedTeacher, float]:
+    """Zoo teacher ``mode`` (trained with ``config.teacher``'s recipe, or from the cache) and its
+    logits of the proxy split, loaded once per process; and its test accuracy. The driver calls
+    it first, so that workers only read caches."""
+    key = (str(cache_dir(config)), mode)
+    if key not in _SIGNALS:
+        cache = cache_dir(config)
+        teacher = load_teacher(dataclasses.replace(config.teacher, name=mode), dataset, cache,
+                               progress=config.progress)
+        signal = CachedTeacher(teacher, dataset.proxy, config.proxy, cache,
+                               progress=config.progress)
+        signal.fill(config.proxy.epochs)
+        log.info(f"teacher {mode}: test accuracy {teacher.test_accuracy:.4f} "
+                 f"({teacher.description})")
+        _SIGNALS[key] = signal, teacher.test_accuracy
+    return _SIGNALS[key]
+
+
+def _scored(split: Split, images: int) -> Split:
+    return split.subset(torch.arange(images))  # validation is in seeded random order already
+
+
+def train_table_entry(task: Training, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
+    """Train ``task``'s student on the proxy split, labels only or with its teacher, and score it
+    on the first ``eval_images`` validation and test images: the evaluator's work."""
+    def setting() -> tuple:
+        dataset = workspace(config).dataset
+        signal = None if task.mode == LABELS else _teacher_signal(config, dataset, task.mode)[0]
+        training = dataclasses.replace(config.proxy, seed=task.seed,
+                                       alpha=config.proxy.alpha if signal else 0.0)
+        return (dataset, task.seed, dataset.proxy, _scored(dataset.val, task.eval_images),
+                training, signal)
+
+    return train_student(task.arch, setting, lock, test_split=lambda: _scored(
+        workspace(config).dataset.test, task.eval_images))
+
+
+# --- the pool ---------------------------------------------------------------------------------
+
+def _settings(config: RunConfig, options: Options) -> dict:
+    """What decides the students and their accuracies (teachers and seeds only add trainings)."""
+    return {**deciding_settings(config), "archs": options.archs,
+            "draw_factor": options.draw_factor, "eval_images": options.eval_images,
+            "pool_from": str(Path(options.pool_from).resolve()) if options.pool_from else None}
+
+
+def _pool(config: RunConfig, options: Options, dataset: Dataset, out: Path,
+          lock: CoreLock) -> list[dict]:
+    """The table's students with their latency: drawn and measured now, or read back."""
+    path = out / SETTINGS_FILE
+    settings = _settings(config, options)
+    saved = read_saved(path, settings, "a table")
+    if saved is not None:
+        return saved["pool"]
+    if options.pool_from:
+        pool = _borrowed_pool(Path(options.pool_from), options.archs)
+    else:
+        pool = draw_pool(build_space(config), options.archs, options.draw_factor * options.archs,
+                         config.search.seed, dataset.input_size, dataset.num_classes,
+                         progress=config.progress)
+        with run_latency(config, dataset.input_size, dataset.num_classes, lock) as latency:
+            for student in tqdm(pool, desc="latency", unit="arch", disable=not config.progress):
+                student["latency_ms"] = latency(student["arch"])
+    write_json(path, {"settings": settings, "latency_device": device_name(config.latency.device),
+                      "pool": pool})
+    return pool
+
+
+def _borrowed_pool(source: Path, archs: int) -> list[dict]:
+    """The first ``archs`` students of the table in ``source`` (their order is random already)."""
+    path = source / SETTINGS_FILE
+    if not path.is_file():
+        raise RunError(f"--pool-from {str(source)!r} has no {SETTINGS_FILE}: it is not a "
+                       "benchmark table's directory")
+    pool = json.loads(path.read_text())["pool"]
+    if archs > len(pool):
+        raise ConfigError(f"--archs {archs} is more than the {len(pool)} students of "
+                          f"--pool-from {str(source)!r}")
+    return pool[:archs]

@@ -1,0 +1,360 @@
+"""Building the ladder table: a stratified subset of a benchmark table's students trained at a
+ladder of budgets (the table's own up to a long distillation), with labels only and with KD, over
+seeds, each training keeping its learning curve.
+
+The output directory holds ``ladder.json`` (the settings, the rungs and the chosen students with
+why each was chosen), ``trainings.jsonl`` (one record per finished training, appended and
+fsynced as it finishes), ``sessions.jsonl`` (each session's wall time, host and trainings,
+rewritten as each training finishes so that ``kill -9`` loses at most the trainings in flight)
+and ``ladder.jsonl.gz`` (the records in ladder order, what :func:`akd.tables.load_ladder` reads;
+also rewritten as each training finishes). Rerunning the same command trains only what is
+missing; a copy of a shipped ladder's directory continues the same way. Teachers and seeds may be
+added later; what decides the students and their accuracies may not change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from akd.common import CoreLock, append_line, read_lines, write_json, write_lines
+from akd.config import RunConfig, cache_dir, save_config
+from akd.data import Dataset, Split
+from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
+from akd.errors import ConfigError
+from akd.execution import Outcome, make_evaluator, train_student, workspace
+from akd.latency import device_name
+from akd.tables import (
+    LABELS,
+    LADDER_FIELDS,
+    LADDER_FILE,
+    Rung,
+    Table,
+    load_ladder,
+    load_table,
+    save_table,
+)
+
+from ..saved import deciding_settings, read_saved
+from .build import check_out, table_record
+from .pool import spread_by_cost
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "ladder.json"
+TRAININGS_FILE = "trainings.jsonl"
+SESSIONS_FILE = "sessions.jsonl"
+
+# 1x (the table's own budget), 4x, 16x and 32x its training samples; from 4x on the first 6,000
+# images, so that the top rung has the images and epochs of the study's 16-epoch final training
+# (6,000 x 16), where KD added about two points (docs/study/study.md), while the bottom rung
+# repeats the table's trainings exactly.
+DEFAULT_RUNGS = ((3000, 1), (6000, 2), (6000, 8), (6000, 16))
+
+
+@dataclass(frozen=True)
+class Options:
+    table: str = "fashion_mnist-small28"  # the benchmark table whose students are chosen
+    students: int = 32  # students of the ladder
+    extremes: int = 5  # the table's best and worst this many under each mode are all in it
+    rungs: tuple[tuple[int, int], ...] = DEFAULT_RUNGS  # (train_images, epochs), cheapest first
+    teachers: tuple[str, ...] = ("vgg",)  # KD from these at every rung (and labels only)
+    top_teachers: tuple[str, ...] = ("resnet",)  # KD from these at the top rung only, last
+    seeds: int = 2  # trainings per student, rung and mode: seeds 0..seeds-1
+    eval_images: int = 2000  # validation and test images each training is scored on
+    curve_every: int = 8  # steps whose training losses each point of the curve averages
+
+    def __post_init__(self) -> None:
+        for flag, names in (("--teachers", self.teachers), ("--top-teachers",
+                                                            self.top_teachers)):
+            unknown = [name for name in names if name not in TEACHERS]
+            if unknown:
+                raise ConfigError(f"unknown teacher {unknown[0]!r} in {flag}; allowed: "
+                                  f"{', '.join(TEACHERS)}")
+        if not self.teachers:
+            raise ConfigError("--teachers is empty; name at least one zoo teacher")
+        for flag, value, least in (("--students", self.students, 2),
+                                   ("--extremes", self.extremes, 0),
+                                   ("--seeds", self.seeds, 1),
+                                   ("--eval-images", self.eval_images, 1),
+                                   ("--curve-every", self.curve_every, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")
+        if not self.rungs or any(len(r) != 2 or min(r) < 1 for r in self.rungs):
+            raise ConfigError(f"--rungs {self.rungs!r}: give IMAGESxEPOCHS pairs of positive "
+                              "integers, e.g. 3000x1,6000x2")
+        samples = [images * epochs for images, epochs in self.rungs]
+        if samples != sorted(set(samples)):
+            raise ConfigError(f"--rungs must grow: training samples {samples}, cheapest first")
+
+    @property
+    def ladder(self) -> list[Rung]:
+        return [Rung(i, images, epochs) for i, (images, epochs) in enumerate(self.rungs)]
+
+    def tasks(self, archs: Sequence[str]) -> list[Training]:
+        """Every training: the two cheapest rungs first (minutes), then the top rung (the target
+        every cheap evaluation is scored against), then the rungs between, then the top rung's
+        extra teachers; within each, student by student."""
+        rungs = self.ladder
+        cheap, top, between = rungs[:2], rungs[-1:] if len(rungs) > 2 else [], rungs[2:-1]
+
+        def trainings(of: list[Rung], modes: Sequence[str]) -> list[Training]:
+            return [Training(arch, mode, seed, rung.index, rung.train_images, rung.epochs,
+                             self.eval_images, self.curve_every)
+                    for rung in of for arch in archs for mode in modes
+                    for seed in range(self.seeds)]
+        main = (LABELS, *self.teachers)
+        return (trainings(cheap, main) + trainings(top, main) + trainings(between, main)
+                + trainings(rungs[-1:], self.top_teachers))
+
+    def settings(self) -> dict:
+        """What decides the students and their accuracies (teachers and seeds only add
+        trainings)."""
+        return {"table": self.table, "students": self.students, "extremes": self.extremes,
+                "rungs": [list(r) for r in self.rungs], "eval_images": self.eval_images,
+                "curve_every": self.curve_every}
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training of the ladder: the evaluator's task."""
+
+    arch: str
+    mode: str  # "cls" or a teacher's name
+    seed: int
+    rung: int
+    train_images: int
+    epochs: int
+    eval_images: int
+    curve_every: int
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return self.arch, self.mode, self.seed, self.rung
+
+    @property
+    def samples(self) -> int:
+        return self.train_images * self.epochs
+
+
+# --- choosing the students ---------------------------------------------------------------------
+
+def choose_students(table: Table, modes: Sequence[str], count: int, extremes: int) -> list[dict]:
+    """``count`` of ``table``'s students: under each of ``modes`` the ``extremes`` best and worst
+    by mean validation accuracy over seeds, the rest spread evenly over the logarithm of the
+    latency of those not yet chosen; in the table's (seeded random) order, each with ``chosen``
+    (why) and ``table_val_acc`` (mode -> the table's mean)."""
+    means = {mode: table.filter(mode=mode).accuracy() for mode in modes}
+    missing = [mode for mode in modes if not means[mode]]
+    if missing:
+        raise ConfigError(f"the table has no successful trainings of mode {missing[0]!r}; "
+                          f"choose among {', '.join(table.modes)}")
+    scored = [arch for arch in table.archs if all(arch in means[mode] for mode in modes)]
+    reasons: dict[str, list[str]] = {}
+    for mode in modes:
+        ranked = sorted(scored, key=lambda arch: (-means[mode][arch], arch))
+        for arch in ranked[:extremes]:
+            reasons.setdefault(arch, []).append(f"best {mode}")
+        for arch in ranked[len(ranked) - extremes:] if extremes else []:
+            reasons.setdefault(arch, []).append(f"worst {mode}")
+    if len(reasons) > count:
+        raise ConfigError(f"--students {count} is fewer than the {len(reasons)} best and worst "
+                          f"students under {', '.join(modes)}; raise it or lower --extremes")
+    if count > len(scored):
+        raise ConfigError(f"--students {count} is more than the {len(scored)} students the "
+                          "table has trained under every mode")
+    records = {r["arch"]: r for r in table}
+    rest = [arch for arch in scored if arch not in reasons]
+    for i in spread_by_cost([records[arch]["latency_ms"] for arch in rest], count - len(reasons)):
+        reasons[rest[i]] = ["latency spread"]
+    return [{"arch": arch, "decisions": records[arch]["decisions"],
+             "latency_ms": records[arch]["latency_ms"], "params": records[arch]["params"],
+             "macs": records[arch]["macs"], "chosen": reasons[arch],
+             "table_val_acc": {mode: means[mode][arch] for mode in modes}}
+            for arch in scored if arch in reasons]
+
+
+# --- the build ---------------------------------------------------------------------------------
+
+def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
+    """Build (or finish) the ladder in ``out``; the path of its ``ladder.jsonl.gz``."""
+    start = time.perf_counter()
+    out = Path(out)
+    check_out(out, SETTINGS_FILE, "a ladder table")
+    if not config.proxy.alpha > 0:
+        raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
+                          "the teacher; use an alpha in (0, 1]")
+    dataset = workspace(config).dataset  # and the proxy logits workers load, computed once here
+    _check_sizes(options, dataset)
+    students = _students(config, options, out)
+    # each teacher's logits of the images it is distilled on, computed here once for the workers
+    top = options.ladder[-1].train_images
+    teacher_acc = {mode: _teacher_signal(config, dataset, mode, images)[1]
+                   for mode, sizes in [*((m, {r.train_images for r in options.ladder})
+                                         for m in options.teachers),
+                                       *((m, {top}) for m in options.top_teachers)]
+                   for images in sorted(sizes)}
+    save_config(config, out / "config.yaml")
+    if not (out / TRAININGS_FILE).exists() and (out / LADDER_FILE).exists():
+        # a copy of a shipped ladder (no trainings.jsonl): continue from its records
+        write_lines(out / TRAININGS_FILE, load_ladder(out / LADDER_FILE).records)
+    archs = [s["arch"] for s in students]
+    every = options.tasks(archs)
+    done = {(r["arch"], r["mode"], r["seed"], r["rung"]) for r in read_lines(out / TRAININGS_FILE)}
+    todo = [task for task in every if task.key not in done]
+    by_arch = {s["arch"]: s for s in students}
+    host = device_name(resolve_device(config.proxy.device))
+    session = _Session(out / SESSIONS_FILE, config, host, start)
+    bar = tqdm(total=sum(t.samples for t in every), initial=sum(t.samples for t in every
+                                                                 if t.key in done),
+               desc="training samples", unit="img", unit_scale=True, smoothing=0.02,
+               disable=not config.progress)
+    try:
+        if todo:
+            with make_evaluator(config, train_ladder_entry, CoreLock()) as evaluator:
+                for task in todo:
+                    evaluator.submit(task)
+                while evaluator.in_flight:
+                    task, outcome = evaluator.next_finished()
+                    append_line(out / TRAININGS_FILE, ladder_record(
+                        task, outcome, by_arch[task.arch], _budget(config, task),
+                        teacher_acc.get(task.mode), host))
+                    session.finished(len(todo))
+                    _publish(out, archs)
+                    bar.update(task.samples)
+                    bar.set_postfix(done=f"{len(every) - len(todo) + session.trainings}/"
+                                         f"{len(every)}", rung=task.rung, mode=task.mode)
+    finally:
+        bar.close()
+        session.finished(len(todo), count=False)
+        _publish(out, archs)
+    log.info(f"{len(read_lines(out / TRAININGS_FILE))} of {len(every)} trainings in "
+             f"{out / LADDER_FILE}; this session trained {session.trainings} in "
+             f"{time.perf_counter() - start:.0f} s")
+    return out / LADDER_FILE
+
+
+def _check_sizes(options: Options, dataset: Dataset) -> None:
+    for name, split in (("validation", dataset.val), ("test", dataset.test)):
+        if options.eval_images > len(split):
+            raise ConfigError(f"--eval-images {options.eval_images} is more than the "
+                              f"{len(split)} {name} images of {dataset.name}")
+    largest = max(images for images, _ in options.rungs)
+    if largest > len(dataset.train):
+        raise ConfigError(f"a rung trains on {largest} images, more than the {len(dataset.train)} "
+                          f"training images of {dataset.name}")
+
+
+def _students(config: RunConfig, options: Options, out: Path) -> list[dict]:
+    """The ladder's students: chosen now from the table, or read back from ``ladder.json``."""
+    path = out / SETTINGS_FILE
+    settings = {**deciding_settings(config), **options.settings()}
+    saved = read_saved(path, settings, "a ladder table")
+    if saved is not None:
+        return saved["students"]
+    table = load_table(options.table)
+    students = choose_students(table, (LABELS, *options.teachers), options.students,
+                               options.extremes)
+    write_json(path, {"settings": settings, "rungs": [dataclasses.asdict(r)
+                                                      for r in options.ladder],
+                      "students": students})
+    return students
+
+
+def _budget(config: RunConfig, task: Training) -> dict:
+    proxy = config.proxy
+    return {"dataset": config.data.name, "train_images": task.train_images,
+            "epochs": task.epochs, "batch_size": proxy.batch_size, "lr": proxy.lr,
+            "weight_decay": proxy.weight_decay, "schedule": proxy.schedule,
+            "augment_padding": proxy.augment_padding, "kd_alpha": proxy.alpha,
+            "kd_temperature": proxy.temperature, "eval_images": task.eval_images}
+
+
+def ladder_record(task: Training, outcome: Outcome, student: dict, budget: dict,
+                  teacher_acc: float | None, host: str) -> dict:
+    curve = outcome.curve
+    if curve is not None:  # five significant digits: the file stays small
+        curve = {**curve, **{key: _rounded(curve[key])
+                             for key in ("train_loss", "train_ce", "val_acc")}}
+    return {**table_record(task, outcome, student, budget, teacher_acc, host),
+            "rung": task.rung, "curve": curve}
+
+
+def _rounded(values: list) -> list:
+    return [_rounded(v) if isinstance(v, list) else float(f"{v:.5g}") for v in values]
+
+
+def _publish(out: Path, archs: Sequence[str]) -> None:
+    save_table(read_lines(out / TRAININGS_FILE), out / LADDER_FILE, order=archs,
+               fields=LADDER_FIELDS)
+
+
+class _Session:
+    """This session's line of ``sessions.jsonl``, rewritten as each training finishes."""
+
+    def __init__(self, path: Path, config: RunConfig, host: str, start: float) -> None:
+        self.path, self.start, self.trainings = path, start, 0
+        self.line = {"session": uuid.uuid4().hex[:12], "seconds": 0.0, "trainings": 0,
+                     "backend": config.evaluator.backend, "workers": config.evaluator.workers,
+                     "host": host, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "complete": False}
+        append_line(path, self.line)
+
+    def finished(self, todo: int, count: bool = True) -> None:
+        self.trainings += count
+        self.line.update(seconds=round(time.perf_counter() - self.start, 1),
+                         trainings=self.trainings, complete=self.trainings == todo)
+        lines = [self.line if r.get("session") == self.line["session"] else r
+                 for r in read_lines(self.path)]
+        write_lines(self.path, lines)
+
+
+# --- what a worker needs: the training images and each teacher's logits of them --------------
+
+_SIGNALS: dict[tuple[str, str, int], tuple[CachedTeacher, float]] = {}  # per process
+
+
+def _first(split: Split, images: int) -> Split:
+    return split.subset(torch.arange(images))  # every split is in seeded random order already
+
+
+def _teacher_signal(config: RunConfig, dataset: Dataset, mode: str,
+                    images: int) -> tuple[CachedTeacher, float]:
+    """Zoo teacher ``mode``'s logits of the first ``images`` training images (loaded once per
+    process; the driver computes them first, so that workers only read caches) and its test
+    accuracy."""
+    key = (str(cache_dir(config)), mode, images)
+    if key not in _SIGNALS:
+        cache = cache_dir(config)
+        teacher = load_teacher(dataclasses.replace(config.teacher, name=mode), dataset, cache,
+                               progress=config.progress)
+        signal = CachedTeacher(teacher, _first(dataset.train, images), config.proxy, cache,
+                               progress=config.progress)
+        signal.fill(1)  # every epoch's, without augmentation; else the rest on first use
+        _SIGNALS[key] = signal, teacher.test_accuracy
+    return _SIGNALS[key]
+
+
+def train_ladder_entry(task: Training, config: RunConfig, lock: CoreLock | None = None) -> Outcome:
+    """Train ``task``'s student at its rung, labels only or with its teacher, keeping the
+    learning curve; scored on the first ``eval_images`` validation and test images."""
+    def setting() -> tuple:
+        dataset = workspace(config).dataset
+        signal = None if task.mode == LABELS else _teacher_signal(
+            config, dataset, task.mode, task.train_images)[0]
+        training = dataclasses.replace(config.proxy, seed=task.seed, epochs=task.epochs,
+                                       alpha=config.proxy.alpha if signal else 0.0)
+        return (dataset, task.seed, _first(dataset.train, task.train_images),
+                _first(dataset.val, task.eval_images), training, signal)
+
+    return train_student(task.arch, setting, lock, curve_every=task.curve_every,
+                         test_split=lambda: _first(workspace(config).dataset.test,
+                                                   task.eval_images))
