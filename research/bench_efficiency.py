@@ -21,7 +21,8 @@ from akd.config import load_config
 from akd.tables import load_table
 from research import PRESETS
 from research.common import add_output_options, publish
-from research.studies.efficiency_bench import STRATEGIES, Options, run_benchmark, write_results
+from research.studies.efficiency_bench import Options, run_benchmark, write_results
+from research.studies.runner import STRATEGIES
 from research.studies.table_efficiency import Options as TableOptions
 from research.studies.table_efficiency import run_on_table
 

@@ -14,41 +14,22 @@ compared by test accuracy with intervals, not only by their noisy proxy reward.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from akd.common import mean_ci, read_lines, write_json
-from akd.config import RunConfig, config_from_dict
+from akd.config import RunConfig, with_changes
 from akd.errors import ConfigError
 from akd.final import FinalTask, train_missing
 from akd.search import Trial, recorded_target, top_trials
 
-from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
+from .curves import best_so_far, trainings_to_reach
+from .runner import (STRATEGIES, Planned, check_strategies, plan_configs, run_searches, seeded,
+                     seeded_name, strategy_changes, strategy_config)
 
 PAPER_SPEEDUP = 20  # AutoKD: "20x more sample efficient" than earlier NAS
-
-
-@dataclass(frozen=True)
-class Strategy:
-    controller: str
-    options: dict = field(default_factory=dict)  # controller options
-    space: dict | None = None  # the space section to search instead of the config's
-
-
-STRATEGIES = {  # startups sized for searches of about 24 trainings
-    "autokd": Strategy("autokd", {"members": 2, "startup": 4}),
-    "tpe": Strategy("tpe", {"startup": 8}),
-    "gp": Strategy("gp", {"startup": 8}),
-    "lstm_ppo": Strategy("lstm_ppo"),
-    "random": Strategy("random"),
-    "evolution": Strategy("evolution", {"population": 8, "sample_size": 4}),
-    "autokd-nago": Strategy("autokd", {"members": 2, "startup": 4},
-                            {"name": "nago", "preset": None,
-                             "options": {"max_nodes": 4, "budget": 100_000}}),
-}
 
 
 @dataclass(frozen=True)
@@ -59,10 +40,7 @@ class Options:
     final_seeds: int = 0  # > 0: each strategy's best student trained this often, CLS and KD
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.strategies if s not in STRATEGIES]
-        if unknown:
-            raise ConfigError(f"unknown strategy {', '.join(unknown)}; allowed: "
-                              f"{', '.join(STRATEGIES)}")
+        check_strategies(self.strategies)
         if self.reference not in self.strategies:
             raise ConfigError(f"the reference strategy {self.reference!r} is not among "
                               f"{', '.join(self.strategies)}")
@@ -71,24 +49,7 @@ class Options:
                               f"{self.final_seeds}")
 
 
-def run_name(strategy: str, seed: int) -> str:
-    return f"{strategy}-seed{seed}"
-
-
-def strategy_config(base: RunConfig, strategy: str, seed: int,
-                    target_ms: float | None = None) -> RunConfig:
-    """The search of ``strategy`` with ``seed``; a strategy in another space is rewarded against
-    ``target_ms``, the target latency of the config's own space (measured by the first search),
-    so that its rewards mean the same latency trade-off."""
-    chosen = STRATEGIES[strategy]
-    values = base.to_dict()
-    values["controller"] = {"name": chosen.controller, "options": dict(chosen.options)}
-    values["search"]["seed"] = seed
-    if chosen.space is not None:
-        values["space"] = dict(chosen.space)
-        if target_ms is not None:
-            values["reward"]["target_ms"] = target_ms
-    return config_from_dict(values)
+run_name = seeded_name  # "<strategy>-seed<i>"
 
 
 def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
@@ -96,22 +57,26 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
     if base.search.arms != ["akd"]:
         raise ConfigError("the efficiency benchmark searches the akd arm only: set search.arms: "
                           "[akd]")
-    runs, seconds = {}, {}
-    # the config's own space first: its target latency is then known for the others
-    order = sorted(options.strategies, key=lambda s: STRATEGIES[s].space is not None)
-    target_ms = None
-    for strategy in order:
-        for seed in range(options.seeds):
-            name = run_name(strategy, seed)
-            config = strategy_config(base, strategy, seed, target_ms)
-            runs[name] = search_arm(config, out / name)
-            seconds[name] = run_seconds(out / name)
-            if target_ms is None and STRATEGIES[strategy].space is None:
-                target_ms = recorded_target(config, out / name).target_ms
-    result = summarize(runs, options, base.search.trials)
-    result["seconds"] = seconds
+    own = [s for s in options.strategies if STRATEGIES[s].space is None]
+    other = [s for s in options.strategies if STRATEGIES[s].space is not None]
+
+    def plans(strategies: list[str], changes: dict) -> list[Planned]:
+        return [plan for s in strategies
+                for plan in seeded(s, {**strategy_changes(s), **changes}, options.seeds)]
+    plan_configs(base, plans(own + other, {}))  # every search checked before the first runs
+    # the config's own space first: its target latency is then known for the others, so that
+    # their rewards mean the same latency trade-off
+    found = run_searches(base, plans(own, {}), out)
+    target = {}
+    if own and other:
+        first = run_name(own[0], 0)
+        target = {"reward.target_ms": recorded_target(strategy_config(base, own[0]),
+                                                      out / first).target_ms}
+    run_searches(base, plans(other, target), out, into=found)
+    result = summarize(found.trials, options, base.search.trials)
+    result["seconds"] = found.seconds
     if options.final_seeds:
-        result["final"] = final_comparison(base, runs, options, out / "final")
+        result["final"] = final_comparison(base, found.trials, options, out / "final")
     return result
 
 
@@ -156,9 +121,8 @@ def final_comparison(base: RunConfig, runs: dict[str, list[Trial]], options: Opt
     out.mkdir(parents=True, exist_ok=True)
     path = out / "final_runs.jsonl"
     for strategy, trial in students.items():  # each strategy's space, for its student
-        config = strategy_config(base, strategy, 0)  # (the reward plays no part here)
-        config = dataclasses.replace(config, final=dataclasses.replace(config.final,
-                                                                       enabled=True))
+        # the reward plays no part here
+        config = with_changes(strategy_config(base, strategy), {"final.enabled": True})
         train_missing(config, [FinalTask(strategy, 1, trial.arch, mode, seed, kd=trial.kd)
                                for mode in ("cls", "kd") for seed in range(options.final_seeds)],
                       path)

@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from akd.common import mean_ci, write_json
-from akd.config import RunConfig, config_from_dict
+from akd.config import RunConfig
 from akd.errors import ConfigError
+from akd.search import Trial
 
-from .curves import best_so_far, run_seconds, search_arm, trainings_to_reach
+from .curves import best_so_far, trainings_to_reach
+from .runner import run_searches, seeded, seeded_name
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,7 @@ class Options:
 
 
 def run_name(controller: str, screened: bool, seed: int) -> str:
-    return f"{controller}-{'screened' if screened else 'plain'}-seed{seed}"
-
-
-def run_config(base: RunConfig, controller: str, screened: bool, seed: int,
-               options: Options) -> RunConfig:
-    values = base.to_dict()
-    values["controller"] = {"name": controller, "options": {}}
-    values["search"]["seed"] = seed
-    values["search"]["screening"]["factor"] = options.factor if screened else 1
-    if screened:
-        values["search"]["screening"].update(dict(options.screening))
-    return config_from_dict(values)
+    return seeded_name(f"{controller}-{'screened' if screened else 'plain'}", seed)
 
 
 def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
@@ -52,20 +43,23 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
     if base.search.arms != ["akd"]:
         raise ConfigError("the screening benchmark searches the akd arm only: set search.arms: "
                           "[akd]")
-    runs, seconds = {}, {}
+    screening = {f"search.screening.{key}": value for key, value in options.screening}
+    plans = []
     for controller in options.controllers:
-        for seed in range(options.seeds):
-            for screened in (False, True):
-                name = run_name(controller, screened, seed)
-                config = run_config(base, controller, screened, seed, options)
-                runs[name] = search_arm(config, out / name)
-                seconds[name] = run_seconds(out / name)
-    result = summarize(runs, options, base.search.trials)
-    result["seconds"] = seconds
+        changes = {"controller": {"name": controller, "options": {}}}
+        plans += seeded(f"{controller}-plain", {**changes, "search.screening.factor": 1},
+                        options.seeds)
+        # the screened searches alone get the further screening settings (e.g. table None)
+        plans += seeded(f"{controller}-screened", {**changes, **screening,
+                                                   "search.screening.factor": options.factor},
+                        options.seeds)
+    found = run_searches(base, plans, out)
+    result = summarize(found.trials, options, base.search.trials)
+    result["seconds"] = found.seconds
     return result
 
 
-def summarize(runs: dict[str, list[dict]], options: Options, budget: int) -> dict:
+def summarize(runs: dict[str, list[Trial]], options: Options, budget: int) -> dict:
     curves = {name: best_so_far(trials) for name, trials in runs.items()}
     result = {"budget": budget, "factor": options.factor, "seeds": options.seeds,
               "curves": curves, "controllers": {}}

@@ -39,7 +39,7 @@ from search_spaces import SearchSpace
 
 from akd.arms import searched_with
 from akd.common import append_line, mean_ci, read_lines, total_variation, write_json
-from akd.components import build_space, preflight
+from akd.components import build_space
 from akd.config import RunConfig, load_config, load_config_and_section, with_changes
 from akd.distill import TEACHERS, resolve_device
 from akd.errors import ConfigError, RunError
@@ -48,8 +48,8 @@ from akd.latency import device_name
 from akd.reporting import decision_agreement, late_trials_policy, policy_distance
 from akd.search import TARGET_FILE, RunDir, Trial, recorded_target, top_trials
 
-from .curves import best_so_far, search_arm, trainings_to_reach
-from .efficiency_bench import STRATEGIES, strategy_config
+from .curves import best_so_far, trainings_to_reach
+from .runner import STRATEGIES, Planned, plan_configs, run_searches, strategy_changes
 
 log = logging.getLogger(__name__)
 
@@ -138,20 +138,35 @@ def strategy_dir(out: Path, options: StudyOptions, strategy: str) -> Path:
     return out / "strategies" / strategy.replace("+", "-")
 
 
-def search_config(base: RunConfig, options: StudyOptions, teacher: str, seed: int) -> RunConfig:
+def search_changes(options: StudyOptions, teacher: str, seed: int) -> dict:
+    """A twin search's changes of the base config (the main teacher's searches have both arms,
+    the other teachers' the akd arm only)."""
     arms = ["akd", "nas"] if teacher == options.teachers[0] else ["akd"]
-    return with_changes(base, {"teacher.name": teacher, "search.seed": seed,
-                               "search.arms": arms, "final.enabled": False})
+    return {"teacher.name": teacher, "search.seed": seed, "search.arms": arms,
+            "final.enabled": False}
 
 
-def strategy_search_config(base: RunConfig, options: StudyOptions, strategy: str) -> RunConfig:
-    config = strategy_config(search_config(base, options, options.teachers[0], 0),
-                             strategy.removesuffix(SCREENED), 0)
-    changes = {"search.arms": ["akd"]}
+def strategy_search_changes(options: StudyOptions, strategy: str) -> dict:
+    """A strategy's search: the main teacher's seed-0 search, by the strategy's controller, of
+    the akd arm, screened as ``study.screening`` says for a screened strategy."""
+    changes = {**search_changes(options, options.teachers[0], 0),
+               **strategy_changes(strategy.removesuffix(SCREENED)), "search.arms": ["akd"]}
     if strategy.endswith(SCREENED):
-        changes["search.screening"] = {**dataclasses.asdict(config.search.screening),
-                                       **options.screening}
-    return with_changes(config, changes)
+        changes.update({f"search.screening.{k}": v for k, v in options.screening.items()})
+    return changes
+
+
+def study_searches(out: Path, options: StudyOptions) -> list[Planned]:
+    """The study's twin searches (teachers x seeds), named as :func:`search_dir` says."""
+    return [Planned(str(search_dir(out, t, s).relative_to(out)), search_changes(options, t, s))
+            for t in options.teachers for s in range(options.search_seeds)]
+
+
+def strategy_searches(out: Path, options: StudyOptions) -> list[Planned]:
+    """The strategies' own searches (lstm_ppo's is the main search, not run again)."""
+    return [Planned(str(strategy_dir(out, options, s).relative_to(out)),
+                    strategy_search_changes(options, s))
+            for s in options.strategies if s != "lstm_ppo"]
 
 
 def final_config(base: RunConfig, options: StudyOptions, epochs: int) -> RunConfig:
@@ -166,10 +181,8 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     """Run (or resume, or read back) every part into ``out``; the summary (also study.json)."""
     out = Path(out)
     check_study(base, options)
-    for teacher in options.teachers:  # every search's parts and devices, before any file
-        preflight(search_config(base, options, teacher, 0))
-    for strategy in options.strategies:
-        preflight(strategy_search_config(base, options, strategy))
+    # every search's config, parts and devices, checked before any file is written
+    plan_configs(base, study_searches(out, options) + strategy_searches(out, options))
     recorded = out / "options.json"
     if recorded.exists():
         before = json.loads(recorded.read_text())
@@ -183,20 +196,14 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     write_json(recorded, dataclasses.asdict(options))
     where = host(base)
     with _part(out, "searches", where):
-        for teacher in options.teachers:
-            for seed in range(options.search_seeds):
-                search_arm(search_config(base, options, teacher, seed),
-                           search_dir(out, teacher, seed))
+        run_searches(base, study_searches(out, options), out)
     main = search_dir(out, options.teachers[0], 0)
     with _part(out, "final budget", where):
         epochs = choose_epochs(probe_final_budget(base, options, main, out), options)
     with _part(out, "final stage", where):
         run_final(final_config(base, options, epochs), main)
     with _part(out, "strategies", where):
-        for strategy in options.strategies:
-            if strategy != "lstm_ppo":
-                search_arm(strategy_search_config(base, options, strategy),
-                           strategy_dir(out, options, strategy))
+        run_searches(base, strategy_searches(out, options), out)
         train_strategy_students(base, options, out, epochs)
     summary = summarize(out)
     write_json(out / "study.json", summary)

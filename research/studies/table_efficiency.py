@@ -30,7 +30,7 @@ from akd.search import mnas_reward
 from akd.tables import Table
 
 from .curves import trainings_to_reach
-from .efficiency_bench import STRATEGIES, strategy_config
+from .runner import STRATEGIES, strategy_config
 
 
 class TablePool:

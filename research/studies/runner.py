@@ -1,0 +1,136 @@
+"""The one runner of the research's searches: strategies x seeds, each search in a subfolder named
+for what it is, resumed after a kill and read back when finished.
+
+The study, the efficiency benchmark and the screening benchmark plan their searches as
+:class:`Planned` (a name and the dotted config keys it changes, applied through the config's
+own override path) and hand them to :func:`run_searches`, which builds and checks every config
+before the first training, so that a misspelt strategy or a bad change is refused before an
+hour of searching; the strategies the research compares are defined here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from akd.components import preflight
+from akd.config import RunConfig, with_changes
+from akd.errors import ConfigError
+from akd.search import RunDir, Trial, run_search
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    controller: str
+    options: dict = field(default_factory=dict)  # controller options
+    space: dict | None = None  # the space section to search instead of the config's
+
+
+STRATEGIES = {  # startups sized for searches of about 24 trainings
+    "autokd": Strategy("autokd", {"members": 2, "startup": 4}),
+    "tpe": Strategy("tpe", {"startup": 8}),
+    "gp": Strategy("gp", {"startup": 8}),
+    "lstm_ppo": Strategy("lstm_ppo"),
+    "random": Strategy("random"),
+    "evolution": Strategy("evolution", {"population": 8, "sample_size": 4}),
+    "autokd-nago": Strategy("autokd", {"members": 2, "startup": 4},
+                            {"name": "nago", "preset": None,
+                             "options": {"max_nodes": 4, "budget": 100_000}}),
+}
+
+
+def check_strategies(strategies: Sequence[str], own_space_only: bool = False) -> None:
+    """Every name a strategy of :data:`STRATEGIES` (of the config's own space, if asked);
+    a one-line error naming the others, before anything runs."""
+    allowed = [name for name, s in STRATEGIES.items() if not own_space_only or s.space is None]
+    unknown = [name for name in strategies if name not in allowed]
+    if unknown:
+        raise ConfigError(f"unknown strategy {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+
+
+def strategy_changes(strategy: str) -> dict[str, Any]:
+    """The config changes that make a search one of ``strategy``: its controller (with its
+    options) and, for a strategy of another space, that space."""
+    chosen = STRATEGIES[strategy]
+    changes: dict[str, Any] = {"controller": {"name": chosen.controller,
+                                              "options": dict(chosen.options)}}
+    if chosen.space is not None:
+        changes["space"] = dict(chosen.space)
+    return changes
+
+
+def strategy_config(base: RunConfig, strategy: str, seed: int = 0) -> RunConfig:
+    """``base`` searched by ``strategy`` with ``seed``."""
+    return with_changes(base, {**strategy_changes(strategy), "search.seed": seed})
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One search of an experiment: its folder under the experiment's directory and the dotted
+    config keys it sets on the experiment's base config."""
+
+    name: str  # e.g. "lstm_ppo-seed0", or "searches/vgg-seed1"
+    changes: Mapping[str, Any]
+
+
+def seeded_name(label: str, seed: int) -> str:
+    return f"{label}-seed{seed}"
+
+
+def seeded(label: str, changes: Mapping[str, Any], seeds: int) -> list[Planned]:
+    """``label`` searched with seeds 0 .. seeds-1, named ``label-seed<i>``."""
+    return [Planned(seeded_name(label, seed), {**changes, "search.seed": seed})
+            for seed in range(seeds)]
+
+
+@dataclass
+class Searches:
+    """What :func:`run_searches` found: each search's trained trials of its arm, and its wall
+    time (its last session's; None when it was read back without a timing)."""
+
+    trials: dict[str, list[Trial]] = field(default_factory=dict)
+    seconds: dict[str, float | None] = field(default_factory=dict)
+
+
+def plan_configs(base: RunConfig, plans: Sequence[Planned]) -> dict[str, RunConfig]:
+    """Every planned search's config, built and checked (its parts, devices and space) before any
+    search runs; names must be unique."""
+    names = [plan.name for plan in plans]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"two planned searches share the folder {repeated[0]}")
+    configs = {plan.name: with_changes(base, dict(plan.changes)) for plan in plans}
+    for config in configs.values():
+        preflight(config)
+    return configs
+
+
+def run_searches(base: RunConfig, plans: Sequence[Planned], out: Path, arm: str = "akd",
+                 into: Searches | None = None) -> Searches:
+    """Every planned search into ``out/<name>``: searched now, resumed after a kill, or read
+    back when finished; ``arm``'s trials of each (added to ``into``, when given)."""
+    found = into if into is not None else Searches()
+    for name, config in plan_configs(base, plans).items():
+        found.trials[name] = search_arm(config, out / name, arm)
+        found.seconds[name] = run_seconds(out / name)
+    return found
+
+
+def search_arm(config: RunConfig, path: Path, arm: str = "akd") -> list[Trial]:
+    """``arm``'s trained trials of the search ``config`` into ``path``: searched now, resumed
+    after a kill, or read back when finished."""
+    resume = RunDir(path).config.exists()
+    log.info(f"{'resuming' if resume else 'searching'} {path}")
+    return run_search(config, path, resume=resume)[arm]
+
+
+def run_seconds(path: Path) -> float | None:
+    """The search's wall time (its last session's, for a resumed one) from ``timing.json``."""
+    timing = path / "timing.json"
+    return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
