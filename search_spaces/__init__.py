@@ -8,11 +8,11 @@ from .cost import Cost, count_cost
 from .mnasnet_space import MnasNetSpace, Stage
 from .nago import NagoArch, NagoSpace
 from .published import mnasnet_a1, mnasnet_b1
-from .registry import available_spaces, get_space, register_space
+from .registry import Registry, available_spaces, get_space, register_space
 from .toy_space import ToySpace
 
 __all__ = [
     "Architecture", "Block", "Cost", "Decision", "MnasNetSpace", "NagoArch", "NagoSpace",
-    "SearchSpace", "Stage", "ToySpace", "available_spaces", "build_model", "count_cost",
-    "get_space", "mnasnet_a1", "mnasnet_b1", "parse_arch", "register_space",
+    "Registry", "SearchSpace", "Stage", "ToySpace", "available_spaces", "build_model",
+    "count_cost", "get_space", "mnasnet_a1", "mnasnet_b1", "parse_arch", "register_space",
 ]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from search_spaces import Registry
 
-from ..errors import DataError
 from ..common.fields import option
+from ..errors import DataError
 
 # (train images, train labels), (test images, test labels), number of classes
 Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]
@@ -53,7 +54,7 @@ class DatasetSource:
     folder: Callable[[DataConfig, Path], Path] | None
 
 
-_DATASETS: dict[str, DatasetSource] = {}
+_DATASETS: Registry[DatasetSource] = Registry("dataset")
 
 
 def default_folder(config: DataConfig, cache: Path) -> Path:
@@ -65,9 +66,7 @@ def register_dataset(name: str, folder: Callable[[DataConfig, Path], Path] | Non
                      ) -> Callable:
     """Decorator: make ``load(config, cache) -> Decoded`` the dataset ``data.name: name``."""
     def register(load: Callable[[DataConfig, Path], Decoded]) -> Callable:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _DATASETS[name] = DatasetSource(name, load, folder)
+        _DATASETS.register(name, DatasetSource(name, load, folder))
         return load
     return register
 

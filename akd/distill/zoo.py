@@ -11,20 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from search_spaces import Registry
 from torch import nn
 
-# name -> factory(in_channels, num_classes), in the order they are defined
-TEACHERS: dict[str, Callable[..., nn.Module]] = {}
+# name -> factory(in_channels, num_classes), in the order they are defined; "user" is a user's
+# own teacher (teacher.factory), never a zoo name
+TEACHERS: Registry[Callable[..., nn.Module]] = Registry("teacher", reserved=("user",))
 
 
 def register_teacher(name: str) -> Callable:
     """Decorator: make ``factory(in_channels, num_classes)`` the zoo teacher ``name``."""
-    def register(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in TEACHERS or name == "user":
-            raise ValueError(f"teacher {name!r} is already registered")
-        TEACHERS[name] = factory
-        return factory
-    return register
+    return TEACHERS.register(name)
 
 
 def _conv_bn_relu(in_ch: int, out_ch: int, stride: int = 1) -> list[nn.Module]:

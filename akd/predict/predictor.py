@@ -15,14 +15,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from search_spaces import Architecture, SearchSpace
+from search_spaces import Architecture, Registry, SearchSpace
 
 from .encoding import ARCH_PARTS, encode_architecture
 from .models import Example, NeuralPredictor, Predictor, ProxyPredictor, TreePredictor
 
 LABELS = "cls"  # the mode of a label-only training (as in the benchmark table)
 PARTS = (*ARCH_PARTS, "teacher", "probe")
-MODELS: dict[str, Callable[[], Predictor]] = {"neural": NeuralPredictor, "trees": TreePredictor}
+MODELS: Registry[Callable[[], Predictor]] = Registry("predictor model")
+MODELS.register("neural", NeuralPredictor)
+MODELS.register("trees", TreePredictor)
 
 # (arch string, mode) -> the student's probe vector against that teacher (akd.predict.probes)
 Probe = Callable[[str, str], np.ndarray]
