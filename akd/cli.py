@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .common.cluster import disconnect
-from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
 from .common.fields import help_of
 from .common.logs import run_command
+from .config import PRESETS, RunConfig, available_presets, config_path, load_config  # noqa: F401
 
 DEFAULT_PRESET = "demo"
 HELP_WIDTH = 100

@@ -10,15 +10,14 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 
-import torch
-
 from controllers import Controller, get_controller
 from search_spaces import SearchSpace, get_space
 
 from .arms import arm_kind
 from .common.cluster import check_reachable, import_ray
-from .config import RunConfig, cache_dir
 from .common.cores import CoreLock
+from .common.devices import resolve_device
+from .config import RunConfig, cache_dir
 from .errors import ConfigError
 from .latency import latency_source
 
@@ -94,20 +93,7 @@ def preflight(config: RunConfig) -> SearchSpace:
 
 def check_device(key: str, name: str) -> None:
     """ConfigError unless the device ``name`` (config key ``key``) exists on this machine."""
-    if name == "auto":
-        return
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"{key} = {name!r} is not a device; use cpu, cuda or cuda:N") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"{key} = {name!r} is not supported; use cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{key} = {name!r}, but CUDA is not available on this machine; use "
-                          "cpu (or auto for the trainings)")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"{key} = {name!r}, but this machine has "
-                          f"{torch.cuda.device_count()} CUDA device(s)")
+    resolve_device(name, key, allow_auto=key != "latency.device")
 
 
 def check_ray_fits(config: RunConfig) -> None:

@@ -25,11 +25,11 @@ from controllers import available_controllers
 from search_spaces import available_spaces
 
 from .arms import ARMS, any_distills
+from .common.fields import option
+from .common.io import write_text
 from .data import DataConfig, default_cache_dir
 from .distill import TeacherConfig, TrainConfig
 from .errors import ConfigError
-from .common.fields import option
-from .common.io import write_text
 from .latency import LatencySettings
 from .predict.predictor import MODELS as PREDICTOR_MODELS
 

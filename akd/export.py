@@ -38,12 +38,12 @@ import torch
 from search_spaces import build_model
 
 from .arms import ARMS, arm_kind
+from .common.io import load_cached, read_lines, write_json, write_lines
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
 from .errors import ExportError
 from .final import run_key, searched_student, student_macs
 from .final.stage import evaluate_final, final_record, final_task, weights_file
-from .common.io import load_cached, read_lines, write_json, write_lines
 from .search import RunDir, top_trials
 
 log = logging.getLogger(__name__)

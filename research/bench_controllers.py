@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+
 from controllers import available_controllers, get_controller
 from controllers.synthetic import TargetMatch, run_search
 from search_spaces import get_space

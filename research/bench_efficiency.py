@@ -23,8 +23,7 @@ from research import PRESETS
 from research.common import add_output_options, publish
 from research.studies.efficiency_bench import Options, run_benchmark, write_results
 from research.studies.runner import STRATEGIES
-from research.studies.table_efficiency import Options as TableOptions
-from research.studies.table_efficiency import run_on_table
+from research.studies.table_efficiency import Options as TableOptions, run_on_table
 
 
 def markdown(result: dict) -> str:

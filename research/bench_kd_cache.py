@@ -15,17 +15,12 @@ import time
 from pathlib import Path
 
 import torch
+
 from search_spaces import build_model
 
 from akd.data import DataConfig, default_cache_dir, load_dataset
-from akd.distill import (
-    CachedTeacher,
-    TeacherConfig,
-    TrainConfig,
-    load_teacher,
-    online_teacher,
-    train,
-)
+from akd.distill import (CachedTeacher, TeacherConfig, TrainConfig, load_teacher, online_teacher,
+                         train)
 
 # The median-MAC student of 1,000 small28 samples (research/space_stats.py, seed 0).
 MEDIAN_STUDENT = ("cn_r1_k3_s1_c8|ir_r1_k5_s2_e1_c8_noskip|cn_r1_k5_s1_c16_se0.25_noskip|"

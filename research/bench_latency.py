@@ -23,8 +23,9 @@ import time
 
 import numpy as np
 import torch
-from search_spaces import build_model, get_space
 from tqdm import tqdm
+
+from search_spaces import build_model, get_space
 
 from akd import CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of
 from akd.latency import device_name, measure_with

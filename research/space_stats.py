@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 import torch
-from search_spaces import build_model, count_cost, get_space
 from tqdm import tqdm
+
+from search_spaces import build_model, count_cost, get_space
 
 from research.common import add_space_options
 

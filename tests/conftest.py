@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from akd.cli import main
-from akd.data import DEBIAN_FASHION_MNIST
 from akd.common.logs import configure_logging
+from akd.data import DEBIAN_FASHION_MNIST
 from akd.search import Trial, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import end_to_end
 
 from akd.reporting.analysis import load_run
 from akd.reporting.report import CSV_COLUMNS, analyze, gain_in_words
-from conftest import end_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from akd.cli import PRESETS, akd_main, main
-from akd.config import RunConfig, SearchConfig, load_config, save_config, search_changes
-from akd.errors import ConfigError
 from akd.common.fields import help_of
+from akd.config import (RewardConfig, RunConfig, SearchConfig, load_config, save_config,
+                        search_changes)
+from akd.errors import ConfigError
 from akd.search.reward import FAILED_REWARD, mnas_reward
-from akd.config import RewardConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import damage, needs_fashion_mnist
 
 from akd.data import DEBIAN_FASHION_MNIST, DataConfig, load_dataset, split_indices
 from akd.errors import DataError
-from conftest import damage, needs_fashion_mnist
 
 
 @needs_fashion_mnist

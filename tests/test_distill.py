@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from akd import kd_loss
-from akd.data import apply_augment, augment_params
-from akd.data import Split
-from akd.distill import TrainConfig, train
 from search_spaces import build_model
+
+from akd import kd_loss
+from akd.data import Split, apply_augment, augment_params
+from akd.distill import TrainConfig, train
 
 
 def test_kd_loss_matches_hand_computation():

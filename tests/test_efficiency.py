@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import made_trial
 
 from akd.errors import ConfigError
-from research.studies.curves import best_so_far, trainings_to_reach
+from akd.search import best_so_far
+from research.studies.curves import trainings_to_reach
 from research.studies.efficiency_bench import Options, summarize
-from conftest import made_trial
 
 
 def trials(*rewards):
@@ -41,8 +42,8 @@ def test_bad_options_are_one_line_errors(options, message):
 def test_on_the_table_a_candidate_is_its_nearest_student_and_the_search_is_cheap():
     from akd.components import build_space
     from akd.config import load_config
-    from research.studies.table_efficiency import Options as TableOptions, TablePool, run_on_table
     from akd.tables import Table
+    from research.studies.table_efficiency import Options as TableOptions, TablePool, run_on_table
 
     config = load_config(None, ["space.name=toy", "space.preset=null"])
     space = build_space(config)
@@ -73,8 +74,7 @@ def test_the_benchmark_runs_end_to_end_and_reads_back_what_it_ran(tmp_path, caps
     import sys
 
     from akd.config import load_config
-    from research import PRESETS
-    from research import bench_efficiency
+    from research import PRESETS, bench_efficiency
 
     argv = ["bench_efficiency.py", "--config", str(PRESETS / "efficiency" / "tiny.yaml"),
             "--strategies", "lstm_ppo,autokd-nago", "--seeds", "1", "--final-seeds", "1",

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import require_ray
 
 from akd.config import load_config
 from akd.execution import MAX_RETRIES, Outcome, make_evaluator
-from conftest import require_ray
 
 HERE = Path(__file__).resolve().parent
 

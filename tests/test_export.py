@@ -12,18 +12,19 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from conftest import damage
+
+from search_spaces import build_model
 
 import akd.export
+from akd.cli import export_main as main
+from akd.common.io import append_line, read_lines
 from akd.config import load_config, save_config
 from akd.data import load_dataset
 from akd.distill import evaluate
-from akd.cli import export_main as main
 from akd.export import TOLERANCE, choose_student, export_run
 from akd.final.stage import run_final
-from akd.common.io import append_line, read_lines
 from akd.search import RunDir
-from conftest import damage
-from search_spaces import build_model
 
 FILES = {"student.pt", "student.arch", "student.json", "student.torchscript.pt", "student.onnx"}
 ARCHS = {"good": "cn_r1_k3_s1_c24_noskip|cn_r1_k3_s2_c36_noskip",

@@ -5,13 +5,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import made_trial
 
 from controllers import get_controller
 from search_spaces import get_space
 from search_spaces.family import Family
 
 from akd.search import TrialStatus
-from conftest import made_trial
 
 SPACE = get_space("mnasnet", preset="small28")
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from akd.common.stats import mean_ci
 from akd.config import load_config
 from akd.final import summarize
-from akd.common.stats import mean_ci
 
 
 def run(source, mode, seed, acc):

@@ -6,12 +6,12 @@ import json
 import subprocess
 
 import pytest
+from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 from akd.components import arm_choices, build_space
 from akd.config import KDRange, load_config
 from akd.errors import ConfigError
 from akd.search import RunDir, mnas_reward, recorded_target
-from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 SEARCHED = ["search.kd.temperature={low: 1, high: 20, log: true, levels: 8}",
             "search.kd.alpha={low: 0.1, high: 1.0, levels: 10}"]

@@ -15,22 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import RUN_TIMEOUT
 from scipy import stats as scipy_stats
+
+from search_spaces import get_space
 
 from akd.config import load_config
 from akd.errors import DataError
+from akd.tables import FIELDS, LADDER_FIELDS, Table, load_ladder, save_table
 from research import PRESETS
-from research.studies.table import build as table_build
-from research.studies.table import ladder as ladder_build
+from research.studies.table import build as table_build, ladder as ladder_build
 from research.studies.table.ladder_analysis import (best_students, ceiling, extrapolate,
-                                               kd_gain_by_rung, loss_sum, repeat_of_table,
-                                               rungs_against_top, score_estimators,
-                                               top_rung_predictor)
+                                                    kd_gain_by_rung, loss_sum, repeat_of_table,
+                                                    rungs_against_top, score_estimators,
+                                                    top_rung_predictor)
 from research.studies.table.ladder_report import frontier
-from akd.tables import LADDER_FIELDS, FIELDS, Table, load_ladder, save_table
-from search_spaces import get_space
-
-from conftest import RUN_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = get_space("mnasnet", preset="small28")

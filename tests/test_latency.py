@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-import akd.latency.cache
-import akd.latency.measure
-from akd.latency.measure import balanced_runs
-from akd.latency import Reference, measure_with
-from akd import (CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of,
-                 measure_latency)
-from akd.latency.reference import REFERENCES
 from search_spaces import build_model, get_space
 from search_spaces.builder import Layer
+
+import akd.latency.cache
+import akd.latency.measure
+from akd import CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of, measure_latency
+from akd.latency import Reference, measure_with
+from akd.latency.measure import balanced_runs
+from akd.latency.reference import REFERENCES
 
 TINY = "cn_r1_k3_s1_c4|ir_r2_k3_s2_e3_c8_se0.25|cn_r1_k1_s1_c16"
 FAST = LatencyConfig(input_size=(1, 12, 12), warmup=1, repeats=5, retries=0)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from akd import LatencyCache, LatencyConfig, latency_of
 from search_spaces import NagoArch, build_model, count_cost, get_space, parse_arch
 from search_spaces.nago import MIN_CHANNELS, width_for_budget
+
+from akd import LatencyCache, LatencyConfig, latency_of
 
 SPACE = get_space("nago", max_nodes=4, budget=20_000)
 
@@ -87,8 +88,7 @@ def test_bad_space_options_are_refused():
 
 @pytest.mark.slow
 def test_nago_runs_through_the_search_the_final_stage_and_export(tmp_path, capsys):
-    from akd.cli import main
-    from akd.cli import export_main
+    from akd.cli import export_main, main
     from akd.search import RunDir
 
     run = tmp_path / "run"

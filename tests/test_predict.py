@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from search_spaces import build_model, get_space
+
+from akd.common.stats import spearman
 from akd.predict import (KDPredictor, NeuralPredictor, TreePredictor, student_probe, synflow,
                          teacher_embedding)
 from akd.predict.models import pairwise_ranking_loss
-from akd.common.stats import spearman
-from search_spaces import build_model, get_space
 
 SPACE = get_space("mnasnet", preset="small28")
 TEACHERS = {"vgg": np.array([0.2, 0.8, 0.1]), "resnet": np.array([0.7, 0.3, 0.9])}

@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import (RUN_TIMEOUT, end_processes, live_processes, needs_fashion_mnist,
+                      ray_processes, require_ray, skip_or_fail)
 
 from akd.cli import main
 from akd.config import load_config
 from akd.execution import make_evaluator
 from akd.search.candidate import evaluate_candidate
-
-from conftest import (RUN_TIMEOUT, end_processes, live_processes, needs_fashion_mnist,
-                      ray_processes, require_ray, skip_or_fail)
 
 ray = require_ray(module=True)
 # one test process runs every Ray test (pytest-xdist): they start and count Ray processes

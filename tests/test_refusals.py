@@ -5,9 +5,9 @@ import os
 
 import pytest
 import torch
+from conftest import require_ray
 
 from akd.cli import main
-from conftest import require_ray
 
 # the quick preset on synthetic data: every refusal below happens before any training
 BASE = ["--config", "quick", "--set", "progress=false", "--set", "data.name=synthetic",

@@ -10,20 +10,20 @@ import sys
 
 import numpy as np
 import pytest
-
-from akd.config import config_path, load_config
-from akd.errors import ConfigError
-from akd.search.screener import RUN_MODE, Screener
-from akd.search import Trial, TrialStatus, mnas_reward, recorded_target
-from akd.search.screening import find_table
-from akd.common.stats import spearman
-from research import PRESETS
-from research.studies.predictor_bench import mean_ceiling
-from research.studies.curves import best_so_far, trainings_to_reach
-from research.studies.screening_bench import Options, summarize
-from akd.tables import SHIPPED
 from conftest import RUN_TIMEOUT, made_trial, needs_fashion_mnist
 from test_predict import SPACE, TEACHERS, planted_records
+
+from akd.common.stats import spearman
+from akd.config import config_path, load_config
+from akd.errors import ConfigError
+from akd.search import Trial, TrialStatus, best_so_far, mnas_reward, recorded_target
+from akd.search.screener import RUN_MODE, Screener
+from akd.search.screening import find_table
+from akd.tables import SHIPPED
+from research import PRESETS
+from research.studies.curves import trainings_to_reach
+from research.studies.predictor_bench import mean_ceiling
+from research.studies.screening_bench import Options, summarize
 
 SCREENING = ("final.enabled=false", "search.screening.factor=3", "search.arms=[akd]")
 

@@ -8,9 +8,12 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from conftest import RUN_TIMEOUT, needs_fashion_mnist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+from search_spaces import get_space
 
 import akd.execution.training
 from akd.cli import PRESETS, main
@@ -20,9 +23,6 @@ from akd.search import TRIAL_FIELDS, Trial, TrialStatus, mnas_reward, recorded_t
 from akd.search.board import ArmBoard
 from akd.search.failures import FailureWatch
 from akd.search.loop import run_search
-from search_spaces import get_space
-
-from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 pytestmark = [needs_fashion_mnist, pytest.mark.slow]
 

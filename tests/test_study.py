@@ -10,14 +10,13 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT, RUN_TIMEOUT
 
 from akd.errors import ConfigError
 from research import PRESETS
-from research.studies.study import (StudyOptions, final_budget, keep, kept_command, load_study,
-                               host, random_pairs, summarize)
+from research.studies.study import (StudyOptions, final_budget, host, keep, kept_command,
+                                    load_study, random_pairs, summarize)
 from research.studies.study_report import FIGURES, budget_section, markdown, search_convergence
-
-from conftest import ROOT, RUN_TIMEOUT
 
 TINY = PRESETS / "study" / "tiny.yaml"
 KEPT = ROOT / "docs" / "study"

@@ -13,23 +13,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RUN_TIMEOUT
 from scipy import stats as scipy_stats
+
+from search_spaces import get_space
 
 from akd import load_table
 from akd.components import build_space
 from akd.config import load_config
 from akd.errors import DataError, RunError
+from akd.tables import FIELDS, Table, save_table
 from research.studies.predictor_bench import run_benchmark
 from research.studies.saved import read_saved
 from research.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
-                                        disattenuate, gain_by_decision, kd_gains, noise_ceiling,
-                                        reliability, top_overlap)
+                                             disattenuate, gain_by_decision, kd_gains,
+                                             noise_ceiling, reliability, top_overlap)
 from research.studies.table.build import Options
 from research.studies.table.pool import spread_by_cost
-from akd.tables import FIELDS, Table, save_table
-from search_spaces import get_space
-
-from conftest import RUN_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import damage, end_to_end
 
 from akd.data import DataConfig, load_dataset
 from akd.distill import (TEACHERS, CachedTeacher, TeacherConfig, TrainConfig, evaluate,
                          load_teacher, online_teacher, teacher_record)
 from akd.distill.teachers import PRETRAINED
-from conftest import damage, end_to_end
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
 TEACHERS_BEFORE = dict(TEACHERS)

@@ -5,11 +5,11 @@ import json
 import shutil
 
 import pytest
+from conftest import ROOT, made_trial
 
 from akd.errors import DataError
 from akd.reporting.analysis import load_run
 from akd.search import TRIAL_FIELDS, RunDir, Trial, TrialStatus, top_trials
-from conftest import ROOT, made_trial
 
 # a search run by akd before the trial was typed, kept with the study
 KEPT_RUN = ROOT / "docs" / "study" / "results" / "searches" / "vgg-seed0"
@@ -71,3 +71,18 @@ def test_a_damaged_trial_log_is_a_one_line_error_naming_the_record(tmp_path):
         RunDir(run).read_trials()
     # the report reads what it can and says what it set aside
     assert any("1 records are not trials" in note for note in load_run(run).notes)
+
+
+def test_two_runs_compare_by_their_records_and_final_numbers(tmp_path):
+    from research.compare_runs import compare
+    copy = tmp_path / "copy"
+    shutil.copytree(KEPT_RUN, copy, ignore=shutil.ignore_patterns("tensorboard"))
+    lines = (copy / "trials.jsonl").read_text().splitlines()
+    lines = [lines[-1], *lines[:-1]]  # another finishing order, as a process pool may give
+    (copy / "trials.jsonl").write_text("\n".join(lines) + "\n")
+    assert compare(KEPT_RUN, copy) == []
+    changed = json.loads(lines[0])
+    changed["val_acc"] += 0.001
+    (copy / "trials.jsonl").write_text("\n".join([json.dumps(changed), *lines[1:]]) + "\n")
+    [difference] = compare(KEPT_RUN, copy)
+    assert f"1 of {len(lines)} records differ" in difference

@@ -10,8 +10,8 @@ import gzip
 import shutil
 from pathlib import Path
 
-from ..errors import DataError
 from ..common.io import write_atomic
+from ..errors import DataError
 from .sources import DataConfig, Decoded, default_folder, register_dataset
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

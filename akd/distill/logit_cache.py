@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..data import Split, apply_augment
 from ..common.io import load_cached, save_cached
+from ..data import Split, apply_augment
 from .teachers import Teacher
 from .trainer import TeacherSignal, TrainConfig, epoch_augment, resolve_device
 

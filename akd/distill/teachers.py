@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import Dataset
-from ..errors import TeacherError
 from ..common.fields import option
 from ..common.io import load_cached, save_cached
+from ..data import Dataset
+from ..errors import TeacherError
 from .trainer import TrainConfig, evaluate, resolve_device, train
 from .zoo import TEACHERS
 

@@ -21,8 +21,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..common.cores import CoreLock
-from ..data import AugmentParams, Split, apply_augment, augment_params
+from ..common.devices import DEVICES, is_device_name, resolve_device
 from ..common.fields import option
+from ..data import AugmentParams, Split, apply_augment, augment_params
 from .loss import kd_loss
 
 
@@ -68,7 +69,7 @@ class TrainConfig:
                 ("temperature", math.isfinite(self.temperature) and self.temperature > 0,
                  "a number > 0"),
                 ("divergence_factor", self.divergence_factor > 1, "a number > 1"),
-                ("device", _is_device(self.device), '"auto", "cpu", "cuda" or "cuda:N"')):
+                ("device", is_device_name(self.device), DEVICES)):
             if not ok:
                 key = f"{section}.{name}" if section else name
                 raise ValueError(f"{key} = {getattr(self, name)!r} is invalid; allowed: {allowed}")
@@ -106,21 +107,6 @@ TeacherSignal = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_device(name: str) -> bool:
-    if name == "auto":
-        return True
-    try:
-        return torch.device(name).type in ("cpu", "cuda")
-    except (RuntimeError, TypeError):
-        return False
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,

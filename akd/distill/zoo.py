@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from search_spaces import Registry
 from torch import nn
+
+from search_spaces import Registry
 
 # name -> factory(in_channels, num_classes), in the order they are defined; "user" is a user's
 # own teacher (teacher.factory), never a zoo name

@@ -3,8 +3,8 @@ workspace a worker holds, and training one student for any stage."""
 
 from __future__ import annotations
 
-from ..config import RunConfig
 from ..common.cores import CoreLock
+from ..config import RunConfig
 from .base import MAX_RETRIES, Evaluator, SlotEvaluator, Work, WorkerDied
 from .process import ProcessEvaluator
 from .serial import SerialEvaluator

@@ -18,8 +18,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from ..config import RunConfig
 from ..common.cores import CoreLock
+from ..config import RunConfig
 from .training import Outcome
 
 MAX_RETRIES = 2  # resubmissions of a candidate whose worker died, before it counts as failed

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from ..config import RunConfig
 from ..common.cores import CoreLock, pin_to_cores
+from ..config import RunConfig
 from .base import SlotEvaluator, Work, WorkerDied
 from .training import Outcome
 from .workspace import workspace

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from ..common.cluster import connect, import_ray
+from ..common.cores import CoreLock, pin_to_cores
 from ..components import check_ray_fits
 from ..config import RunConfig
-from ..common.cores import CoreLock, pin_to_cores
 from .base import SlotEvaluator, Work, WorkerDied
 from .training import Outcome, describe_error
 from .workspace import workspace

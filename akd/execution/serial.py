@@ -6,8 +6,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from ..config import RunConfig
 from ..common.cores import CoreLock
+from ..config import RunConfig
 from .base import Evaluator, Work
 from .training import Outcome
 

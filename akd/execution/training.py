@@ -19,9 +19,9 @@ import torch
 from search_spaces import build_model, count_cost, parse_arch
 
 from ..common.cores import CoreLock
+from ..common.io import save_atomic
 from ..data import Dataset, Split
 from ..distill import CachedTeacher, TrainConfig, evaluate, train
-from ..common.io import save_atomic
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ evaluator; the stage's names load on first use.
 """
 
 from ..common.lazy import lazy_exports
-from .statistics import (MODES, final_table, gain_metric, run_key, searched_student,
-                         statistics_of, student_macs, summarize, table_2x2)
+from .statistics import (MODES, final_table, gain_metric, run_key, searched_student, statistics_of,
+                         student_macs, summarize, table_2x2)
 
 __getattr__ = lazy_exports(__name__, {".stage": ("FinalTask", "final_task", "run_final",
                                                  "train_final", "train_missing")})

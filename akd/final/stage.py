@@ -25,14 +25,14 @@ from tqdm import tqdm
 
 from search_spaces import count_cost
 
+from ..common.cores import CoreLock
+from ..common.io import append_line, read_lines, write_json
+from ..common.stats import mean
 from ..components import build_space, preflight, run_latency
 from ..config import RunConfig
-from ..common.cores import CoreLock
 from ..errors import RunError
 from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
-from ..common.io import append_line, read_lines, write_json
 from ..search import RunDir, Trial, top_trials
-from ..common.stats import mean
 from .statistics import MODES, final_table, run_key, searched_student, summarize
 
 log = logging.getLogger(__name__)

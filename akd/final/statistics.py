@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 
 from ..arms import searched_with
-from ..config import RunConfig
 from ..common.formatting import fraction
-from ..search.trial import Trial
 from ..common.stats import mean, mean_ci
+from ..config import RunConfig
+from ..search.trial import Trial
 
 MODES = ("cls", "kd")  # labels only, and distilled from the teacher
 

@@ -3,9 +3,9 @@ lookup table, and where a run's latencies come from (:mod:`akd.latency.source`).
 
 from ..common.cores import CoreLock
 from .cache import LatencyCache, LatencyJob, latency_of
+from .local import local_latency
 from .measure import (LatencyConfig, LatencyStats, Reference, device_name, measure_latency,
                       measure_with)
-from .local import local_latency
 from .settings import LatencySettings
 from .source import latency_source
 from .table import LatencyTable

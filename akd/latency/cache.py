@@ -30,8 +30,8 @@ from search_spaces import Architecture, build_model, parse_arch
 from ..common.cores import CoreLock
 from ..common.io import append_line
 from .measure import LatencyConfig, LatencyStats, Reference, device_name, measure_with
-from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, REFERENCES, calibrate,
-                        calibrate_rung, reference_model, reference_names)
+from .reference import (CALIBRATION_ROUNDS, REFERENCE_ARCH, REFERENCES, calibrate, calibrate_rung,
+                        reference_model, reference_names)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-
+from ..common.devices import resolve_device
 
 METHODS = ("direct", "interleaved")
 BLOCK_RUNS = 5  # interleaved: runs per block of the slower model, short enough that the host's
@@ -78,7 +77,8 @@ class LatencyConfig:
             raise ValueError(f"input_size must be (channels, height, width) of ints >= 1, got "
                              f"{self.input_size!r}")
         object.__setattr__(self, "input_size", size)
-        object.__setattr__(self, "device", _resolve_device(self.device))
+        object.__setattr__(self, "device", resolve_device(self.device, "latency.device",
+                                                             allow_auto=False))
         check_counts(self)
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}; allowed: {', '.join(METHODS)}")
@@ -243,7 +243,7 @@ def device_name(device: torch.device | str) -> str:
 
     Latencies are only comparable on the same hardware, so this is part of every cache key.
     """
-    device = _resolve_device(device)
+    device = resolve_device(device, "latency.device", allow_auto=False)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {_cpu_model()}"
@@ -284,21 +284,6 @@ def _gc_paused() -> Iterator[None]:
 
 def _no_sync() -> None:
     pass
-
-
-def _resolve_device(device: torch.device | str) -> torch.device:
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ConfigError(f"device {device!r} is not a torch device; use 'cpu' or "
-                          "'cuda'") from error
-    if resolved.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device {device!r} is not supported for latency; use 'cpu' or "
-                          "'cuda'")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} was asked for but CUDA is not available; use "
-                          "'cpu'")
-    return resolved
 
 
 def _cpu_model() -> str:

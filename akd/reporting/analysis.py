@@ -16,13 +16,14 @@ from pathlib import Path
 
 from search_spaces import SearchSpace
 
+from ..common.io import read_lines
+from ..common.stats import mean, total_variation
 from ..components import build_controller, build_space
 from ..config import RunConfig, load_config
 from ..errors import AkdError
 from ..final import searched_student, statistics_of, summarize
-from ..common.io import read_lines
-from ..search import RunDir, Trial, top_trials
-from ..common.stats import mean, total_variation
+from ..search import RunDir, Trial, best_so_far, top_trials
+
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
 
 
@@ -277,18 +278,20 @@ def _with_statistics(final: dict) -> dict:
 
 def curves(trials: list[Trial]) -> list[dict]:
     """Per controller step: mean and best-so-far reward and accuracy, mean latency, failures."""
+    ordered = sorted(trials, key=lambda t: t.step)  # the order within a step does not matter
+    best = dict(zip((t.step for t in ordered), best_so_far(ordered)))  # after each step's last
     by_step = defaultdict(list)
-    for trial in trials:
+    for trial in ordered:
         by_step[trial.step].append(trial)
-    rows, best_reward, best_acc = [], -math.inf, -math.inf
+    rows, best_acc = [], -math.inf
     for step in sorted(by_step):
         batch = by_step[step]
         ok = [t for t in batch if t.ok]
-        best_reward = max(best_reward, *(t.reward for t in batch))
         best_acc = max([best_acc] + [t.val_acc for t in ok])
         rows.append({
             "step": step, "trials": len(batch), "failed": len(batch) - len(ok),
-            "reward_mean": mean([t.reward for t in batch]), "reward_best_so_far": best_reward,
+            "reward_mean": mean([t.reward for t in batch]),
+            "reward_best_so_far": best[step] if best[step] > -math.inf else None,
             "acc_mean": mean([t.val_acc for t in ok]),
             "acc_best_so_far": best_acc if best_acc > -math.inf else None,
             "latency_mean_ms": mean([t.latency_ms for t in ok])})

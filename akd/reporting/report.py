@@ -14,10 +14,10 @@ import itertools
 from collections import defaultdict
 from pathlib import Path
 
-from ..errors import RunError
-from ..final import student_macs
 from ..common.formatting import number as _num
 from ..common.io import write_atomic, write_text
+from ..errors import RunError
+from ..final import student_macs
 from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
 from ..search.trial import family_lines, family_summary
 from .analysis import (Run, curves, decision_agreement, load_run, pareto_front, policy_distance,

@@ -10,10 +10,10 @@ from ..common.lazy import lazy_exports
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .target import TARGET_FILE, recorded_target
-from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, top_trials, trials_table
+from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, best_so_far, top_trials, trials_table
 
 __getattr__ = lazy_exports(__name__, {".loop": ("Search", "run_search")})
 
 __all__ = ["FAILED_REWARD", "RunDir", "Search", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
-           "TrialStatus", "mnas_reward", "recorded_target", "run_search", "top_trials",
+           "TrialStatus", "best_so_far", "mnas_reward", "recorded_target", "run_search", "top_trials",
            "trials_table"]

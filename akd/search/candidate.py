@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import RunConfig
 from ..common.cores import CoreLock
+from ..config import RunConfig
 from ..execution import Outcome, train_student, workspace
 from .trial import Task
 

@@ -37,22 +37,21 @@ from tqdm import tqdm
 from controllers import Candidate, Controller
 from search_spaces import SearchSpace
 
+from ..common.cores import CoreLock
+from ..common.io import write_json
 from ..components import build_controller, preflight, run_latency
 from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
-from ..common.cores import CoreLock
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
-from ..common.io import write_json
-from .screener import Screener
 from .board import ArmBoard
 from .candidate import evaluate_candidate
 from .failures import FailureWatch
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
+from .screener import Screener
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
-from .trial import (Task, Trial, TrialStatus, family_lines, family_summary, top_trials,
-                    trials_table)
+from .trial import Task, Trial, TrialStatus, family_lines, family_summary, top_trials, trials_table
 
 log = logging.getLogger(__name__)
 

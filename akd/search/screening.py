@@ -33,8 +33,8 @@ from ..errors import AkdError, ConfigError
 from ..execution import Workspace
 from ..predict import LABELS, teacher_embedding
 from ..predict.probes import EMBEDDING_IMAGES
-from .screener import RUN_MODE, Screener
 from ..tables import SHIPPED, load_table, table_path
+from .screener import RUN_MODE, Screener
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from search_spaces import SearchSpace
 
-from ..config import RewardConfig, RunConfig
 from ..common.io import write_json
+from ..config import RewardConfig, RunConfig
 
 TARGET_FILE = "reward_target.json"
 

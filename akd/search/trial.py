@@ -9,6 +9,8 @@ search writes them, everything else reads them, and old run directories still lo
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -112,6 +114,18 @@ def top_trials(trials: list[Trial], k: int) -> list[Trial]:
     """The ``k`` finished trials with the highest reward, best first."""
     ok = [t for t in trials if t.ok]
     return sorted(ok, key=lambda t: (-t.reward, t.candidate_id))[:k]
+
+
+def best_so_far(trials: Sequence[Trial]) -> list[float]:
+    """The best reward of the successful trials after each of ``trials``, in their order (the
+    order they finished, as a run records them); -inf until the first success. The one
+    best-so-far curve: the report's per-step curve and the research's per-training curves."""
+    curve, best = [], -math.inf
+    for trial in trials:
+        if trial.ok:
+            best = max(best, trial.reward)
+        curve.append(best)
+    return curve
 
 
 def trials_table(trials: list[Trial], markdown: bool = False) -> str:

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
 from ..common.io import json_safe, write_atomic
+from ..errors import DataError
 
 LABELS = "cls"  # the mode of a label-only training; any other mode names its teacher
 SHIPPED = Path(__file__).resolve().parent / "shipped"  # the tables that ship with akd, by name

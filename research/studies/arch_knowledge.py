@@ -26,22 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from search_spaces import count_cost
 from tqdm import tqdm
 
-from akd.common import (
-    CoreLock,
-    append_line,
-    csv_cell,
-    kendall,
-    percent,
-    read_lines,
-    signed,
-    spearman,
-    write_atomic,
-    write_json,
-    write_text,
-)
+from search_spaces import count_cost
+
+from akd.common import (CoreLock, append_line, csv_cell, kendall, percent, read_lines, signed,
+                        spearman, write_atomic, write_json, write_text)
 from akd.components import build_space, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, load_dataset

@@ -1,21 +1,9 @@
-"""What the search benchmarks read from a search: its best-so-far curve, and when it reached a
-target."""
+"""What the search benchmarks read from a search's best-so-far curve (akd.search.best_so_far):
+when it reached a target."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from akd.search import Trial
-
-
-def best_so_far(trials: Sequence[Trial]) -> list[float]:
-    """The best reward after each training, in the order they finished (failed: no reward)."""
-    curve, best = [], float("-inf")
-    for trial in trials:
-        if trial.ok:
-            best = max(best, trial.reward)
-        curve.append(best)
-    return curve
 
 
 def trainings_to_reach(curve: Sequence[float], target: float) -> int | None:

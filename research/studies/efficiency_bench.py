@@ -23,9 +23,9 @@ from akd.common import mean_ci, read_lines, write_json
 from akd.config import RunConfig, with_changes
 from akd.errors import ConfigError
 from akd.final import FinalTask, train_missing
-from akd.search import Trial, recorded_target, top_trials
+from akd.search import Trial, best_so_far, recorded_target, top_trials
 
-from .curves import best_so_far, trainings_to_reach
+from .curves import trainings_to_reach
 from .runner import (STRATEGIES, Planned, check_strategies, plan_configs, run_searches, seeded,
                      seeded_name, strategy_changes, strategy_config)
 

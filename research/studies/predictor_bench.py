@@ -27,23 +27,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from search_spaces import SearchSpace, build_model
 from tqdm import tqdm
+
+from search_spaces import SearchSpace, build_model
 
 from akd.common import kendall, spearman, write_json
 from akd.config import RunConfig, cache_dir
 from akd.data import load_dataset
 from akd.distill import load_teacher
-from akd.predict import (
-    EMBEDDING_IMAGES,
-    LABELS,
-    PARTS,
-    PROBE_FIELDS,
-    KDPredictor,
-    student_probe,
-    synflow,
-    teacher_embedding,
-)
+from akd.predict import (EMBEDDING_IMAGES, LABELS, PARTS, PROBE_FIELDS, KDPredictor, student_probe,
+                         synflow, teacher_embedding)
 
 from .table import Table
 from .table.analysis import noise_ceiling, top_overlap

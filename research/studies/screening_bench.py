@@ -19,9 +19,9 @@ import numpy as np
 from akd.common import mean_ci, write_json
 from akd.config import RunConfig
 from akd.errors import ConfigError
-from akd.search import Trial
+from akd.search import Trial, best_so_far
 
-from .curves import best_so_far, trainings_to_reach
+from .curves import trainings_to_reach
 from .runner import run_searches, seeded, seeded_name
 
 

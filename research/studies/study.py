@@ -35,6 +35,7 @@ from pathlib import Path
 
 import dacite
 import numpy as np
+
 from search_spaces import SearchSpace
 
 from akd.arms import searched_with
@@ -46,9 +47,9 @@ from akd.errors import ConfigError, RunError
 from akd.final import FinalTask, run_final, statistics_of, train_missing
 from akd.latency import device_name
 from akd.reporting import decision_agreement, late_trials_policy, policy_distance
-from akd.search import TARGET_FILE, RunDir, Trial, recorded_target, top_trials
+from akd.search import TARGET_FILE, RunDir, Trial, best_so_far, recorded_target, top_trials
 
-from .curves import best_so_far, trainings_to_reach
+from .curves import trainings_to_reach
 from .runner import STRATEGIES, Planned, plan_configs, run_searches, strategy_changes
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from controllers.synthetic import run_search
 from search_spaces import SearchSpace
 

@@ -32,16 +32,8 @@ from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
 from akd.errors import ConfigError
 from akd.execution import Outcome, make_evaluator, train_student, workspace
 from akd.latency import device_name
-from akd.tables import (
-    LABELS,
-    LADDER_FIELDS,
-    LADDER_FILE,
-    Rung,
-    Table,
-    load_ladder,
-    load_table,
-    save_table,
-)
+from akd.tables import (LABELS, LADDER_FIELDS, LADDER_FILE, Rung, Table, load_ladder, load_table,
+                        save_table)
 
 from ..saved import deciding_settings, read_saved
 from .build import check_out, table_record

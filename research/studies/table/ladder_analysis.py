@@ -33,21 +33,14 @@ import warnings
 from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
-from scipy import optimize
-from scipy import stats as scipy_stats
+from scipy import optimize, stats as scipy_stats
 
 from akd.common import kendall, mean_ci, spearman
 from akd.predict import ARCH_PARTS, KDPredictor, NeuralPredictor, Predictor, TreePredictor
 from akd.tables import LABELS, Ladder, Table
 
-from .analysis import (
-    BOOTSTRAP_RESAMPLES,
-    bootstrap_ci,
-    compare_modes,
-    kd_gains,
-    reliability,
-    seed_matrix,
-)
+from .analysis import (BOOTSTRAP_RESAMPLES, bootstrap_ci, compare_modes, kd_gains, reliability,
+                       seed_matrix)
 
 SEEDS = (0, 1)
 TOP_K = 5  # the top-k sets compared at the top rung (5 of 32 students: about the top 15%)

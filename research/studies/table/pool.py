@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from search_spaces import SearchSpace, count_cost
 from tqdm import tqdm
+
+from search_spaces import SearchSpace, count_cost
 
 from akd.errors import RunError
 
