@@ -38,12 +38,12 @@ import torch
 from search_spaces import build_model
 
 from .arms import ARMS, arm_kind
-from .common.io import load_cached, read_lines, write_json, write_lines
+from .common.io import load_cached, write_json, write_lines
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
 from .errors import ExportError
-from .final import run_key, searched_student, student_macs
-from .final.stage import evaluate_final, final_record, final_task, weights_file
+from .final import final_records, run_key, searched_student, student_macs
+from .final.stage import config_budget, evaluate_final, final_record, final_task
 from .search import RunDir, top_trials
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,14 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     and its final_runs.jsonl record; trained now, the final stage's way, when the run does not
     hold it."""
     task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed,
-                      student.get("kd"))
-    done = {run_key(r): r for r in read_lines(run.final_runs)}  # the latest line wins
+                      student.get("kd"), config_budget(config))
+    done = {run_key(r): r for r in final_records(run.path)}  # the latest line wins
     record = done.get(task.key())
     # a weights file that does not load (cut short by a crash) is set aside and trained again
-    state = load_cached(task.save_to) if record and record.get("weights") == weights_file(
-        task.key()) else None
+    kept = run.path / record["weights"] if record and record.get("weights") else None
+    state = load_cached(kept) if kept else None
     if state is not None:
-        return Path(task.save_to), state, record
+        return kept, state, record
     log.info(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); "
              f"training it now with the run's final budget (final.training.epochs = "
              f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")

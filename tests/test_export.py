@@ -90,7 +90,9 @@ def test_missing_weights_are_trained_now_and_recorded_as_the_final_stage_would(e
     assert (info["source"], info["rank"], info["mode"], info["seed"]) == ("akd", 1, "kd", 0)
     assert info["arch"] == ARCHS["good"]  # the akd arm's best by reward
     [record] = read_lines(run / "final_runs.jsonl")
-    assert record["weights"] == "weights/akd-1-kd-seed0.pt" and record["status"] == "ok"
+    # the final stage's name for the KD training of seed 0, under the run's final budget
+    assert record["weights"] == f"weights/akd-1-kd-seed0-{record['budget']}.pt"
+    assert record["status"] == "ok"
     assert (run / record["weights"]).is_file() and info["run_weights"] == record["weights"]
     assert info["test_acc"] == record["test_acc"] and 0 < info["test_acc"] <= 1
 
@@ -112,7 +114,8 @@ def test_every_file_is_written_and_reproduces_the_trained_model(exported, cache)
         assert saved["checks"][name]["ok"] and saved["checks"][name]["max_abs_diff"] <= TOLERANCE
     # independently of the export's own checks: the run's weights against every exported model
     images = data.test.images[-32:]  # other images than the export checked
-    trained = build_model(ARCHS["good"], 10, 1, weights=run / "weights/akd-1-kd-seed0.pt").eval()
+    [record] = read_lines(run / "final_runs.jsonl")
+    trained = build_model(ARCHS["good"], 10, 1, weights=run / record["weights"]).eval()
     with torch.inference_mode():
         expected = trained(images).numpy()
     outputs = outputs_of_files(folder, images)
@@ -141,7 +144,7 @@ def test_a_damaged_weights_file_is_set_aside_and_trained_again(exported, tmp_pat
     run, info = exported
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    [weights] = (copy / "weights").glob("*-kd-seed0.pt")
+    [weights] = (copy / "weights").glob("*-kd-seed0-*.pt")
     damage(weights, "truncate")
     again = export_run(copy, out=tmp_path / "out")
     out = capsys.readouterr().out
@@ -159,7 +162,7 @@ def test_the_final_stage_keeps_the_weights_the_export_then_uses(tmp_path, cache,
     data = load_dataset(config.data, cache)
     for record in records:
         assert record["weights"] == (f"weights/{record['source']}-1-{record['mode']}-seed"
-                                     f"{record['seed']}.pt")
+                                     f"{record['seed']}-{record['budget']}.pt")
         model = build_model(record["arch"], 10, 1, weights=run / record["weights"])
         # the very model it tested (trained in channels_last: allow one image to round apart)
         assert abs(evaluate(model, data.test) - record["test_acc"]) <= 1 / len(data.test)
@@ -168,7 +171,7 @@ def test_the_final_stage_keeps_the_weights_the_export_then_uses(tmp_path, cache,
     info = export_run(run)
     best = max(result["students"], key=lambda s: s["kd_mean"])
     assert (info["source"], info["kd_mean_over_seeds"]) == (best["source"], best["kd_mean"])
-    assert info["run_weights"] == f"weights/{best['source']}-1-kd-seed0.pt"
+    assert info["run_weights"] == f"weights/{best['source']}-1-kd-seed0-{result['budget']}.pt"
 
 
 def test_default_choice_is_the_best_mean_kd_of_the_searched_arms(tmp_path):

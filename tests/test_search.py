@@ -124,6 +124,32 @@ def test_final_only_finishes_a_stopped_final_stage(quick_run, tmp_path, capsys):
     assert "already complete" in capsys.readouterr().out
 
 
+def test_a_changed_final_budget_trains_again_and_keeps_the_old_records(quick_run, tmp_path,
+                                                                      capsys):
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    before = read_lines(run / "final_runs.jsonl")
+    first = json.loads((run / "final.json").read_text())
+    assert {r["budget"] for r in before} == {first["budget"]}
+    # quick's 500 training images become 400: a new budget, so nothing of the old one is reused
+    changed = ["--out", str(run), "--final-only", "--set", "progress=false",
+               "--set", "final.train_images=400"]
+    assert main(changed) == 0
+    after = read_lines(run / "final_runs.jsonl")
+    assert after[:len(before)] == before and len(after) == 2 * len(before)
+    second = json.loads((run / "final.json").read_text())
+    assert second["budget"] != first["budget"] and second["final"]["train_images"] == 400
+    assert all(r["budget"] == second["budget"] for s in second["students"] for r in s["runs"])
+    weights = {r["weights"] for r in after}  # each budget its own weight files
+    assert len(weights) == len(after) and all((run / w).exists() for w in weights)
+    assert main(changed) == 0 and "already complete" in capsys.readouterr().out
+    # the reference was matched to the arms' winners timed in this run, through its cache
+    reference = next(s for s in second["students"] if s["source"] == "reference")
+    searched = [s for s in second["students"] if s["source"] != "reference"]
+    assert reference["matched_latency_ms"] == pytest.approx(
+        sum(s["latency_ms"] for s in searched) / len(searched))
+
+
 def test_tensorboard_has_one_readable_run_per_arm(quick_run):
     for arm in ("akd", "nas"):
         events = EventAccumulator(str(quick_run / "tensorboard" / arm),

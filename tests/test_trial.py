@@ -86,3 +86,18 @@ def test_two_runs_compare_by_their_records_and_final_numbers(tmp_path):
     (copy / "trials.jsonl").write_text("\n".join([json.dumps(changed), *lines[1:]]) + "\n")
     [difference] = compare(KEPT_RUN, copy)
     assert f"1 of {len(lines)} records differ" in difference
+
+
+def test_final_records_from_before_budgets_take_the_budget_their_final_json_recorded(tmp_path):
+    from akd.final import final_records, run_key, training_budget
+    raw = [json.loads(line) for line in (KEPT_RUN / "final_runs.jsonl").read_text().splitlines()]
+    assert raw and not any("budget" in r for r in raw)  # kept from before budgets
+    budget = training_budget(json.loads((KEPT_RUN / "final.json").read_text())["final"])
+    records = final_records(KEPT_RUN, repair=False)
+    assert [r["budget"] for r in records] == [budget] * len(raw)
+    assert [run_key(r)[:4] for r in records] == [run_key(r)[:4] for r in raw]
+    # without its final.json a record's budget is unknown: it is never taken for another's
+    bare = tmp_path / "run"
+    bare.mkdir()
+    shutil.copy(KEPT_RUN / "final_runs.jsonl", bare)
+    assert {r["budget"] for r in final_records(bare)} == {None}

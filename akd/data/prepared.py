@@ -1,6 +1,6 @@
 """The prepared copy of a dataset: its decoded images kept in the cache, so that later loads
 (every search worker's among them) read one file instead of decoding the source with torchvision
-(1.3 s per process).
+in every process (seconds each; docs/results.md has the measured figure and its machine).
 
 ``<cache>/datasets/prepared/<name>-<source>-<signature>.pt`` is keyed on the source folder and on
 the names, sizes and modification times of its files, so a changed source is decoded again (and

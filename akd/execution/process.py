@@ -79,7 +79,7 @@ def _exit_with(parent_sentinel: int) -> None:
 
 def _exit_now() -> None:
     """A pool worker's last act: skip the interpreter's teardown of torch and the workspace
-    (about 0.5 s of CPU per worker that the search would wait for); results have already been
+    (CPU time per worker that the search would wait for); results have already been
     sent synchronously, so nothing is lost."""
     sys.stdout.flush()
     sys.stderr.flush()

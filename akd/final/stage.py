@@ -33,7 +33,8 @@ from ..config import RunConfig
 from ..errors import RunError
 from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
 from ..search import RunDir, Trial, top_trials
-from .statistics import MODES, final_table, run_key, searched_student, summarize
+from .statistics import (BUDGET_KEYS, MODES, final_records, final_table, run_key, searched_student,
+                         summarize, training_budget)
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +49,29 @@ class FinalTask:
     save_to: str | None = None  # the file that keeps the trained state dict; None: not kept
     kd: dict[str, float] | None = None  # the KD hyper-parameters the search chose for this
     # student (search.kd), used by its KD runs; None: final.training's
+    budget: str | None = None  # the training budget (training_budget): stamped by the stage
 
     def key(self) -> tuple:
         return run_key(dataclasses.asdict(self))
 
 
 def weights_file(key: tuple) -> str:
-    """Where the final run ``key`` keeps its trained state dict, relative to the run directory."""
-    source, rank, mode, seed = key
-    return f"weights/{source}-{rank}-{mode}-seed{seed}.pt"
+    """Where the final run ``key`` keeps its trained state dict, relative to the run directory
+    (one file per budget, so a changed budget never overwrites another's weights)."""
+    source, rank, mode, seed, budget = key
+    return f"weights/{source}-{rank}-{mode}-seed{seed}" + (f"-{budget}" if budget else "") + ".pt"
 
 
 def final_task(run: RunDir, source: str, rank: int, arch: str, mode: str, seed: int,
-               kd: dict[str, float] | None = None) -> FinalTask:
-    """A final training whose trained weights are kept in ``run``'s weights/ folder."""
-    return FinalTask(source, rank, arch, mode, seed,
-                     save_to=str(run.path / weights_file((source, rank, mode, seed))), kd=kd)
+               kd: dict[str, float] | None = None, budget: str | None = None) -> FinalTask:
+    """A final training of ``budget`` whose trained weights are kept in ``run``'s weights/."""
+    save_to = run.path / weights_file((source, rank, mode, seed, budget))
+    return FinalTask(source, rank, arch, mode, seed, save_to=str(save_to), kd=kd, budget=budget)
+
+
+def config_budget(config: RunConfig) -> str:
+    """The training budget of ``config``'s final stage."""
+    return training_budget(dataclasses.asdict(config.final))
 
 
 def final_record(task: FinalTask, outcome: Outcome) -> dict:
@@ -108,8 +116,10 @@ def train_final(config: RunConfig, tasks: list[FinalTask],
 
 
 def train_missing(config: RunConfig, tasks: list[FinalTask], path: Path) -> list[dict]:
-    """Train those of ``tasks`` that ``path`` does not record yet (a killed stage resumes);
-    every record of ``path`` afterwards."""
+    """Train those of ``tasks`` that ``path`` does not record yet at ``config``'s budget (a
+    killed stage resumes; a changed budget trains again); every record of ``path`` afterwards."""
+    budget = config_budget(config)
+    tasks = [dataclasses.replace(t, budget=budget) for t in tasks]
     done = {run_key(r) for r in read_lines(path)}
     for _ in train_final(config, [t for t in tasks if t.key() not in done], path):
         pass
@@ -126,13 +136,16 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     students = _students(config, trials)
     if not students:
         raise RunError(f"{run.path}: no arm has a successful trial to train")
-    done = {run_key(r): r for r in read_lines(run.final_runs)}
-    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed, s.get("kd"))
+    budget = config_budget(config)
+    # only this budget's records count: a changed final budget trains every student again
+    done = {run_key(r): r for r in final_records(run.path) if r["budget"] == budget}
+    tasks = [final_task(run, s["source"], s["rank"], s["arch"], mode, seed, s.get("kd"), budget)
              for s in students for mode in MODES for seed in range(config.final.seeds)]
     todo = [t for t in tasks if t.key() not in done]
-    if not todo and (run.path / "final.json").exists():
+    kept = run.path / "final.json"
+    if not todo and kept.exists() and _budget_of(kept) == budget:
         log.info(f"final stage of {run.path} is already complete; nothing to do")
-        result = json.loads((run.path / "final.json").read_text())
+        result = json.loads(kept.read_text())
         log.info(final_table(result))
         return result
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="final", unit="run",
@@ -145,6 +158,14 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     write_json(run.path / "final.json", result)
     log.info(final_table(result))
     return result
+
+
+def _budget_of(final_json: Path) -> str | None:
+    """The budget final.json was written for (computed for one from before budgets were kept)."""
+    result = json.loads(final_json.read_text())
+    final = result.get("final") or {}
+    return result.get("budget") or (training_budget(final) if all(k in final for k in BUDGET_KEYS)
+                                    else None)
 
 
 def _students(config: RunConfig, trials: list[Trial]) -> list[dict]:
@@ -161,13 +182,17 @@ def _students(config: RunConfig, trials: list[Trial]) -> list[dict]:
 
 
 def _reference(config: RunConfig, space, students: list[dict]) -> dict:
+    """The hand-designed student nearest the arms' winners in latency, every one of them timed
+    now, through this run's latency source on this machine (a search resumed on another host
+    recorded its winners' latencies there: comparing those with this host's would pick the
+    reference by the difference of the machines)."""
     data = workspace(config).dataset
-    target = mean([s["latency_ms"] for s in students])
     options = [space.hand_designed(width) for width in (0.5, 0.75, 1.0, 1.25, 1.5)]
     with run_latency(config, data.input_size, data.num_classes, CoreLock()) as latency:
+        target = mean([latency(s["arch"]) for s in students])
         timed = [(latency(str(arch)), arch) for arch in options]
     ms, arch = min(timed, key=lambda pair: abs(pair[0] - target))
     cost = count_cost(arch, data.input_size, data.num_classes)
     return {"source": "reference", "rank": 1, "arch": str(arch), "latency_ms": ms,
             "params": cost.params, "macs": cost.macs, "search_reward": None,
-            "search_val_acc": None}
+            "search_val_acc": None, "matched_latency_ms": target}

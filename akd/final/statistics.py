@@ -7,9 +7,13 @@ distillation). ``final.json`` and the report both derive them here, from the run
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from pathlib import Path
 
 from ..arms import searched_with
 from ..common.formatting import fraction
+from ..common.io import read_lines
 from ..common.stats import mean, mean_ci
 from ..config import RunConfig
 from ..search.trial import Trial
@@ -17,9 +21,32 @@ from ..search.trial import Trial
 MODES = ("cls", "kd")  # labels only, and distilled from the teacher
 
 
+BUDGET_KEYS = ("train_images", "test_images", "training")  # what decides a final training
+
+
 def run_key(run: dict) -> tuple:
-    """What identifies a final run, in a task or in a final_runs.jsonl record."""
-    return (run["source"], run["rank"], run["mode"], run["seed"])
+    """What identifies a final run, in a task or in a final_runs.jsonl record: the student, the
+    mode, the seed and the training budget ("": a record of unknown budget)."""
+    return (run["source"], run["rank"], run["mode"], run["seed"], run.get("budget") or "")
+
+
+def training_budget(final: dict) -> str:
+    """A final stage's training budget as a short digest of ``final.train_images``,
+    ``final.test_images`` and ``final.training`` (``final`` as final.json records it): records
+    of another budget are never reused, so a changed budget trains again."""
+    chosen = json.dumps({key: final[key] for key in BUDGET_KEYS}, sort_keys=True)
+    return hashlib.sha256(chosen.encode()).hexdigest()[:10]
+
+
+def final_records(run_path: Path, repair: bool = True) -> list[dict]:
+    """The records of ``final_runs.jsonl``, each with its budget: a record from before budgets
+    were kept takes the budget its run's final.json recorded (None when there is none)."""
+    records = read_lines(run_path / "final_runs.jsonl", repair)
+    legacy = None
+    if any("budget" not in r for r in records) and (run_path / "final.json").exists():
+        final = json.loads((run_path / "final.json").read_text()).get("final") or {}
+        legacy = training_budget(final) if all(k in final for k in BUDGET_KEYS) else None
+    return [r if "budget" in r else {**r, "budget": legacy} for r in records]
 
 
 def searched_student(arm: str, rank: int, trial: Trial | None, arch: str | None = None) -> dict:
@@ -44,7 +71,8 @@ def summarize(config: RunConfig, students: list[dict], runs: list[dict]) -> dict
     for student in students:
         student["runs"] = [by_key[k] for k in sorted(by_key)
                            if k[:2] == (student["source"], student["rank"])]
-    return {"final": dataclasses.asdict(config.final), "students": students,
+    final = dataclasses.asdict(config.final)
+    return {"final": final, "budget": training_budget(final), "students": students,
             **statistics_of(students)}
 
 

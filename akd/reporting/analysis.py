@@ -8,6 +8,7 @@ killed or still-running search shows what is there instead of a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import defaultdict
@@ -16,12 +17,11 @@ from pathlib import Path
 
 from search_spaces import SearchSpace
 
-from ..common.io import read_lines
 from ..common.stats import mean, total_variation
 from ..components import build_controller, build_space
 from ..config import RunConfig, load_config
 from ..errors import AkdError
-from ..final import searched_student, statistics_of, summarize
+from ..final import final_records, searched_student, statistics_of, summarize, training_budget
 from ..search import RunDir, Trial, best_so_far, top_trials
 
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
@@ -251,7 +251,10 @@ def _read_final(run: Run, run_dir: RunDir) -> dict | None:
             run.notes.append("final stage not run yet (no final.json): "
                              "`run_akd.py --out RUN --final-only` runs it")
         return None
-    runs = read_lines(partial, repair=False)
+    # this config's budget only (a changed final budget is a stage of its own); records from
+    # before budgets were kept are of unknown budget, and count
+    budget = training_budget(dataclasses.asdict(run.config.final)) if run.config else None
+    runs = [r for r in final_records(run.path, repair=False) if r["budget"] in (budget, None)]
     if run.config is None or not runs:
         run.notes.append("final stage incomplete and not summarisable (final_runs.jsonl without "
                          "a usable config or runs)")

@@ -1,8 +1,8 @@
 """The report of one or several runs: report.md, CSV tables and PNG figures in one directory.
 
-:func:`analyze` reads each run directory with :mod:`akd.reporting.analysis` (never re-training
-anything), draws the figures with :mod:`akd.reporting.plots`, and writes the numbers behind every figure and sentence
-as CSV so they can be re-plotted elsewhere. With several runs (other teachers, other seeds) it adds
+:func:`write_report` reads each run directory with :mod:`akd.reporting.analysis` (never
+re-training anything), draws the figures with :mod:`akd.reporting.plots`, and writes the numbers
+behind every figure and sentence as CSV so they can be re-plotted elsewhere. With several runs (other teachers, other seeds) it adds
 a comparison: do the arms' best students and policies differ by teacher, and do seeds with the
 same teacher converge?
 """
