@@ -38,7 +38,7 @@ import torch
 from search_spaces import build_model
 
 from .arms import ARMS, arm_kind
-from .common.io import load_cached, write_json, write_lines
+from .common.io import check_out, load_cached, write_json, write_lines
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
 from .errors import ExportError
@@ -62,6 +62,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     """Export a student of the run in ``run_dir`` to ``out``; the content of student.json."""
     _require_onnx()  # before any training
     run = RunDir(run_dir)
+    # a student's files replace an earlier export of one, never another directory's files
+    out = check_out(out if out else run.path / "export", "student.json", "an exported student")
     config = run_config(run)
     if not 0 <= seed < config.final.seeds:
         raise ExportError(f"--seed {seed} is not one of the run's final seeds 0.."
@@ -74,7 +76,6 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
                             weights=state).eval()
     except ValueError as error:  # weights that do not fit the architecture
         raise ExportError(f"{weights}: {error}") from None
-    out = Path(out) if out else run.path / "export"
     staging = out.with_name(out.name + ".partial")
     info = describe(run, config, data, model, student, record)
     stage(staging, model, data.test.images[:CHECK_IMAGES], info)

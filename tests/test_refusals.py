@@ -1,11 +1,13 @@
 """A command that refuses leaves every file as it was: bad settings are found before the run
 directory is written, and a directory that is not an akd run is never written into."""
 
+import importlib
 import os
+import sys
 
 import pytest
 import torch
-from conftest import require_ray
+from conftest import ROOT, require_ray
 
 from akd.cli import main
 
@@ -97,3 +99,45 @@ def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
     out.write_text("not a directory")
     assert "is a file, not a directory" in refuse(tmp_path, capsys, out=out)
     assert out.read_text() == "not a directory"
+
+
+# every command that writes into an --out, tool and research alike, with the arguments that make
+# it start (tiny presets; the reports read the shipped tables): one rule for all (akd.common's
+# check_out), applied before any work
+PRESET = "research/presets/{}/tiny.yaml"
+COMMANDS = {
+    "akd analyze": ("akd.cli", ["analyze", "docs/study/results/searches/vgg-seed0"]),
+    "akd export": ("akd.cli", ["export", "docs/study/results/searches/vgg-seed0"]),
+    "run_study": ("research.run_study", ["--config", PRESET.format("study")]),
+    "build_table": ("research.build_table", ["--config", PRESET.format("table")]),
+    "build_ladder": ("research.build_ladder", []),
+    "bench_efficiency": ("research.bench_efficiency", ["--config", PRESET.format("efficiency")]),
+    "bench_screening": ("research.bench_screening", ["--config", PRESET.format("screening")]),
+    "arch_knowledge": ("research.arch_knowledge", ["--config", PRESET.format("arch_knowledge")]),
+    "table_report": ("research.table_report", []),
+    "ladder_report": ("research.ladder_report", []),
+    "bench_predictor": ("research.bench_predictor", []),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("out_is", ["a file", "a directory of other files"])
+def test_every_command_refuses_an_out_that_is_not_its_own_before_any_work(
+        command, out_is, tmp_path, capsys, monkeypatch):
+    module, args = COMMANDS[command]
+    out = tmp_path / "out"
+    if out_is == "a file":
+        out.write_text("mine\n")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine\n")
+    before = snapshot(out) if out.is_dir() else out.read_text()
+    monkeypatch.chdir(ROOT)  # the commands' relative paths, as the docs run them
+    monkeypatch.setattr(sys, "argv", [command, *args, "--out", str(out)])
+    main_of = importlib.import_module(module)
+    code = main_of.akd_main() if module == "akd.cli" else main_of.main()
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(errors) == 1, errors
+    assert errors[0].startswith(f"error: --out {str(out)!r} ")
+    assert ("is a file" if out_is == "a file" else "holds other files") in errors[0]
+    assert (snapshot(out) if out.is_dir() else out.read_text()) == before

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, RunError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,22 @@ def load_cached(path: str | os.PathLike) -> Any | None:
 
 def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
+
+
+def check_out(out: str | os.PathLike, markers: str | tuple[str, ...] = (),
+              what: str = "this command's output") -> Path:
+    """The rule of every command's ``--out``, applied before any work: a file is refused, and a
+    non-empty directory that holds none of ``markers`` (the files the command itself writes
+    first) is not the command's, and is refused rather than written into. The path."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {str(out)!r} is a file; name a directory for {what}")
+    markers = (markers,) if isinstance(markers, str) else markers
+    if markers and out.is_dir() and any(out.iterdir()) and \
+            not any((out / marker).exists() for marker in markers):
+        raise RunError(f"--out {str(out)!r} holds other files and no {' or '.join(markers)}: it "
+                       f"is not {what}; name an empty or new directory")
+    return out
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..common.formatting import number as _num
-from ..common.io import write_atomic, write_text
+from ..common.io import check_out, write_atomic, write_text
 from ..errors import RunError
 from ..final import student_macs
 from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
@@ -44,7 +44,7 @@ CSV_COLUMNS = {
 
 def write_report(paths: list[str | Path], out: str | Path) -> Path:
     """Analyze the run directories ``paths`` into ``out``; the path of report.md."""
-    out = Path(out)
+    out = check_out(out, "report.md", "a report")
     out.mkdir(parents=True, exist_ok=True)
     runs = [load_run(path, name) for path, name in zip(paths, _names(paths))]
     rows: dict[str, list[dict]] = defaultdict(list)

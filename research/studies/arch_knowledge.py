@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from search_spaces import count_cost
 
-from akd.common import (CoreLock, append_line, csv_cell, kendall, percent, read_lines, signed,
-                        spearman, write_atomic, write_json, write_text)
+from akd.common import (CoreLock, append_line, check_out, csv_cell, kendall, percent, read_lines,
+                        signed, spearman, write_atomic, write_json, write_text)
 from akd.components import build_space, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, load_dataset
@@ -77,7 +77,7 @@ def run_experiment(config: RunConfig, options: Options, out: str | Path) -> dict
         raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
                           "the teacher; use an alpha in (0, 1]")
     start = time.perf_counter()
-    out = Path(out)
+    out = check_out(out, "students.json", "an architecture-knowledge experiment")
     dataset = load_dataset(config.data, cache_dir(config))
     lock = CoreLock()
     students = _students(config, options, dataset, out, lock)

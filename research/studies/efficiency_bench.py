@@ -63,7 +63,7 @@ def run_benchmark(base: RunConfig, options: Options, out: Path) -> dict:
     def plans(strategies: list[str], changes: dict) -> list[Planned]:
         return [plan for s in strategies
                 for plan in seeded(s, {**strategy_changes(s), **changes}, options.seeds)]
-    plan_configs(base, plans(own + other, {}))  # every search checked before the first runs
+    plan_configs(base, plans(own + other, {}), out)  # every search checked before any runs
     # the config's own space first: its target latency is then known for the others, so that
     # their rewards mean the same latency trade-off
     found = run_searches(base, plans(own, {}), out)

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from search_spaces import SearchSpace, build_model
 
-from akd.common import kendall, spearman, write_json
+from akd.common import check_out, kendall, spearman, write_json
 from akd.config import RunConfig, cache_dir
 from akd.data import load_dataset
 from akd.distill import load_teacher
@@ -175,6 +175,8 @@ def baselines(table: Table, probes: dict) -> dict:
 def run_benchmark(config: RunConfig, table: Table, space: SearchSpace, out: Path,
                   models: Sequence[str] = ("neural", "trees")) -> dict:
     """Everything above, written to ``out/predictor.json``; the results."""
+    out = check_out(out, ("probes.json", "probes.partial.json", "predictor.json"),
+                    "a predictor benchmark")
     out.mkdir(parents=True, exist_ok=True)
     seconds = {}
     start = time.perf_counter()

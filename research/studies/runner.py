@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from akd.common import check_out, write_json
 from akd.components import preflight
 from akd.config import RunConfig, with_changes
 from akd.errors import ConfigError
@@ -98,13 +99,26 @@ class Searches:
     seconds: dict[str, float | None] = field(default_factory=dict)
 
 
-def plan_configs(base: RunConfig, plans: Sequence[Planned]) -> dict[str, RunConfig]:
+SEARCHES_FILE = "searches.json"  # what run_searches writes first: the searches planned there
+
+
+def plan_configs(base: RunConfig, plans: Sequence[Planned],
+                 out: Path | None = None) -> dict[str, RunConfig]:
     """Every planned search's config, built and checked (its parts, devices and space) before any
-    search runs; names must be unique."""
+    search runs; names must be unique. With ``out``, the folders too: ``out`` must be a new or
+    empty directory, or one that holds the experiment's searches (its searches.json, or akd runs
+    only), and each planned folder a new or empty one, or an akd run to resume."""
     names = [plan.name for plan in plans]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigError(f"two planned searches share the folder {repeated[0]}")
+    if out is not None:
+        out = Path(out)
+        runs_only = out.is_dir() and all((p / "config.yaml").exists() for p in out.iterdir())
+        if not runs_only:  # an experiment's searches from before searches.json was written
+            check_out(out, SEARCHES_FILE, "the searches of an experiment")
+        for name in names:
+            check_out(out / name, "config.yaml", "an akd search")
     configs = {plan.name: with_changes(base, dict(plan.changes)) for plan in plans}
     for config in configs.values():
         preflight(config)
@@ -116,10 +130,21 @@ def run_searches(base: RunConfig, plans: Sequence[Planned], out: Path, arm: str 
     """Every planned search into ``out/<name>``: searched now, resumed after a kill, or read
     back when finished; ``arm``'s trials of each (added to ``into``, when given)."""
     found = into if into is not None else Searches()
-    for name, config in plan_configs(base, plans).items():
+    configs = plan_configs(base, plans, out)
+    planned = read_json(out / SEARCHES_FILE) if (out / SEARCHES_FILE).exists() else {}
+    write_json(out / SEARCHES_FILE, {**planned, **{p.name: dict(p.changes) for p in plans}})
+    for name, config in configs.items():
         found.trials[name] = search_arm(config, out / name, arm)
         found.seconds[name] = run_seconds(out / name)
     return found
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{path} is damaged (not JSON); delete it: it lists the searches "
+                          "planned there, and is written again") from None
 
 
 def search_arm(config: RunConfig, path: Path, arm: str = "akd") -> list[Trial]:

@@ -39,7 +39,7 @@ import numpy as np
 from search_spaces import SearchSpace
 
 from akd.arms import searched_with
-from akd.common import append_line, mean_ci, read_lines, total_variation, write_json
+from akd.common import append_line, check_out, mean_ci, read_lines, total_variation, write_json
 from akd.components import build_space
 from akd.config import RunConfig, load_config, load_config_and_section, with_changes
 from akd.distill import TEACHERS, resolve_device
@@ -157,16 +157,17 @@ def strategy_search_changes(options: StudyOptions, strategy: str) -> dict:
     return changes
 
 
-def study_searches(out: Path, options: StudyOptions) -> list[Planned]:
-    """The study's twin searches (teachers x seeds), named as :func:`search_dir` says."""
-    return [Planned(str(search_dir(out, t, s).relative_to(out)), search_changes(options, t, s))
+def study_searches(options: StudyOptions) -> list[Planned]:
+    """The study's twin searches (teachers x seeds), in ``searches/`` as :func:`search_dir`
+    names them."""
+    return [Planned(search_name(t, s), search_changes(options, t, s))
             for t in options.teachers for s in range(options.search_seeds)]
 
 
-def strategy_searches(out: Path, options: StudyOptions) -> list[Planned]:
-    """The strategies' own searches (lstm_ppo's is the main search, not run again)."""
-    return [Planned(str(strategy_dir(out, options, s).relative_to(out)),
-                    strategy_search_changes(options, s))
+def strategy_searches(options: StudyOptions) -> list[Planned]:
+    """The strategies' own searches, in ``strategies/`` as :func:`strategy_dir` names them
+    (lstm_ppo's is the main search, not run again)."""
+    return [Planned(strategy_dir(Path(), options, s).name, strategy_search_changes(options, s))
             for s in options.strategies if s != "lstm_ppo"]
 
 
@@ -180,31 +181,30 @@ def final_config(base: RunConfig, options: StudyOptions, epochs: int) -> RunConf
 
 def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     """Run (or resume, or read back) every part into ``out``; the summary (also study.json)."""
+    recorded = check_out(out, "options.json", "a study") / "options.json"
     out = Path(out)
     check_study(base, options)
-    # every search's config, parts and devices, checked before any file is written
-    plan_configs(base, study_searches(out, options) + strategy_searches(out, options))
-    recorded = out / "options.json"
+    # every search's config, parts, devices and folder, checked before any file is written
+    plan_configs(base, study_searches(options), out / "searches")
+    plan_configs(base, strategy_searches(options), out / "strategies")
     if recorded.exists():
         before = json.loads(recorded.read_text())
         changed = [k for k, v in dataclasses.asdict(options).items() if before.get(k) != v]
         if changed:
             raise RunError(f"{out} holds a study with other settings (study.{changed[0]}: "
                            f"{before.get(changed[0])!r}); use another --out or the same preset")
-    elif out.exists() and any(out.iterdir()):
-        raise RunError(f"{out} is not empty and holds no study; name a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
     write_json(recorded, dataclasses.asdict(options))
     where = host(base)
     with _part(out, "searches", where):
-        run_searches(base, study_searches(out, options), out)
+        run_searches(base, study_searches(options), out / "searches")
     main = search_dir(out, options.teachers[0], 0)
     with _part(out, "final budget", where):
         epochs = choose_epochs(probe_final_budget(base, options, main, out), options)
     with _part(out, "final stage", where):
         run_final(final_config(base, options, epochs), main)
     with _part(out, "strategies", where):
-        run_searches(base, strategy_searches(out, options), out)
+        run_searches(base, strategy_searches(options), out / "strategies")
         train_strategy_students(base, options, out, epochs)
     summary = summarize(out)
     write_json(out / "study.json", summary)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from akd.common import CoreLock, append_line, read_lines, write_json, write_lines
+from akd.common import CoreLock, append_line, check_out, read_lines, write_json, write_lines
 from akd.components import build_space, preflight, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split, load_dataset
@@ -101,7 +101,7 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     """Build (or finish) the table in ``out``; the path of its ``table.jsonl.gz``."""
     start = time.perf_counter()
     out = Path(out)
-    check_out(out)
+    check_out(out, SETTINGS_FILE, "a benchmark table")
     if not config.proxy.alpha > 0:
         raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
                           "the teacher; use an alpha in (0, 1]")
@@ -154,17 +154,6 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     log.info(f"{len(records)} of {total} trainings in {out / TABLE_FILE}; this session "
              f"trained {finished} in {seconds:.0f} s")
     return out / TABLE_FILE
-
-
-def check_out(out: Path, settings_file: str = SETTINGS_FILE,
-              what: str = "a benchmark table") -> None:
-    """Refuse an ``out`` that is a file, or a non-empty directory that is not ``what``'s (it has
-    no ``settings_file``)."""
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out {str(out)!r} is a file; name a directory for {what}")
-    if out.is_dir() and any(out.iterdir()) and not (out / settings_file).exists():
-        raise RunError(f"--out {str(out)!r} holds other files and no {settings_file}: it is not "
-                       f"{what}; name an empty or new directory")
 
 
 def training_budget(config: RunConfig, dataset: Dataset, options: Options) -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from akd.common import CoreLock, append_line, read_lines, write_json, write_lines
+from akd.common import CoreLock, append_line, check_out, read_lines, write_json, write_lines
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split
 from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
@@ -36,7 +36,7 @@ from akd.tables import (LABELS, LADDER_FIELDS, LADDER_FILE, Rung, Table, load_la
                         save_table)
 
 from ..saved import deciding_settings, read_saved
-from .build import check_out, table_record
+from .build import table_record
 from .pool import spread_by_cost
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from akd.common import interval, number, percent, signed, write_json, write_text  # noqa: E402
+from akd.common import (check_out, interval, number, percent, signed, write_json,  # noqa: E402
+                        write_text)
 from akd.tables import LABELS, Ladder, Table  # noqa: E402
 
 from .analysis import BOOTSTRAP_RESAMPLES  # noqa: E402
@@ -26,7 +27,7 @@ def write_report(ladder: Ladder, out: str | Path, table: Table | None = None, sp
     """Analyze ``ladder`` (against the benchmark ``table`` its students come from, decisions of
     ``space``; ``spread``: the students chosen for their latency alone) and write the report
     into ``out``; the analysis."""
-    out = Path(out)
+    out = check_out(out, "report.md", "a ladder report")
     out.mkdir(parents=True, exist_ok=True)
     result = analyze(ladder, table, space, resamples=resamples, spread=spread)
     plots = [_rank_against_cost(result, out / "ladder_rank.png"),

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
-from akd.common import number, percent, signed, write_json, write_text  # noqa: E402
+from akd.common import check_out, number, percent, signed, write_json, write_text  # noqa: E402
 from akd.tables import LABELS, Table  # noqa: E402
 
 from .analysis import BOOTSTRAP_RESAMPLES, analyze, kd_gains, seed_matrix  # noqa: E402
@@ -23,7 +23,7 @@ def write_report(table: Table, space, out: str | Path, source: str = "",
                  resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
     """Analyze ``table`` (decisions of ``space``) and write the report into ``out``; the
     analysis."""
-    out = Path(out)
+    out = check_out(out, "report.md", "a table report")
     out.mkdir(parents=True, exist_ok=True)
     result = analyze(table, space, resamples=resamples)
     plots = []
