@@ -25,9 +25,10 @@ from akd.errors import DataError
 from akd.tables import FIELDS, LADDER_FIELDS, Table, load_ladder, save_table
 from research import PRESETS
 from research.studies.table import build as table_build, ladder as ladder_build
-from research.studies.table.ladder_analysis import (best_students, ceiling, extrapolate,
-                                                    kd_gain_by_rung, loss_sum, repeat_of_table,
-                                                    rungs_against_top, score_estimators,
+from research.studies.table.ladder_analysis import (best_students, ceiling, difference,
+                                                    extrapolate, kd_gain_by_rung, loss_sum,
+                                                    repeat_of_table, rungs_against_top,
+                                                    score_estimators, target_columns,
                                                     top_rung_predictor)
 from research.studies.table.ladder_report import frontier
 
@@ -245,6 +246,28 @@ def test_estimators_are_scored_against_the_two_seed_target(hand_ladder):
     assert again["100x1 KD accuracy"]["spearman"] == kd["spearman"]
     assert rungs_against_top(gapped, "vgg", resamples=200)[0]["two_seeds"]["spearman"] == \
         pytest.approx(_rho((_column(0, "vgg", 0) + _column(0, "vgg", 1)) / 2, target))
+
+
+def test_an_estimator_against_another_is_a_paired_difference_over_students(hand_ladder):
+    target = target_columns(hand_ladder.at(-1), "vgg")
+    kd = {"kind": "one_seed", "values": {a: [_column(0, "vgg", 0)[i], _column(0, "vgg", 1)[i]]
+                                         for i, a in enumerate(ARCHS)}}
+    latency = {"kind": "fixed", "values": {a: 1.0 + i for i, a in enumerate(ARCHS)}}
+    mean = (_column(1, "vgg", 0) + _column(1, "vgg", 1)) / 2
+    by_hand = ((_rho(_column(0, "vgg", 0), mean) + _rho(_column(0, "vgg", 1), mean)) / 2
+               - _rho(1.0 + np.arange(8), mean))
+    versus = difference(kd, latency, target, resamples=200)
+    assert versus["n"] == 8 and versus["difference"] == pytest.approx(by_hand)
+    assert versus["ci"][0] <= versus["difference"] <= versus["ci"][1]
+    # the same estimator against itself: every resample draws the same students for both
+    assert difference(kd, kd, target, resamples=200) == {"n": 8, "difference": 0.0,
+                                                        "ci": [0.0, 0.0]}
+    # students only one of them has are left out; below 5 shared students it says nothing
+    few = {"kind": "fixed", "values": {a: 1.0 + i for i, a in enumerate(ARCHS[:4])}}
+    assert difference(kd, few, target, resamples=200) is None
+    # the report's rows carry it against the table's proxy, when a table is given
+    rows = score_estimators(hand_ladder, "vgg", resamples=200)
+    assert all("minus_table_proxy" not in r for r in rows)
 
 
 def test_the_refitted_predictor_never_sees_the_student_it_predicts(hand_ladder):

@@ -356,6 +356,30 @@ def top_rung_predictor(ladder: Ladder, teacher: str, space, metric: str = "val_a
     return {a: float(v) for a, v in out.items()}
 
 
+def difference(a: dict, b: dict, target: tuple[list[str], np.ndarray],
+               resamples: int = BOOTSTRAP_RESAMPLES) -> dict | None:
+    """Estimator ``a``'s Spearman with the target minus estimator ``b``'s, on the students both
+    have, with its paired bootstrap interval over students (the same students resampled for
+    both: their errors share the target's noise). None below :data:`MIN_STUDENTS`."""
+    archs, t = target
+    keep = [i for i, arch in enumerate(archs) if arch in a["values"] and arch in b["values"]]
+    if len(keep) < MIN_STUDENTS:
+        return None
+    columns_a = np.array([np.atleast_1d(a["values"][archs[i]]) for i in keep], dtype=float).T
+    columns_b = np.array([np.atleast_1d(b["values"][archs[i]]) for i in keep], dtype=float).T
+    score_a = _target_statistics(spearman)[a["kind"]]
+    score_b = _target_statistics(spearman)[b["kind"]]
+    split = len(columns_a)
+
+    def minus(*columns):
+        *own, t0, t1 = columns
+        first, second = score_a(*own[:split], t0, t1), score_b(*own[split:], t0, t1)
+        return None if first is None or second is None else first - second
+    columns = [*columns_a, *columns_b, t[keep, 0], t[keep, 1]]
+    return {"n": len(keep), "difference": minus(*columns),
+            "ci": bootstrap_ci(minus, columns, resamples=resamples)}
+
+
 def score_estimators(ladder: Ladder, teacher: str, table: Table | None = None, space=None,
                      metric: str = "val_acc", resamples: int = BOOTSTRAP_RESAMPLES,
                      spread: Collection[str] = ()) -> list[dict]:
@@ -368,7 +392,11 @@ def score_estimators(ladder: Ladder, teacher: str, table: Table | None = None, s
     within = ([archs[i] for i in keep], t[keep])
     top = ladder.rungs[-1].samples
     rows = []
-    for estimator in estimators(ladder, teacher, table, space, metric):
+    every = estimators(ladder, teacher, table, space, metric)
+    # the proxy the table (and so every search) scores candidates by: what a cheap estimator
+    # must beat, judged on the same students
+    proxy = next((e for e in every if e["family"] == "benchmark table"), None)
+    for estimator in every:
         columns = _paired(estimator["values"], target)
         if len(columns[0]) < 3:
             continue
@@ -379,6 +407,8 @@ def score_estimators(ladder: Ladder, teacher: str, table: Table | None = None, s
             statistic = _target_statistics(spearman)[estimator["kind"]]
             row["spread"] = {"n": len(columns[0]), "spearman": statistic(*columns),
                              "spearman_ci": bootstrap_ci(statistic, columns, resamples=resamples)}
+        if proxy is not None and estimator is not proxy:
+            row["minus_table_proxy"] = difference(estimator, proxy, target, resamples)
         rows.append(row)
     return sorted(rows, key=lambda r: -(r["spearman"] if r["spearman"] is not None else -2))
 
