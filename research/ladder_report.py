@@ -15,12 +15,11 @@ settings) supplies the table's own accuracies and the predictor's training data.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import typing
 from pathlib import Path
 
-from akd.common import run_command
+from akd.common import read_json, run_command
 from akd.components import build_space
 from akd.config import RunConfig, load_config
 from akd.errors import RunError
@@ -44,7 +43,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         settings = source.parent / "ladder.json"
         table, spread = None, []
         if settings.exists():
-            saved = json.loads(settings.read_text())
+            saved = read_json(settings, ("rungs", "settings", "students"))
             planned = saved["rungs"][-1]
             if ladder.rung(-1).index != planned["index"]:
                 raise RunError(f"{args.ladder}: the top rung ({planned['train_images']}x"

@@ -505,7 +505,7 @@ def test_the_report_waits_for_the_top_rung(tmp_path, capsys):
     save_table(hand_records(), tmp_path / "ladder.jsonl.gz", fields=LADDER_FIELDS)
     rungs = [{"index": i, "train_images": 100, "epochs": e} for i, e in enumerate((1, 4, 8))]
     (tmp_path / "ladder.json").write_text(json.dumps({"settings": {"table": "x"},
-                                                      "rungs": rungs}))
+                                                      "rungs": rungs, "students": []}))
     assert report_cli.main([str(tmp_path), "--out", str(tmp_path / "report")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the top rung (100x8) has no trainings yet" in err

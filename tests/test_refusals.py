@@ -109,7 +109,8 @@ COMMANDS = {
     "akd analyze": ("akd.cli", ["analyze", "docs/study/results/searches/vgg-seed0"]),
     "akd export": ("akd.cli", ["export", "docs/study/results/searches/vgg-seed0"]),
     "run_study": ("research.run_study", ["--config", PRESET.format("study")]),
-    "build_table": ("research.build_table", ["--config", PRESET.format("table")]),
+    "build_table": ("research.build_table", ["--config", PRESET.format("table"), "--archs", "3",
+                                             "--eval-images", "200"]),
     "build_ladder": ("research.build_ladder", []),
     "bench_efficiency": ("research.bench_efficiency", ["--config", PRESET.format("efficiency")]),
     "bench_screening": ("research.bench_screening", ["--config", PRESET.format("screening")]),
@@ -141,3 +142,27 @@ def test_every_command_refuses_an_out_that_is_not_its_own_before_any_work(
     assert errors[0].startswith(f"error: --out {str(out)!r} ")
     assert ("is a file" if out_is == "a file" else "holds other files") in errors[0]
     assert (snapshot(out) if out.is_dir() else out.read_text()) == before
+
+
+# the file each command writes first into its --out, and reads back on a rerun
+OWN_FILE = {"run_study": "options.json", "build_table": "table.json",
+            "build_ladder": "ladder.json", "bench_efficiency": "searches.json",
+            "bench_screening": "searches.json", "arch_knowledge": "students.json"}
+
+
+@pytest.mark.parametrize("command", OWN_FILE)
+def test_a_damaged_file_of_the_commands_own_is_a_one_line_error(command, tmp_path, capsys,
+                                                                monkeypatch):
+    module, args = COMMANDS[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / OWN_FILE[command]).write_text('{"torn by a crash or an edit')
+    before = snapshot(out)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", [command, *args, "--out", str(out), "--set",
+                                      f"cache_dir={tmp_path / 'cache'}"])
+    code = importlib.import_module(module).main()
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(errors) == 1, errors
+    assert str(out / OWN_FILE[command]) in errors[0] and "damaged" in errors[0]
+    assert snapshot(out) == before

@@ -132,7 +132,8 @@ def test_kill_9_of_the_study_then_the_same_command_finishes_it(tiny_study):
     out, _, _, before = tiny_study
     after = (out / "searches" / "vgg-seed1" / "trials.jsonl").read_text().splitlines()
     assert after[:len(before)] == before  # nothing recorded before the kill lost or rewritten
-    for run in [*out.glob("searches/*"), *out.glob("strategies/*")]:
+    for run in [p.parent for p in [*out.glob("searches/*/config.yaml"),
+                                   *out.glob("strategies/*/config.yaml")]]:
         trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
         trained = [(t["arm"], t["candidate_id"]) for t in trials if t["status"] != "predicted"]
         arms = {t["arm"] for t in trials}
@@ -229,7 +230,7 @@ def test_refusals_leave_out_as_it_was(tmp_path, module_cache, capsys):
     base = ["--config", str(TINY), "--set", f"cache_dir={module_cache}", "--set",
             "progress=false"]
     assert run_study.main([*base, "--out", str(foreign)]) == 2
-    assert "is not empty and holds no study" in capsys.readouterr().err
+    assert "holds other files and no options.json: it is not a study" in capsys.readouterr().err
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     fresh = tmp_path / "fresh"
     assert run_study.main([*base, "--out", str(fresh), "--set", "study.teachers=[nope]"]) == 2

@@ -10,16 +10,16 @@ from .devices import is_device_name, resolve_device
 from .fields import help_of, option
 from .formatting import MISSING, csv_cell, fraction, interval, number, percent, signed
 from .io import (append_line, atomic_file, check_out, json_safe, load_cached, partial_path,
-                 read_lines, save_atomic, save_cached, write_atomic, write_json, write_lines,
-                 write_text)
+                 read_json, read_lines, save_atomic, save_cached, write_atomic, write_json,
+                 write_lines, write_text)
 from .lazy import lazy_exports
 from .logs import configure_logging, run_command
 from .stats import CONFIDENCE, kendall, mean, mean_ci, median, spearman, stdev, total_variation
 
-__all__ = ["CONFIDENCE", "CoreLock", "MISSING", "append_line", "atomic_file", "check_out", "check_reachable",
-           "configure_logging", "connect", "csv_cell", "disconnect", "fraction", "help_of",
-           "import_ray", "interval", "is_device_name", "json_safe", "kendall", "lazy_exports",
-           "load_cached", "mean", "mean_ci", "median", "number", "option", "partial_path",
-           "percent", "pin_to_cores", "read_lines", "resolve_device", "run_command", "save_atomic",
-           "save_cached", "signed", "spearman", "stdev", "total_variation", "write_atomic",
-           "write_json", "write_lines", "write_text"]
+__all__ = ["CONFIDENCE", "CoreLock", "MISSING", "append_line", "atomic_file", "check_out",
+           "check_reachable", "configure_logging", "connect", "csv_cell", "disconnect", "fraction",
+           "help_of", "import_ray", "interval", "is_device_name", "json_safe", "kendall",
+           "lazy_exports", "load_cached", "mean", "mean_ci", "median", "number", "option",
+           "partial_path", "percent", "pin_to_cores", "read_json", "read_lines", "resolve_device",
+           "run_command", "save_atomic", "save_cached", "signed", "spearman", "stdev",
+           "total_variation", "write_atomic", "write_json", "write_lines", "write_text"]

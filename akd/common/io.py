@@ -131,6 +131,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_atomic(path, lambda handle: handle.write(text), mode="w")
 
 
+def read_json(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict:
+    """A JSON object a command wrote (its settings, options, results), with ``keys`` present;
+    a one-line :class:`DataError` naming the file when it is damaged, since a traceback would
+    only say that some file somewhere is not JSON."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        raise DataError(f"{path} is damaged ({reason}): restore it from a copy, or delete it and "
+                        "rerun to make it again") from None
+    missing = [key for key in keys if not isinstance(value, dict) or key not in value]
+    if not isinstance(value, dict) or missing:
+        raise DataError(f"{path} is damaged (no {', '.join(missing) or 'JSON object'}): restore "
+                        "it from a copy, or delete it and rerun to make it again")
+    return value
+
+
 def write_json(path: str | os.PathLike, value: Any) -> None:
     """``value`` as indented JSON (NaN and infinities as null), atomically."""
     write_text(path, json.dumps(json_safe(value), indent=1) + "\n")

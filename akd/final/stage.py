@@ -15,7 +15,6 @@ distillation).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from tqdm import tqdm
 from search_spaces import count_cost
 
 from ..common.cores import CoreLock
-from ..common.io import append_line, read_lines, write_json
+from ..common.io import append_line, read_json, read_lines, write_json
 from ..common.stats import mean
 from ..components import build_space, preflight, run_latency
 from ..config import RunConfig
@@ -145,7 +144,7 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     kept = run.path / "final.json"
     if not todo and kept.exists() and _budget_of(kept) == budget:
         log.info(f"final stage of {run.path} is already complete; nothing to do")
-        result = json.loads(kept.read_text())
+        result = read_json(kept, ("students",))
         log.info(final_table(result))
         return result
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="final", unit="run",
@@ -162,7 +161,7 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
 
 def _budget_of(final_json: Path) -> str | None:
     """The budget final.json was written for (computed for one from before budgets were kept)."""
-    result = json.loads(final_json.read_text())
+    result = read_json(final_json)
     final = result.get("final") or {}
     return result.get("budget") or (training_budget(final) if all(k in final for k in BUDGET_KEYS)
                                     else None)

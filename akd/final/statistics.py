@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..arms import searched_with
 from ..common.formatting import fraction
-from ..common.io import read_lines
+from ..common.io import read_json, read_lines
 from ..common.stats import mean, mean_ci
 from ..config import RunConfig
 from ..search.trial import Trial
@@ -44,7 +44,7 @@ def final_records(run_path: Path, repair: bool = True) -> list[dict]:
     records = read_lines(run_path / "final_runs.jsonl", repair)
     legacy = None
     if any("budget" not in r for r in records) and (run_path / "final.json").exists():
-        final = json.loads((run_path / "final.json").read_text()).get("final") or {}
+        final = read_json(run_path / "final.json").get("final") or {}
         legacy = training_budget(final) if all(k in final for k in BUDGET_KEYS) else None
     return [r if "budget" in r else {**r, "budget": legacy} for r in records]
 

@@ -11,7 +11,6 @@ back instead of measuring again, so every trial of a run is scored against the s
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from search_spaces import SearchSpace
 
-from ..common.io import write_json
+from ..common.io import read_json, write_json
 from ..config import RewardConfig, RunConfig
 
 TARGET_FILE = "reward_target.json"
@@ -52,4 +51,4 @@ def recorded_target(config: RunConfig, run_path: Path) -> RewardConfig | None:
     path = Path(run_path) / TARGET_FILE
     if not path.exists():
         return None
-    return dataclasses.replace(config.reward, target_ms=json.loads(path.read_text())["target_ms"])
+    return dataclasses.replace(config.reward, target_ms=read_json(path, ("target_ms",))["target_ms"])

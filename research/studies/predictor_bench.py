@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from search_spaces import SearchSpace, build_model
 
-from akd.common import check_out, kendall, spearman, write_json
+from akd.common import check_out, kendall, read_json, spearman, write_json
 from akd.config import RunConfig, cache_dir
 from akd.data import load_dataset
 from akd.distill import load_teacher
@@ -54,7 +54,7 @@ def compute_probes(config: RunConfig, table: Table, path: Path,
     (on the first proxy images, which every student trains on) and written there; a killed
     computation goes on from its partial file."""
     if path.exists():
-        return json.loads(path.read_text())
+        return read_json(path, ("probes",))
     partial = path.with_name(path.stem + ".partial.json")
     dataset = load_dataset(config.data, cache_dir(config))
     probe = dataset.proxy.subset(torch.arange(min(PROBE_IMAGES, len(dataset.proxy))))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from akd.common import check_out, write_json
+from akd.common import check_out, read_json, write_json
 from akd.components import preflight
 from akd.config import RunConfig, with_changes
 from akd.errors import ConfigError
@@ -137,14 +137,6 @@ def run_searches(base: RunConfig, plans: Sequence[Planned], out: Path, arm: str 
         found.trials[name] = search_arm(config, out / name, arm)
         found.seconds[name] = run_seconds(out / name)
     return found
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"{path} is damaged (not JSON); delete it: it lists the searches "
-                          "planned there, and is written again") from None
 
 
 def search_arm(config: RunConfig, path: Path, arm: str = "akd") -> list[Trial]:

@@ -30,7 +30,12 @@ def read_saved(path: Path, settings: dict, what: str) -> dict | None:
     is none; :class:`RunError` naming the first key that differs, with both values."""
     if not path.exists():
         return None
-    saved = json.loads(path.read_text())
+    try:
+        saved = json.loads(path.read_text())
+        saved["settings"]
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError):
+        raise RunError(f"{path} is damaged (not the JSON {what} wrote); restore it, or delete "
+                       "it to start that part again") from None
     for section, keys in ADDED_LATER.items():
         if isinstance(saved["settings"].get(section), dict):
             saved["settings"][section] = {**keys, **saved["settings"][section]}

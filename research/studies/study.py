@@ -39,7 +39,8 @@ import numpy as np
 from search_spaces import SearchSpace
 
 from akd.arms import searched_with
-from akd.common import append_line, check_out, mean_ci, read_lines, total_variation, write_json
+from akd.common import (append_line, check_out, mean_ci, read_json, read_lines, total_variation,
+                        write_json)
 from akd.components import build_space
 from akd.config import RunConfig, load_config, load_config_and_section, with_changes
 from akd.distill import TEACHERS, resolve_device
@@ -188,7 +189,7 @@ def run_study(base: RunConfig, options: StudyOptions, out: str | Path) -> dict:
     plan_configs(base, study_searches(options), out / "searches")
     plan_configs(base, strategy_searches(options), out / "strategies")
     if recorded.exists():
-        before = json.loads(recorded.read_text())
+        before = read_json(recorded)
         changed = [k for k, v in dataclasses.asdict(options).items() if before.get(k) != v]
         if changed:
             raise RunError(f"{out} holds a study with other settings (study.{changed[0]}: "

@@ -15,7 +15,6 @@ and ``table.jsonl.gz``) continues the same way.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -25,7 +24,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from akd.common import CoreLock, append_line, check_out, read_lines, write_json, write_lines
+from akd.common import (CoreLock, append_line, check_out, read_json, read_lines, write_json,
+                        write_lines)
 from akd.components import build_space, preflight, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split, load_dataset
@@ -106,6 +106,8 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
         raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
                           "the teacher; use an alpha in (0, 1]")
     preflight(config)
+    # a saved table of other settings (or a damaged one) is refused before any work
+    read_saved(out / SETTINGS_FILE, _settings(config, options), "a table")
     dataset = load_dataset(config.data, cache_dir(config))
     for name, split in (("validation", dataset.val), ("test", dataset.test)):
         if options.eval_images > len(split):
@@ -256,7 +258,7 @@ def _borrowed_pool(source: Path, archs: int) -> list[dict]:
     if not path.is_file():
         raise RunError(f"--pool-from {str(source)!r} has no {SETTINGS_FILE}: it is not a "
                        "benchmark table's directory")
-    pool = json.loads(path.read_text())["pool"]
+    pool = read_json(path, ("pool",))["pool"]
     if archs > len(pool):
         raise ConfigError(f"--archs {archs} is more than the {len(pool)} students of "
                           f"--pool-from {str(source)!r}")

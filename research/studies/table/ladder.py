@@ -184,6 +184,9 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
     if not config.proxy.alpha > 0:
         raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
                           "the teacher; use an alpha in (0, 1]")
+    # a saved ladder of other settings (or a damaged one) is refused before any work
+    read_saved(out / SETTINGS_FILE, {**deciding_settings(config), **options.settings()},
+               "a ladder table")
     dataset = workspace(config).dataset  # and the proxy logits workers load, computed once here
     _check_sizes(options, dataset)
     students = _students(config, options, out)
