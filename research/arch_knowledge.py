@@ -27,6 +27,7 @@ import typing
 from akd.common import run_command
 from akd.config import load_config
 from research import PRESETS
+from research.common import add_config_option, command_parser
 from research.studies.arch_knowledge import Options, run_experiment
 
 DEFAULT_CONFIG = PRESETS / "arch_knowledge" / "default.yaml"
@@ -44,18 +45,15 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="arch_knowledge.py", description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="config keys it uses (python experiments/run_akd.py --help lists them all):\n"
-               "  data, space, latency, cache_dir, progress as in a search; search.seed: the\n"
-               "  sampling seed; teacher.training, teacher.train_images: every teacher's budget\n"
-               "  (--teachers names them); proxy: the students' training (KD: its alpha and\n"
-               "  temperature; CLS: alpha 0)")
+    parser = command_parser(
+        "arch_knowledge", __doc__,
+        uses="data, space, latency, cache_dir, progress as in a search; search.seed: the "
+             "sampling seed; teacher.training, teacher.train_images: every teacher's budget "
+             "(--teachers names them); proxy: the students' training (KD: its alpha and "
+             "temperature; CLS: alpha 0)")
     default = Options()
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="YAML run config (default: research/presets/arch_knowledge/default.yaml; "
-                             "tiny.yaml beside it runs in seconds, for tests)")
+    add_config_option(parser, DEFAULT_CONFIG, "research/presets/arch_knowledge/default.yaml; "
+                      "tiny.yaml beside it runs in seconds, for tests")
     parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override one config key (repeatable), e.g. --set proxy.epochs=3")
     parser.add_argument("--students", type=int, default=default.students,

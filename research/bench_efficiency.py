@@ -11,7 +11,6 @@ run again, resumes.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from akd.components import build_space
 from akd.config import load_config
 from akd.tables import load_table
 from research import PRESETS
-from research.common import add_output_options, publish
+from research.common import add_config_option, add_output_options, command_parser, publish
 from research.studies.efficiency_bench import Options, run_benchmark, write_results
 from research.studies.runner import STRATEGIES
 from research.studies.table_efficiency import Options as TableOptions, run_on_table
@@ -88,9 +87,9 @@ def table_markdown(result: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(PRESETS / "efficiency" / "default.yaml"))
+    parser = command_parser("bench_efficiency", __doc__)
+    add_config_option(parser, PRESETS / "efficiency" / "default.yaml",
+                      "research/presets/efficiency/default.yaml")
     parser.add_argument("--strategies", default="autokd,tpe,lstm_ppo,random",
                         help=f"comma-separated, from {', '.join(STRATEGIES)}")
     parser.add_argument("--reference", default="lstm_ppo")

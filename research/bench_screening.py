@@ -14,7 +14,6 @@ screening.md and screening.png into --out; a killed benchmark, run again, resume
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from akd.common import number, run_command, signed
 from akd.config import load_config, parse_override
 from akd.errors import AkdError
 from research import PRESETS
-from research.common import add_output_options, publish
+from research.common import add_config_option, add_output_options, command_parser, publish
 from research.studies.screening_bench import Options, run_benchmark, write_results
 
 
@@ -72,9 +71,9 @@ def markdown(result: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(PRESETS / "screening" / "default.yaml"))
+    parser = command_parser("bench_screening", __doc__)
+    add_config_option(parser, PRESETS / "screening" / "default.yaml",
+                      "research/presets/screening/default.yaml")
     parser.add_argument("--controllers", default="lstm_ppo,random",
                         help="comma-separated controllers")
     parser.add_argument("--seeds", type=int, default=3)

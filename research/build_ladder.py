@@ -27,7 +27,8 @@ from akd.common import run_command
 from akd.config import load_config
 from akd.errors import ConfigError
 from akd.tables import table_path
-from research.common import add_build_options, build_overrides, names
+from research.common import (add_build_options, add_config_option, build_overrides, command_parser,
+                             names)
 from research.studies.table.ladder import Options, build_ladder
 
 
@@ -56,21 +57,18 @@ def _rungs(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="build_ladder.py", description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="config keys it uses (python experiments/run_akd.py --help lists them all):\n"
-               "  data, space, evaluator, cache_dir, progress as in a search; teacher.training,\n"
-               "  teacher.train_images: every teacher's recipe; proxy: the students' recipe\n"
-               "  (lr, batch size, schedule, KD alpha and temperature; each rung sets its\n"
-               "  images and epochs; labels only: alpha 0)")
+    parser = command_parser(
+        "build_ladder", __doc__,
+        uses="data, space, evaluator, cache_dir, progress as in a search; teacher.training, "
+             "teacher.train_images: every teacher's recipe; proxy: the students' recipe (lr, "
+             "batch size, schedule, KD alpha and temperature; each rung sets its images and "
+             "epochs; labels only: alpha 0)")
     default = Options()
     parser.add_argument("--table", default=default.table,
                         help="the benchmark table whose students are chosen: a shipped name or a "
                              f"table directory (default {default.table})")
-    parser.add_argument("--config",
-                        help="YAML run config (default: the table's config.yaml, so that the "
-                             "bottom rung repeats the table's trainings)")
+    add_config_option(parser, None, "the table's config.yaml, so that the bottom rung repeats "
+                      "the table's trainings")
     add_build_options(parser)
     parser.add_argument("--students", type=int, default=default.students,
                         help=f"students of the ladder (default {default.students})")

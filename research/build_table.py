@@ -24,7 +24,8 @@ import typing
 from akd.common import run_command
 from akd.config import load_config
 from research import PRESETS
-from research.common import add_build_options, build_overrides, names
+from research.common import (add_build_options, add_config_option, build_overrides, command_parser,
+                             names)
 from research.studies.table.build import Options, build_table
 
 DEFAULT_CONFIG = PRESETS / "table" / "default.yaml"
@@ -45,18 +46,14 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="build_table.py", description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="config keys it uses (python experiments/run_akd.py --help lists them all):\n"
-               "  data, space, latency, evaluator, cache_dir, progress as in a search;\n"
-               "  search.seed: the pool's seed; teacher.training, teacher.train_images: every\n"
-               "  teacher's recipe; proxy: the students' training (KD: its alpha and\n"
-               "  temperature; labels only: alpha 0)")
+    parser = command_parser(
+        "build_table", __doc__,
+        uses="data, space, latency, evaluator, cache_dir, progress as in a search; search.seed: "
+             "the pool's seed; teacher.training, teacher.train_images: every teacher's recipe; "
+             "proxy: the students' training (KD: its alpha and temperature; labels only: alpha 0)")
     default = Options()
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="YAML run config (default: research/presets/table/default.yaml; "
-                             "tiny.yaml beside it runs in seconds, for tests)")
+    add_config_option(parser, DEFAULT_CONFIG, "research/presets/table/default.yaml; tiny.yaml "
+                      "beside it runs in seconds, for tests")
     add_build_options(parser)
     parser.add_argument("--archs", type=int, default=default.archs,
                         help=f"students in the pool (default {default.archs})")

@@ -1,9 +1,40 @@
-"""Command-line options and output steps that several benchmark scripts share."""
+"""What the research's commands share: their parser, options and output steps, so that every
+command reads and behaves alike (its --out rule is akd.common.check_out, applied where the work
+starts)."""
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from akd.common import write_text
+
+
+def command_parser(name: str, doc: str, uses: str | None = None) -> argparse.ArgumentParser:
+    """A research command's parser, named as it is run (``python -m research.<name>``),
+    described by the first line of ``doc`` (its module docstring, shown whole below the
+    options), and listing the config keys it ``uses``."""
+    epilog = None
+    if uses:
+        epilog = ("config keys it uses (akd search --help lists them all):\n"
+                  + textwrap.fill(uses, 96, initial_indent="  ", subsequent_indent="  "))
+    return argparse.ArgumentParser(prog=f"python -m research.{name}",
+                                   description=doc.splitlines()[0], epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_config_option(parser: argparse.ArgumentParser, default: Path | None,
+                      default_help: str) -> None:
+    """--config: the command's run config (a research preset by default)."""
+    parser.add_argument("--config", default=str(default) if default else None,
+                        help=f"YAML run config (default: {default_help})")
+
+
+def add_report_options(parser: argparse.ArgumentParser, what: str, default: str,
+                       out_help: str) -> None:
+    """A report command's input (a build directory, file or shipped name) and --out."""
+    parser.add_argument(what, nargs="?", default=default,
+                        help=f"build directory, {what} file or shipped name (default {default})")
+    parser.add_argument("--out", help=f"report directory (default: {out_help})")
 
 
 def add_space_options(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ from akd.components import build_space
 from akd.config import RunConfig, load_config
 from akd.errors import RunError
 from akd.tables import ladder_path, load_ladder, load_table
+from research.common import add_report_options, command_parser
 from research.studies.table.ladder_report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: docs/ladder is the default --out
@@ -62,13 +63,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ladder_report.py", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ladder", nargs="?", default=DEFAULT_LADDER,
-                        help=f"build directory, ladder file or shipped name (default "
-                             f"{DEFAULT_LADDER})")
-    parser.add_argument("--out", help="report directory (default: docs/ladder/ for the shipped "
-                                      "ladder, else report/ beside the ladder)")
+    parser = command_parser("ladder_report", __doc__)
+    add_report_options(parser, "ladder", DEFAULT_LADDER,
+                       "docs/ladder/ for the shipped ladder, else report/ beside the ladder")
     return parser
 
 

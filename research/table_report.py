@@ -21,6 +21,7 @@ from akd.common import run_command
 from akd.components import build_space
 from akd.config import RunConfig, load_config
 from akd.tables import load_table, table_path
+from research.common import add_report_options, command_parser
 from research.studies.table.report import write_report
 
 DEFAULT_TABLE = "fashion_mnist-small28"
@@ -42,12 +43,8 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="table_report.py", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", nargs="?", default=DEFAULT_TABLE,
-                        help=f"build directory, table file or shipped name (default "
-                             f"{DEFAULT_TABLE})")
-    parser.add_argument("--out", help="report directory (default: report/ beside the table)")
+    parser = command_parser("table_report", __doc__)
+    add_report_options(parser, "table", DEFAULT_TABLE, "report/ beside the table")
     return parser
 
 
