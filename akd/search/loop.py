@@ -1,6 +1,8 @@
 """The AKD search loop: two arms under one budget, MnasNet's reward, resumable at any moment.
 
-Each step asks every unfinished arm's controller for a batch, measures the latency of every new
+:class:`Search` is one run: it holds the config, the space, the run directory, the workspace, the
+evaluator and latency source while they are open, the latencies measured so far, the arms and
+the timing, and its methods are the loop's steps. Each step asks every unfinished arm's controller for a batch, measures the latency of every new
 candidate in this process (under the core lock, while no candidate trains), hands the candidates to
 the evaluator, and as each finishes computes its reward, tells the controller and appends the trial
 to ``trials.jsonl``. The ``akd`` arm's reward uses the accuracy after proxy KD training, the
