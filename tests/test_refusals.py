@@ -166,3 +166,25 @@ def test_a_damaged_file_of_the_commands_own_is_a_one_line_error(command, tmp_pat
     assert code == 2 and len(errors) == 1, errors
     assert str(out / OWN_FILE[command]) in errors[0] and "damaged" in errors[0]
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("command, extra, message", [
+    ("build_table", ["--teachers", "vgg,nosuch"], "unknown teacher 'nosuch' in --teachers"),
+    ("build_ladder", ["--top-teachers", "nosuch"], "unknown teacher 'nosuch' in --top-teachers"),
+    ("bench_screening", ["--controllers", "random,nosuch"], "controller.name = 'nosuch'"),
+    ("bench_efficiency", ["--strategies", "lstm_ppo,nosuch"], "unknown strategy nosuch"),
+    ("arch_knowledge", ["--teachers", "vgg,nosuch"], "unknown teacher 'nosuch' in --teachers"),
+    ("run_study", ["--set", "study.teachers=[vgg, nosuch]"],
+     "unknown teacher 'nosuch' in study.teachers"),
+])
+def test_every_name_of_a_list_is_checked_before_the_first_training(command, extra, message,
+                                                                   tmp_path, capsys, monkeypatch):
+    module, args = COMMANDS[command]
+    out = tmp_path / "out"
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", [command, *args, *extra, "--out", str(out), "--set",
+                                      f"cache_dir={tmp_path / 'cache'}"])
+    code = importlib.import_module(module).main()
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(errors) == 1 and message in errors[0], errors
+    assert not out.exists() and not (tmp_path / "cache").exists()  # nothing made, not even data
