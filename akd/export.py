@@ -55,6 +55,55 @@ CHECK_IMAGES = 64  # test images the exports are checked on
 REBUILD = ('model = build_model(Path("student.arch").read_text(), num_classes={num_classes}, '
            'in_channels={in_channels}, weights="student.pt").eval()')
 IMPORTS = "from pathlib import Path; from search_spaces import build_model"
+# predict.py of the export: the student under onnxruntime on image files, with nothing of akd or
+# torch, as a deployer runs it (what student.json says is all it needs)
+PREDICT_EXAMPLE = '''"""Classify image files with the exported student under onnxruntime (no torch, no akd):
+
+    python predict.py IMAGE [IMAGE ...]
+
+It prepares each image as student.json says (its channels and input size, pixels / 255, the
+normalisation) and prints the most likely class with its probability."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+INFO = json.loads((HERE / "student.json").read_text())
+
+
+def prepare(path):
+    """One image as the student's input: (channels, height, width), normalised."""
+    channels, height, width = INFO["input"]["shape"][1:]
+    image = Image.open(path).convert("L" if channels == 1 else "RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+    mean = np.array(INFO["normalization"]["mean"], dtype=np.float32)[:, None, None]
+    std = np.array(INFO["normalization"]["std"], dtype=np.float32)[:, None, None]
+    return (pixels - mean) / std
+
+
+def main(paths):
+    session = onnxruntime.InferenceSession(str(HERE / "student.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    images = np.stack([prepare(path) for path in paths]).astype(np.float32)
+    logits = session.run(["logits"], {"images": images})[0]
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    for path, row in zip(paths, probabilities):
+        best = int(row.argmax())
+        print(f"{path}: {INFO['class_names'][best]} ({row[best]:.4f})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+'''
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -181,6 +230,7 @@ def write_files(folder: Path, model: torch.nn.Module, arch: str, example: torch.
     """state dict, block string, TorchScript and ONNX (batch dimension dynamic) of ``model``."""
     torch.save(model.state_dict(), folder / "student.pt")
     (folder / "student.arch").write_text(arch)  # no newline: the one-liner parses it as it is
+    (folder / "predict.py").write_text(PREDICT_EXAMPLE)
     with warnings.catch_warnings():  # torch.jit is deprecated, yet what C++ and mobile load
         warnings.simplefilter("ignore", FutureWarning)
         torch.jit.script(model).save(str(folder / "student.torchscript.pt"))
@@ -232,13 +282,18 @@ def describe(run: RunDir, config: RunConfig, data: Dataset, model: torch.nn.Modu
     return {
         "arch": student["arch"], **shape, "input_size": list(data.input_size),
         "dropout": model.dropout.p, "dataset": data.name,
+        "class_names": list(data.class_names),  # label i is class_names[i]
+        "input": {"name": "images", "shape": ["batch", *data.input_size], "dtype": "float32",
+                  "layout": "NCHW", "channels": "grayscale" if data.input_size[0] == 1
+                  else "RGB, in that order" if data.input_size[0] == 3 else "as the dataset's"},
         "normalization": {"mean": list(data.mean), "std": list(data.std),
                           "apply": "input = (image - mean) / std per channel, image as the "
                                    "dataset loader gives it (pixels / 255 for image datasets), "
                                    "shape (batch, *input_size)"},
         "rebuild": f"{IMPORTS}; {REBUILD.format(**shape)}",
         "files": {"weights": "student.pt", "arch": "student.arch",
-                  "torchscript": "student.torchscript.pt", "onnx": "student.onnx"},
+                  "torchscript": "student.torchscript.pt", "onnx": "student.onnx",
+                  "example": "predict.py: the ONNX model under onnxruntime on image files"},
         "source": student["source"], "rank": student["rank"], "mode": record["mode"],
         "seed": record["seed"], "teacher": config.teacher.name,
         "test_acc": record["test_acc"], "kd_mean_over_seeds": student.get("kd_mean"),
@@ -257,7 +312,8 @@ def summary(info: dict) -> str:
         f"{info['test_acc']:.4f}, {info['latency_ms']:.3f} ms, {info['params'] / 1e3:.1f}k "
         f"params, {info['macs'] / 1e6:.2f} MMACs",
         f"  architecture  {info['arch']}",
-        f"  files         {info['folder']}/student.{{pt,arch,json,torchscript.pt,onnx}}",
+        f"  files         {info['folder']}/student.{{pt,arch,json,torchscript.pt,onnx}}, "
+        "predict.py",
         f"  checks        max |logit diff| on {checks['images']} test images (tolerance "
         f"{checks['tolerance']:g}): {diffs}",
         f"  rebuild       {info['rebuild']}"])

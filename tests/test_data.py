@@ -21,6 +21,7 @@ def test_fashion_mnist_loads_from_the_debian_folder(tmp_path):
     assert (len(data.train), len(data.val), len(data.test), len(data.proxy)) == (
         55000, 5000, 10000, 10000)
     assert data.input_size == (1, 28, 28) and data.num_classes == 10
+    assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
     assert abs(data.train.images.mean().item()) < 0.01  # normalised with training statistics
     assert sorted(data.test.labels.unique().tolist()) == list(range(10))
 
@@ -96,6 +97,11 @@ def test_imagefolder(tmp_path):
     data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
                                    val_size=2, proxy_size=0), cache_dir=tmp_path / "c")
     assert data.input_size == (3, 16, 16) and data.num_classes == 2 and len(data.test) == 6
+    assert data.class_names == ("cat", "dog")  # the folders' names, in label order
+    # read again from the prepared copy, they are the same
+    again = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path), image_size=16,
+                                    val_size=2, proxy_size=0), cache_dir=tmp_path / "c")
+    assert again.class_names == ("cat", "dog")
 
 
 def _image_folder(root, mode="RGB"):

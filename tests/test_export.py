@@ -5,6 +5,8 @@ TorchScript and ONNX reproduce the trained model; bad runs are one-line errors."
 import json
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import onnxruntime
 import pytest
 import torch
 from conftest import damage
+from PIL import Image
 
 from search_spaces import build_model
 
@@ -26,7 +29,8 @@ from akd.export import TOLERANCE, choose_student, export_run
 from akd.final.stage import run_final
 from akd.search import RunDir
 
-FILES = {"student.pt", "student.arch", "student.json", "student.torchscript.pt", "student.onnx"}
+FILES = {"student.pt", "student.arch", "student.json", "student.torchscript.pt", "student.onnx",
+         "predict.py"}
 ARCHS = {"good": "cn_r1_k3_s1_c24_noskip|cn_r1_k3_s2_c36_noskip",
          "fair": "cn_r1_k5_s2_c24_noskip|cn_r1_k3_s1_c24_noskip",
          "nas": "cn_r1_k3_s2_c48_noskip|cn_r1_k3_s2_c24_noskip"}
@@ -124,6 +128,35 @@ def test_every_file_is_written_and_reproduces_the_trained_model(exported, cache)
         output = outputs[name]
         np.testing.assert_allclose(output, expected[:len(output)], rtol=0, atol=TOLERANCE)
         assert (output.argmax(1) == expected[:len(output)].argmax(1)).all()
+
+
+def test_the_export_names_its_classes_and_input_and_predict_py_runs_it_on_image_files(
+        exported, tmp_path):
+    run, _ = exported
+    folder = run / "export"
+    saved = json.loads((folder / "student.json").read_text())
+    assert saved["class_names"] == [str(i) for i in range(10)]  # synthetic data names none
+    assert saved["input"] == {"name": "images", "shape": ["batch", 1, 16, 16],
+                              "dtype": "float32", "layout": "NCHW", "channels": "grayscale"}
+    # two image files as a deployer has them
+    rng = np.random.default_rng(0)
+    pixels = [rng.integers(0, 256, (16, 16), dtype=np.uint8),
+              rng.integers(0, 256, (16, 16), dtype=np.uint8)]
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for array, path in zip(pixels, paths):
+        Image.fromarray(array, mode="L").save(path)
+    shown = subprocess.run([sys.executable, str(folder / "predict.py"), *map(str, paths)],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    # the same images through the trained torch model, prepared as student.json's "apply" says
+    mean, std = (torch.tensor(saved["normalization"][k]).view(1, -1, 1, 1) for k in ("mean", "std"))
+    images = (torch.tensor(np.stack(pixels)[:, None], dtype=torch.float32) / 255 - mean) / std
+    model = build_model(ARCHS["good"], 10, 1, weights=folder / "student.pt").eval()
+    with torch.inference_mode():
+        probabilities = torch.softmax(model(images), dim=1)
+    expected = [f"{path}: {saved['class_names'][int(p.argmax())]} ({float(p.max()):.4f})"
+                for path, p in zip(paths, probabilities)]
+    assert shown.stdout.splitlines() == expected
 
 
 def test_present_weights_are_used_not_trained_again(exported, tmp_path, monkeypatch, capsys):

@@ -16,7 +16,7 @@ from .sources import DataConfig, Decoded, register_dataset
 def cifar(config: DataConfig, cache: Path) -> Decoded:
     from torchvision.datasets import CIFAR10, CIFAR100
 
-    cls, classes = (CIFAR10, 10) if config.name == "cifar10" else (CIFAR100, 100)
+    cls = CIFAR10 if config.name == "cifar10" else CIFAR100
     root = Path(config.root) if config.root else cache / "datasets" / config.name
     try:
         train = cls(root, train=True, download=config.download)
@@ -30,4 +30,4 @@ def cifar(config: DataConfig, cache: Path) -> Decoded:
         return torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()
 
     return ((channels_first(train.data), torch.tensor(train.targets)),
-            (channels_first(test.data), torch.tensor(test.targets)), classes)
+            (channels_first(test.data), torch.tensor(test.targets)), tuple(train.classes))

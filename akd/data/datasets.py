@@ -58,6 +58,8 @@ class Dataset:
     # datasets) that every split was normalised with: what a deployment must apply too
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    class_names: tuple[str, ...] = ()  # label i is class_names[i] (a folder's name, a dataset's
+    # own class name, or the number as text where the data names none)
     input_size: tuple[int, int, int] = field(init=False)  # (C, H, W)
 
     def __post_init__(self) -> None:
@@ -70,6 +72,7 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     (train_images, train_labels), (test_images, test_labels), classes = decoded(
         source, config, cache)
+    names = tuple(str(i) for i in range(classes)) if isinstance(classes, int) else tuple(classes)
     train_images, test_images = _as_float(train_images), _as_float(test_images)
     # in float64: a float32 sum depends on how many threads split it, and every cache key that
     # hashes these images (teachers, logits) must not depend on the thread count
@@ -89,8 +92,8 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     # ``train`` is already in seeded random order, so its head is a seeded random subset.
     proxy_size = config.proxy_size or len(train)
     proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
-    return Dataset(config.name, classes, train, val, test, proxy,
-                   tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
+    return Dataset(config.name, len(names), train, val, test, proxy,
+                   tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()), names)
 
 
 def split_indices(num_images: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -46,7 +46,8 @@ def fashion_mnist(config: DataConfig, cache: Path) -> Decoded:
             raise DataError(f"the Fashion-MNIST files in {str(source)!r} are unreadable "
                             f"({type(error).__name__}: {error}); replace them") from None
         raise DataError(f"{_missing_fashion_mnist()} ({error})") from None
-    return (train.data.unsqueeze(1), train.targets), (test.data.unsqueeze(1), test.targets), 10
+    return ((train.data.unsqueeze(1), train.targets), (test.data.unsqueeze(1), test.targets),
+            tuple(FashionMNIST.classes))
 
 
 def _missing_fashion_mnist() -> str:

@@ -41,7 +41,7 @@ def imagefolder(config: DataConfig, cache: Path) -> Decoded:
     if classes["train"] != classes["test"]:
         raise DataError(f"imagefolder: train/ has the classes {classes['train']} but test/ has "
                         f"{classes['test']}; both need the same class folders")
-    return splits[0], splits[1], len(classes["train"])
+    return splits[0], splits[1], tuple(classes["train"])
 
 
 def _check_class_folders(folder: Path) -> None:

@@ -18,7 +18,8 @@ import torch
 from ..common.io import load_cached, save_cached
 from .sources import DataConfig, DatasetSource, Decoded
 
-PREPARED_FORMAT = 1  # raise when what the loaders return changes: old prepared copies go unused
+PREPARED_FORMAT = 2  # raise when what the loaders return changes: old prepared copies go unused
+# (2: the class names instead of their number)
 
 
 def decoded(source: DatasetSource, config: DataConfig, cache: Path) -> Decoded:

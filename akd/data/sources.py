@@ -1,7 +1,8 @@
 """The dataset registry: a dataset is one file whose loader is registered by name.
 
 A loader takes the data config and the cache directory and returns the decoded images as uint8
-(N, C, H, W) tensors (float for generated data) with their labels and the number of classes;
+(N, C, H, W) tensors (float for generated data) with their labels and the class names (or their
+number, where the data names none);
 :mod:`akd.data.datasets` does the rest (the prepared copy, scaling, normalisation, splits).
 """
 
@@ -18,8 +19,10 @@ from search_spaces import Registry
 from ..common.fields import option
 from ..errors import DataError
 
-# (train images, train labels), (test images, test labels), number of classes
-Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]
+# (train images, train labels), (test images, test labels), the class names in label order (or
+# just their number, for data whose classes have no names)
+Decoded = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor],
+                tuple[str, ...] | int]
 
 
 @dataclass(frozen=True)
