@@ -10,8 +10,8 @@ import torch
 from conftest import damage, end_to_end
 
 from akd.data import DataConfig, load_dataset
-from akd.distill import (TEACHERS, CachedTeacher, TeacherConfig, TrainConfig, evaluate,
-                         load_teacher, online_teacher, teacher_record)
+from akd.distill import (TEACHERS, CachedTeacher, Teacher, TeacherConfig, TrainConfig, evaluate,
+                         load_teacher, near_chance, online_teacher, teacher_record)
 from akd.distill.teachers import PRETRAINED
 
 QUICK = TrainConfig(epochs=1, batch_size=64, lr=0.05)
@@ -243,3 +243,14 @@ def test_the_shipped_teachers_are_what_their_records_say(name, floor, tmp_path):
     assert record["command"].startswith("python -m research.train_teacher")
     assert teacher.test_accuracy == record["test_accuracy"] >= floor
     assert evaluate(teacher.model, data.test) == pytest.approx(teacher.test_accuracy, abs=1e-6)
+
+
+def test_a_teacher_near_chance_is_called_out_in_one_line(data):
+    def teacher(accuracy):
+        return Teacher(torch.nn.Identity(), accuracy, "f", "made by hand")
+    chance = 1 / data.num_classes
+    for accuracy in (chance, 1.5 * chance):  # guessing, and under twice guessing
+        line = near_chance(teacher(accuracy), data, "mine")
+        assert line.startswith(f"teacher mine is near chance: test accuracy {accuracy:.4f}")
+        assert "\n" not in line and f"{data.num_classes} classes on {len(data.test)}" in line
+    assert near_chance(teacher(0.9), data, "mine") is None

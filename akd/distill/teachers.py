@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from scipy import stats as scipy_stats
 from torch import nn
 
 from ..common.fields import option
@@ -60,6 +61,22 @@ class Teacher:
     test_accuracy: float  # on the dataset's test split
     fingerprint: str  # hash of the weights: keys the logit cache
     description: str  # where it came from, for logs
+
+
+def near_chance(teacher: Teacher, dataset: Dataset, name: str) -> str | None:
+    """One line calling out a teacher whose test accuracy a binomial test cannot tell from
+    guessing (one in ``num_classes``, at 99%), or that is under twice that: distilling from it
+    teaches the students noise. None for a teacher that knows something."""
+    chance = 1 / dataset.num_classes
+    images = len(dataset.test)
+    correct = round(teacher.test_accuracy * images)
+    p_value = scipy_stats.binomtest(correct, images, chance, alternative="greater").pvalue
+    if p_value < 0.01 and teacher.test_accuracy >= 2 * chance:
+        return None
+    return (f"teacher {name} is near chance: test accuracy {teacher.test_accuracy:.4f} against "
+            f"{chance:.4f} for guessing among {dataset.num_classes} classes on {images} images; "
+            "the akd arm would learn its noise. Check its weights and that its inputs are "
+            "prepared as it was trained (docs/distillation.md)")
 
 
 def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,

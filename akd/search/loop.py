@@ -43,6 +43,7 @@ from ..common.cores import CoreLock
 from ..common.io import write_json
 from ..components import build_controller, preflight, run_latency
 from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
+from ..distill import near_chance
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
 from .board import ArmBoard
@@ -149,6 +150,9 @@ class Search:
         if self.work.teacher is not None:
             log.info(f"teacher {config.teacher.name}: test accuracy "
                      f"{self.work.teacher.test_accuracy:.4f} ({self.work.teacher.description})")
+            warning = near_chance(self.work.teacher, self.work.dataset, config.teacher.name)
+            if warning:  # before any candidate trains: a user stops here, or knows why
+                log.warning(warning)
         self.timing.setup = time.perf_counter() - start
         lock = CoreLock()
         self.arms = [self._open_arm(name, recorded or [], screeners.get(name))
