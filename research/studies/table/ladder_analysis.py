@@ -173,15 +173,22 @@ def best_students(top: Table, mode_a: str, mode_b: str, metric: str = "val_acc")
     difference of two has s^2). The winners are maxima: their own accuracies are biased up."""
     out: dict = {}
     winners = {}
+    # on the students both modes have (a teacher still being trained has fewer)
+    shared = set.intersection(*(set(target_columns(top, m, metric)[0]) for m in (mode_a, mode_b)))
+    columns = {}
     for mode in (mode_a, mode_b):
         archs, t = target_columns(top, mode, metric)
-        if len(archs) < 2:
-            return {}
+        keep = [i for i, arch in enumerate(archs) if arch in shared]
+        columns[mode] = ([archs[i] for i in keep], t[keep])
+    if len(shared) < 2:
+        return {}
+    for mode, (archs, t) in columns.items():
         winners[mode] = archs[int(np.argmax(t.mean(axis=1)))]
     out["best"] = winners
     out["same"] = winners[mode_a] == winners[mode_b]
+    out["n"] = len(shared)
     for mode in (mode_a, mode_b):
-        archs, t = target_columns(top, mode, metric)
+        archs, t = columns[mode]
         pooled = float(np.sqrt(np.mean(np.var(t, axis=1, ddof=1))))
         means = dict(zip(archs, t.mean(axis=1)))
         diff = float(means[winners[mode_b]] - means[winners[mode_a]])

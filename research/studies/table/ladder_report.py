@@ -120,13 +120,16 @@ def _gain(result: dict) -> list[str]:
 def _pair_lines(pair: dict, best: dict, a: str, b: str, k: int) -> list[str]:
     if "spearman" not in pair:
         return [f"{a} against {b}: too few students trained twice in both.", ""]
-    lines = [f"- Rank correlation of the 2-seed means: Spearman {_corr(pair)}, Kendall "
-             f"{_corr(pair, 'kendall')}; disattenuated by both modes' seed noise "
-             f"{_corr(pair, 'disattenuated')} (near 1: no disagreement beyond the noise).",
+    ci = pair["excess_ci"]
+    verdict = ("the interval is above zero: the modes disagree beyond the noise"
+               if ci and ci[0] > 0 else "the interval holds zero: no disagreement beyond the "
+               "noise shown" if ci else "no interval")
+    lines = [f"- {pair.get('n', '?')} students. Rank correlation of the 2-seed means: Spearman "
+             f"{_corr(pair)}, Kendall {_corr(pair, 'kendall')}; disattenuated by both modes' seed "
+             f"noise {_corr(pair, 'disattenuated')} (1: no disagreement beyond the noise).",
              f"- One seed of each mode against two seeds of one mode: Spearman "
              f"{number(pair['cross_seed'], 3)} against {number(pair['same_mode'], 3)}; the "
-             f"difference {signed(pair['excess'])} {_ci(pair['excess_ci'])} (above zero: the "
-             "modes disagree beyond the noise).",
+             f"difference {signed(pair['excess'])} {_ci(ci)} ({verdict}).",
              f"- Top {k} overlap: {percent(pair['top_overlap'], 0)} between the modes' 2-seed "
              f"means, {percent(pair['top_overlap_cross_seed'], 0)} between one seed of each, "
              f"{percent(pair['top_overlap_same_mode'], 0)} between two seeds of one mode.",
