@@ -185,11 +185,11 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
         raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
                           "the teacher; use an alpha in (0, 1]")
     # a saved ladder of other settings (or a damaged one) is refused before any work
-    read_saved(out / SETTINGS_FILE, {**deciding_settings(config), **options.settings()},
-               "a ladder table")
+    settings = {**deciding_settings(config), **options.settings()}
+    saved = read_saved(out / SETTINGS_FILE, settings, "a ladder table")
     dataset = workspace(config).dataset  # and the proxy logits workers load, computed once here
     _check_sizes(options, dataset)
-    students = _students(config, options, out)
+    students = saved["students"] if saved else _choose_students(options, out, settings)
     # each teacher's logits of the images it is distilled on, computed here once for the workers
     top = options.ladder[-1].train_images
     teacher_acc = {mode: _teacher_signal(config, dataset, mode, images)[1]
@@ -248,13 +248,10 @@ def _check_sizes(options: Options, dataset: Dataset) -> None:
                           f"training images of {dataset.name}")
 
 
-def _students(config: RunConfig, options: Options, out: Path) -> list[dict]:
-    """The ladder's students: chosen now from the table, or read back from ``ladder.json``."""
+def _choose_students(options: Options, out: Path, settings: dict) -> list[dict]:
+    """The ladder's students, chosen from the table and written to ``ladder.json`` with the
+    settings that decide them."""
     path = out / SETTINGS_FILE
-    settings = {**deciding_settings(config), **options.settings()}
-    saved = read_saved(path, settings, "a ladder table")
-    if saved is not None:
-        return saved["students"]
     table = load_table(options.table)
     students = choose_students(table, (LABELS, *options.teachers), options.students,
                                options.extremes)

@@ -169,19 +169,19 @@ def kd_gain_by_rung(ladder: Ladder, teacher: str, metric: str = "val_acc") -> li
 def best_students(top: Table, mode_a: str, mode_b: str, metric: str = "val_acc") -> dict:
     """Each mode's best student (highest two-seed mean) and, under each mode, how far apart the
     two are: the difference of their two-seed means with a t interval from the seed noise
-    pooled over every student of that mode (a mean of two seeds has variance s^2 / 2, so the
+    pooled over the students both modes have (a mean of two seeds has variance s^2 / 2, so the
     difference of two has s^2). The winners are maxima: their own accuracies are biased up."""
     out: dict = {}
     winners = {}
+    full = {mode: target_columns(top, mode, metric) for mode in (mode_a, mode_b)}
     # on the students both modes have (a teacher still being trained has fewer)
-    shared = set.intersection(*(set(target_columns(top, m, metric)[0]) for m in (mode_a, mode_b)))
-    columns = {}
-    for mode in (mode_a, mode_b):
-        archs, t = target_columns(top, mode, metric)
-        keep = [i for i, arch in enumerate(archs) if arch in shared]
-        columns[mode] = ([archs[i] for i in keep], t[keep])
+    shared = set(full[mode_a][0]) & set(full[mode_b][0])
     if len(shared) < 2:
         return {}
+    columns = {}
+    for mode, (archs, t) in full.items():
+        keep = [i for i, arch in enumerate(archs) if arch in shared]
+        columns[mode] = ([archs[i] for i in keep], t[keep])
     for mode, (archs, t) in columns.items():
         winners[mode] = archs[int(np.argmax(t.mean(axis=1)))]
     out["best"] = winners
