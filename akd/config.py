@@ -334,6 +334,11 @@ class RunConfig:
         for section, training in (("proxy", self.proxy), ("teacher.training",
                                   self.teacher.training), ("final.training", self.final.training)):
             training.check(section)
+            if training.patience and section != "final.training":
+                raise ValueError(f"{section}.patience = {training.patience}: only the final "
+                                 "stage trains to convergence (final.training.patience); the "
+                                 "search's candidates train for a fixed budget, so that their "
+                                 "rewards compare")
         if self.latency.where == "worker" and self.evaluator.backend != "ray":
             raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
         if any_distills(self.search.arms) and not self.proxy.alpha > 0:

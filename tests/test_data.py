@@ -77,7 +77,8 @@ def test_corrupt_idx_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("config, message", [
     (DataConfig(name="mnist"), r"unknown dataset 'mnist'; allowed: fashion_mnist"),
-    (DataConfig(name="synthetic", val_size=5000), r"data.val_size = 5000 must be in 1..2399"),
+    (DataConfig(name="synthetic", val_size=5000), r"data.val_size = 5000 gives 5000 validation "
+                                                  r"images; it must give 1..2399"),
     (DataConfig(name="imagefolder"), r"data.root must name a folder"),
 ])
 def test_bad_data_config(config, message, tmp_path):
@@ -202,3 +203,46 @@ def test_later_loads_read_the_prepared_copy_without_torchvision(tmp_path):
     again = load_dataset(config, tmp_path / "c")
     assert again.train.fingerprint() == first.train.fingerprint()
     assert replaced.with_name(replaced.name + ".damaged").exists()
+
+
+@pytest.mark.parametrize("val, proxy, images, expected", [
+    ("auto", "auto", 60000, (5000, 10000)),  # Fashion-MNIST: the sizes before they scaled
+    ("auto", "auto", 6000, (600, 5400)),  # a small folder: a tenth held out, the rest trains
+    ("auto", "auto", 5, (1, 4)),
+    (0.2, 0.5, 100, (20, 40)),  # fractions: of the training images, then of the rest
+    (300, 0, 1000, (300, 0)),  # counts; proxy 0: all the rest
+])
+def test_validation_and_proxy_sizes_scale_with_the_training_set(val, proxy, images, expected):
+    assert DataConfig(val_size=val, proxy_size=proxy).sizes(images) == expected
+
+
+@pytest.mark.parametrize("key, value", [("val_size", 0), ("val_size", 1.5), ("proxy_size", -1),
+                                        ("val_size", "half"), ("proxy_size", True),
+                                        ("image_size", 0)])
+def test_bad_sizes_are_refused(key, value):
+    with pytest.raises(ValueError, match=rf"data.{key} = "):
+        DataConfig(**{key: value})
+
+
+def test_a_small_image_folder_works_with_the_defaults_at_its_own_image_size(tmp_path):
+    """No size set: 20x12 images stay 20x12 (no resize), a tenth is held out."""
+    _image_folder(tmp_path / "data")
+    data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path / "data")),
+                        cache_dir=tmp_path / "c")
+    assert data.input_size == (3, 12, 20)
+    assert (len(data.val), len(data.train), len(data.proxy)) == (1, 5, 5)
+
+
+def test_image_folders_of_mixed_sizes_need_image_size(tmp_path):
+    from PIL import Image
+
+    _image_folder(tmp_path / "data")
+    Image.new("RGB", (28, 28)).save(tmp_path / "data" / "train" / "dog" / "7.png")
+    config = DataConfig(name="imagefolder", root=str(tmp_path / "data"))
+    with pytest.raises(DataError, match=r"images differ in size: .*0.png is 20x12 pixels, .*7.png "
+                                        r"is 28x28 pixels; set data.image_size") as error:
+        load_dataset(config, cache_dir=tmp_path / "c")
+    assert "\n" not in str(error.value)
+    data = load_dataset(DataConfig(name="imagefolder", root=str(tmp_path / "data"),
+                                   image_size=16), cache_dir=tmp_path / "c")
+    assert data.input_size == (3, 16, 16)

@@ -160,3 +160,50 @@ def test_kd_without_teacher_is_an_error():
     model = build_model("cn_r1_k3_s1_c8", num_classes=3, in_channels=1)
     with pytest.raises(ValueError, match=r"alpha = 0.9 needs a teacher"):
         train(model, _blobs(32, 0), _blobs(32, 1), TrainConfig(alpha=0.9))
+
+
+def test_early_stopping_drops_the_rate_at_each_plateau_then_stops_by_hand():
+    """patience 2, schedule plateau: epochs 1-2 improve, 3-4 do not (drop 1), 5 improves, 6-7
+    do not (drop 2), 8-9 do not: stop after epoch 9, keeping epoch 5's weights."""
+    from akd.distill.trainer import _EarlyStopping
+
+    model = nn.Linear(2, 2)
+    stopping = _EarlyStopping(TrainConfig(epochs=50, patience=2, schedule="plateau"), model)
+    accuracies = [0.5, 0.6, 0.6, 0.55, 0.7, 0.7, 0.6, 0.65, 0.69]
+    decisions = []
+    for epoch, accuracy in enumerate(accuracies, start=1):
+        if epoch == 5:
+            with torch.no_grad():
+                model.weight.fill_(5.0)  # the best epoch's weights, to be restored
+        decisions.append(stopping.end_epoch(accuracy))
+        if epoch == 5:
+            with torch.no_grad():
+                model.weight.fill_(-1.0)
+    assert decisions == [False] * 8 + [True]
+    assert stopping.lr_scale == pytest.approx(0.01)
+    summary = stopping.restore_best()
+    assert summary == {"epochs": 9, "best_epoch": 5, "val_acc": 0.7, "lr_drops": 2}
+    assert torch.all(model.weight == 5.0)
+    # without schedule plateau the first plateau stops it
+    first = _EarlyStopping(TrainConfig(epochs=50, patience=2), model)
+    assert [first.end_epoch(a) for a in accuracies[:4]] == [False, False, False, True]
+
+
+def test_a_training_with_patience_keeps_its_best_epoch_and_scores_it():
+    """It stops before the cap, and the model it returns is the kept epoch's: scored again on
+    the validation split it gives the accuracy the stopping recorded."""
+    from akd.distill import evaluate
+
+    torch.manual_seed(0)
+    model = build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+    val = _blobs(200, 2)
+    config = TrainConfig(epochs=60, batch_size=32, lr=0.05, patience=2, schedule="plateau")
+    result = train(model, _blobs(384, 0), _blobs(200, 1), config, val_split=val)
+    assert result.status == "ok" and result.stopping["epochs"] < 60
+    assert result.stopping["best_epoch"] <= result.stopping["epochs"]
+    assert evaluate(model, val) == result.stopping["val_acc"]
+    assert result.accuracy == evaluate(model, _blobs(200, 1))
+    with pytest.raises(ValueError, match="it needs a val_split"):
+        train(model, _blobs(64, 0), _blobs(64, 1), config)
+    with pytest.raises(ValueError, match="schedule = plateau .* needs a patience > 0"):
+        TrainConfig(schedule="plateau").check()

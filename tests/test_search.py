@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
@@ -139,6 +140,8 @@ def test_a_changed_final_budget_trains_again_and_keeps_the_old_records(quick_run
     assert after[:len(before)] == before and len(after) == 2 * len(before)
     second = json.loads((run / "final.json").read_text())
     assert second["budget"] != first["budget"] and second["final"]["train_images"] == 400
+    # the run's recorded config says what ran
+    assert yaml.safe_load((run / "config.yaml").read_text())["final"]["train_images"] == 400
     assert all(r["budget"] == second["budget"] for s in second["students"] for r in s["runs"])
     weights = {r["weights"] for r in after}  # each budget its own weight files
     assert len(weights) == len(after) and all((run / w).exists() for w in weights)
@@ -148,6 +151,27 @@ def test_a_changed_final_budget_trains_again_and_keeps_the_old_records(quick_run
     searched = [s for s in second["students"] if s["source"] != "reference"]
     assert reference["matched_latency_ms"] == pytest.approx(
         sum(s["latency_ms"] for s in searched) / len(searched))
+
+
+def test_the_final_stage_trains_to_convergence_on_the_validation_split(quick_run, tmp_path):
+    """final.training.patience: each training stops on validation accuracy (never the test
+    split), keeps its best epoch and records where it stopped; the search may not change."""
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    base = ["--out", str(run), "--final-only", "--set", "progress=false"]
+    assert main(base + ["--set", "search.trials=5"]) == 2  # refused: it reads that search
+    assert main(base + ["--set", "final.training.epochs=6", "--set", "final.training.patience=1",
+                        "--set", "final.training.schedule=plateau",
+                        "--set", "final.references=false"]) == 0
+    final = json.loads((run / "final.json").read_text())
+    runs = [r for s in final["students"] for r in s["runs"]]
+    assert len(runs) == 8 and all(r["status"] == "ok" for r in runs)
+    for record in runs:
+        stopping = record["stopping"]
+        assert 1 <= stopping["best_epoch"] <= stopping["epochs"] <= 6
+        assert 0 <= stopping["lr_drops"] <= 2 and 0 < stopping["val_acc"] <= 1
+    saved = yaml.safe_load((run / "config.yaml").read_text())["final"]["training"]
+    assert (saved["patience"], saved["schedule"]) == (1, "plateau")
 
 
 def test_tensorboard_has_one_readable_run_per_arm(quick_run):

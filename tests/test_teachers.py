@@ -254,3 +254,41 @@ def test_a_teacher_near_chance_is_called_out_in_one_line(data):
         assert line.startswith(f"teacher mine is near chance: test accuracy {accuracy:.4f}")
         assert "\n" not in line and f"{data.num_classes} classes on {len(data.test)}" in line
     assert near_chance(teacher(0.9), data, "mine") is None
+
+
+@pytest.mark.parametrize("normalization, mean, std", [("none", 0.0, 1.0),
+                                                      ({"mean": [0.5], "std": [0.25]}, 0.5, 0.25)])
+def test_a_user_teacher_is_fed_the_normalisation_it_was_trained_with(normalization, mean, std,
+                                                                      data, tmp_path):
+    """akd feeds (pixels - data mean) / data std; a teacher trained on (pixels - m) / s gets
+    exactly that, computed here from the pixels by hand, and its logits cache apart."""
+    from akd.config import load_config
+
+    identity = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 10, bias=False))
+    with torch.no_grad():
+        identity[1].weight.copy_(torch.eye(10, 256))  # the logits are the first 10 inputs
+    torch.jit.script(identity).save(str(tmp_path / "t.pt"))
+    config = load_config(None, ["teacher.name=user", f"teacher.weights={tmp_path / 't.pt'}",
+                                f"teacher.normalization={json.dumps(normalization)}"]).teacher
+    teacher = load_teacher(config, data, tmp_path)
+    pixels = data.test.images[:4] * data.std[0] + data.mean[0]
+    expected = ((pixels - mean) / std).flatten(1)[:, :10]
+    assert torch.allclose(teacher.model(data.test.images[:4]), expected, atol=1e-5)
+    plain = load_teacher(TeacherConfig(name="user", weights=str(tmp_path / "t.pt")), data,
+                         tmp_path)
+    assert plain.fingerprint != teacher.fingerprint
+
+
+def test_a_teacher_normalisation_that_does_not_fit_the_data_is_named(data, tmp_path):
+    from akd.distill.teachers import Normalization
+
+    torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 10))).save(
+        str(tmp_path / "t.pt"))
+    for normalization, message in (("imagenet", r"imagenet has 3 channels but synthetic has 1"),
+                                   (Normalization([0.1, 0.2], [1.0, 1.0]),
+                                    r"has 2 mean\(s\) but synthetic has 1 channel\(s\)")):
+        with pytest.raises(ValueError, match=message):
+            load_teacher(TeacherConfig(name="user", weights=str(tmp_path / "t.pt"),
+                                       normalization=normalization), data, tmp_path)
+    with pytest.raises(ValueError, match="is for a user teacher; zoo teacher vgg"):
+        TeacherConfig(name="vgg", normalization="none")

@@ -80,17 +80,19 @@ def load_dataset(config: DataConfig, cache_dir: str | os.PathLike | None = None)
     std = train_images.double().std(dim=(0, 2, 3), keepdim=True).float().clamp_min(1e-6)
     full = Split((train_images - mean) / std, train_labels)
     test = Split((test_images - mean) / std, test_labels)
-    if not 0 < config.val_size < len(full):
-        raise DataError(f"data.val_size = {config.val_size} must be in 1..{len(full) - 1} for "
-                        f"{config.name} ({len(full)} training images)")
-    train_indices, val_indices = split_indices(len(full), config.val_size, config.split_seed)
+    val_size, proxy_size = config.sizes(len(full))
+    if not 0 < val_size < len(full):
+        raise DataError(f"data.val_size = {config.val_size} gives {val_size} validation images; "
+                        f"it must give 1..{len(full) - 1} for {config.name} ({len(full)} "
+                        "training images)")
+    train_indices, val_indices = split_indices(len(full), val_size, config.split_seed)
     train, val = full.subset(train_indices), full.subset(val_indices)
-    if config.proxy_size > len(train):
+    if proxy_size > len(train):
         raise DataError(f"data.proxy_size = {config.proxy_size} is more than the {len(train)} "
-                        f"training images of {config.name} (after data.val_size = "
-                        f"{config.val_size} are held out); use at most {len(train)}, or 0 for all")
+                        f"training images of {config.name} (after {val_size} are held out for "
+                        f"validation); use at most {len(train)}, a fraction, or 0 for all")
     # ``train`` is already in seeded random order, so its head is a seeded random subset.
-    proxy_size = config.proxy_size or len(train)
+    proxy_size = proxy_size or len(train)
     proxy = Split(train.images[:proxy_size], train.labels[:proxy_size])
     return Dataset(config.name, len(names), train, val, test, proxy,
                    tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()), names)

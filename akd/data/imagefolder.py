@@ -1,5 +1,6 @@
 """Any image classification dataset on disk: ``data.root`` with ``train/`` and ``test/``
-folders of class folders (torchvision's ImageFolder), resized to ``data.image_size``.
+folders of class folders (torchvision's ImageFolder), used at their own size (which must then be
+the same for all) or resized to ``data.image_size``.
 
 torchvision's own loader converts every image to RGB, so a grayscale folder would cost the
 students (and the exported model) three input channels and feed a grayscale teacher the wrong
@@ -24,8 +25,9 @@ def imagefolder(config: DataConfig, cache: Path) -> Decoded:
     if not config.root:
         raise DataError("data.root must name a folder with train/ and test/ subfolders of "
                         "class folders for the imagefolder dataset")
-    transform = transforms.Compose([transforms.Resize((config.image_size, config.image_size)),
-                                    transforms.PILToTensor()])  # uint8, as the others
+    resize = [transforms.Resize((config.image_size, config.image_size))] if config.image_size \
+        else []
+    transform = transforms.Compose([*resize, transforms.PILToTensor()])  # uint8, as the others
     folders = [Path(config.root) / part for part in ("train", "test")]
     for folder in folders:
         if not folder.is_dir():
@@ -38,6 +40,11 @@ def imagefolder(config: DataConfig, cache: Path) -> Decoded:
         data = ImageFolder(folder, transform=transform, loader=lambda path: _open(path, mode))
         classes[folder.name] = data.classes
         splits.append((_stack(data), torch.tensor(data.targets)))
+    (train_images, _), (test_images, _) = splits
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise DataError(f"imagefolder: train/ images are {_size(train_images[0])} but test/ "
+                        f"images {_size(test_images[0])}; set data.image_size to resize them all "
+                        "to one square size")
     if classes["train"] != classes["test"]:
         raise DataError(f"imagefolder: train/ has the classes {classes['train']} but test/ has "
                         f"{classes['test']}; both need the same class folders")
@@ -97,4 +104,12 @@ def _stack(data) -> torch.Tensor:
             images.append(data[index][0])
         except Exception as error:  # PIL's errors for unreadable files have no common base
             raise DataError(f"imagefolder: cannot read {path}: {error}") from None
+        if images[-1].shape != images[0].shape:
+            raise DataError(f"imagefolder: images differ in size: {data.samples[0][0]} is "
+                            f"{_size(images[0])}, {path} is {_size(images[-1])}; set "
+                            "data.image_size to resize them all to one square size")
     return torch.stack(images)
+
+
+def _size(image: torch.Tensor) -> str:
+    return f"{image.shape[2]}x{image.shape[1]} pixels"

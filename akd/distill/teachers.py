@@ -41,6 +41,20 @@ def default_teacher_training() -> TrainConfig:
     return TrainConfig(epochs=7, lr=0.1, warmup_epochs=0.5, augment_padding=2)
 
 
+# torchvision's and timm's ImageNet models are trained on pixels / 255 normalised by these
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+NORMALIZATIONS = ("data", "none", "imagenet")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """A teacher's own input normalisation: pixels / 255, then ``(x - mean) / std`` per channel
+    (one value each for every channel, or one per channel)."""
+
+    mean: list[float]
+    std: list[float]
+
+
 @dataclass(frozen=True)
 class TeacherConfig:
     name: str = option("vgg", help='a zoo name (resnet, vgg, wide, mlp, resnet18), or "user" for '
@@ -53,6 +67,26 @@ class TeacherConfig:
         factory=default_teacher_training, help="zoo teachers only")
     train_images: int = option(0, help="zoo teachers: train on the first N training images (0: all "
                                        "of them)")
+    normalization: str | Normalization = option(
+        "data", help="user teacher: the inputs it was trained on. data: pixels / 255, then the "
+                     "training split's per-channel mean and std (what akd feeds every network, and "
+                     "what zoo teachers know); none: pixels / 255; imagenet: pixels / 255, then "
+                     "torchvision's ImageNet mean and std; or {mean: [...], std: [...]}")
+
+    def __post_init__(self) -> None:
+        norm = self.normalization
+        if isinstance(norm, str):
+            if norm not in NORMALIZATIONS:
+                raise ValueError(f"teacher.normalization = {norm!r}; allowed: "
+                                 f"{', '.join(NORMALIZATIONS)}, or {{mean: [...], std: [...]}}")
+        elif not (norm.mean and len(norm.mean) == len(norm.std)
+                  and all(v > 0 for v in norm.std)):
+            raise ValueError(f"teacher.normalization = {{mean: {norm.mean}, std: {norm.std}}}: "
+                             "mean and std need the same "
+                             "number of values (1, or one per channel), every std > 0")
+        if norm != "data" and self.name != "user":
+            raise ValueError(f"teacher.normalization = {norm!r} is for a user teacher; zoo "
+                             f"teacher {self.name} is trained by akd on its inputs (data)")
 
 
 @dataclass
@@ -86,6 +120,7 @@ def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
     :class:`TeacherError` instead of a training."""
     if config.name == "user":
         model, description = _user_model(config, dataset), f"user teacher {config.weights}"
+        model = with_normalization(model, config.normalization, dataset)
         check_output_size(model, dataset)
         accuracy = evaluate(model, dataset.test, device=resolve_device(config.training.device))
     elif config.name in TEACHERS:
@@ -96,6 +131,47 @@ def load_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
     for parameter in model.parameters():  # ScriptModules have no requires_grad_()
         parameter.requires_grad_(False)
     return Teacher(model, accuracy, weights_fingerprint(model), description)
+
+
+class Renormalized(nn.Module):
+    """A teacher fed akd's inputs (normalised by the data's statistics) as it was trained: each
+    channel mapped back to pixels / 255 and normalised by the teacher's own mean and std, one
+    multiply-add. The constants are buffers, so the weights' fingerprint, and with it every
+    cache of this teacher's logits, changes with them."""
+
+    def __init__(self, teacher: nn.Module, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.register_buffer("scale", scale.reshape(1, -1, 1, 1))
+        self.register_buffer("shift", shift.reshape(1, -1, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.teacher(images * self.scale + self.shift)
+
+
+def with_normalization(model: nn.Module, normalization: str | Normalization,
+                       dataset: Dataset) -> nn.Module:
+    """``model`` as it takes akd's inputs, given the normalisation it was trained with."""
+    if normalization == "data":
+        return model
+    channels = dataset.input_size[0]
+    if normalization == "none":
+        mean, std = [0.0], [1.0]
+    elif normalization == "imagenet":
+        if channels != 3:
+            raise TeacherError(f"teacher.normalization = imagenet has 3 channels but "
+                               f"{dataset.name} has {channels}; give {{mean: [...], std: [...]}}")
+        mean, std = list(IMAGENET_MEAN), list(IMAGENET_STD)
+    else:
+        mean, std = list(normalization.mean), list(normalization.std)
+        if len(mean) not in (1, channels):
+            raise TeacherError(f"teacher.normalization has {len(mean)} mean(s) but "
+                               f"{dataset.name} has {channels} channel(s); give 1 or {channels}")
+    data_mean, data_std = torch.tensor(dataset.mean), torch.tensor(dataset.std)
+    mean = torch.tensor(mean).expand(channels)
+    std = torch.tensor(std).expand(channels)
+    # akd's input x = (p - data_mean) / data_std; the teacher wants (p - mean) / std
+    return Renormalized(model, data_std / std, (data_mean - mean) / std)
 
 
 def check_output_size(model: nn.Module, dataset: Dataset) -> None:

@@ -26,6 +26,10 @@ from ..common.fields import option
 from ..data import AugmentParams, Split, apply_augment, augment_params
 from .loss import kd_loss
 
+SCHEDULES = ("cosine", "constant", "plateau")
+PLATEAU_DROPS = 2  # schedule plateau: learning-rate drops (x0.1) before the next plateau stops it
+PLATEAU_FACTOR = 0.1
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -33,7 +37,11 @@ class TrainConfig:
     batch_size: int = option(128, help="images per SGD step")
     lr: float = option(0.1, help="peak learning rate (SGD, Nesterov momentum 0.9)")
     weight_decay: float = option(5e-4, help="L2 on all weights")
-    schedule: str = option("cosine", help='"cosine" (to zero over the run) or "constant"')
+    schedule: str = option("cosine", help='"cosine" (to zero over the run), "constant", or '
+                                          '"plateau": constant, divided by 10 each time the '
+                                          'validation accuracy has not improved for patience '
+                                          'epochs, stopping at the third such plateau (needs '
+                                          'patience)')
     warmup_epochs: float = option(0.0, help="linear warm-up from 0 to lr over this many epochs")
     augment_padding: int = option(0, help=">0: random crop with this padding plus flips; 0: no "
                                           "augmentation")
@@ -43,6 +51,11 @@ class TrainConfig:
     temperature: float = option(4.0, help="KD softmax temperature")
     seed: int = option(0, help="batch order and dropout (seed weight init before building the "
                                "model)")
+    patience: int = option(0, help="0: train for epochs; > 0 (final stage): epochs is a cap, the "
+                                   "validation split is scored after every epoch, training stops "
+                                   "when it has not improved for this many epochs (with "
+                                   "schedule: plateau, at the third such plateau) and the best "
+                                   "epoch's weights are kept")
     channels_last: bool = option(True, help="NHWC layout: about 1.4x faster convolutions on CPU "
                                             "(oneDNN)")
     divergence_factor: float = option(10.0, help="running loss above this multiple of the first = "
@@ -60,7 +73,7 @@ class TrainConfig:
                 ("lr", math.isfinite(self.lr) and self.lr > 0, "a number > 0"),
                 ("weight_decay", math.isfinite(self.weight_decay) and self.weight_decay >= 0,
                  "a number >= 0"),
-                ("schedule", self.schedule in ("cosine", "constant"), "cosine, constant"),
+                ("schedule", self.schedule in SCHEDULES, ", ".join(SCHEDULES)),
                 ("warmup_epochs", 0 <= self.warmup_epochs <= self.epochs,
                  f"a number in [0, epochs = {self.epochs}]"),
                 ("augment_padding", _is_int(self.augment_padding) and self.augment_padding >= 0,
@@ -68,11 +81,17 @@ class TrainConfig:
                 ("alpha", 0 <= self.alpha <= 1, "a number in [0, 1]"),
                 ("temperature", math.isfinite(self.temperature) and self.temperature > 0,
                  "a number > 0"),
+                ("patience", _is_int(self.patience) and self.patience >= 0,
+                 "an integer >= 0 (0: train for epochs)"),
                 ("divergence_factor", self.divergence_factor > 1, "a number > 1"),
                 ("device", is_device_name(self.device), DEVICES)):
             if not ok:
                 key = f"{section}.{name}" if section else name
                 raise ValueError(f"{key} = {getattr(self, name)!r} is invalid; allowed: {allowed}")
+        if self.schedule == "plateau" and not self.patience:
+            key = f"{section}.schedule" if section else "schedule"
+            raise ValueError(f"{key} = plateau lowers the learning rate when the validation "
+                             "accuracy stops improving; it needs a patience > 0")
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,8 @@ class TrainResult:
     seconds: float  # wall time of training and evaluation
     images_per_second: float  # training throughput
     curve: Curve | None = None  # when the caller asked for it (and the training finished)
+    stopping: dict | None = None  # with a patience: {"epochs": trained, "best_epoch": kept
+    # (1-based), "val_acc": its accuracy on the validation split, "lr_drops": plateau drops}
 
 
 # Teacher logits for a batch: (epoch, indices into the training split, the augmented batch).
@@ -111,7 +132,8 @@ def _is_int(value: object) -> bool:
 
 def train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
           teacher: TeacherSignal | None = None, progress: bool = False,
-          lock: CoreLock | None = None, curve_every: int = 0) -> TrainResult:
+          lock: CoreLock | None = None, curve_every: int = 0,
+          val_split: Split | None = None) -> TrainResult:
     """Train ``model`` in place on ``train_split`` and return its accuracy on ``eval_split``.
 
     ``lock``, when given, is held shared during every optimisation step and the evaluation, so
@@ -119,14 +141,55 @@ def train(model: nn.Module, train_split: Split, eval_split: Split, config: Train
     at most, not for the whole training. ``curve_every`` > 0 also records the learning curve
     (:class:`Curve`, losses averaged over runs of that many steps, the evaluation split scored
     after every epoch); it does not change the training, only adds evaluations.
+    ``val_split``: what a training with ``config.patience`` > 0 stops on (never the evaluation
+    split, which in the final stage is the test split).
     """
     config.check()
+    if config.patience and val_split is None:
+        raise ValueError(f"patience = {config.patience} stops on validation accuracy; it needs "
+                         "a val_split")
     if config.alpha > 0 and teacher is None:
         raise ValueError(f"alpha = {config.alpha} needs a teacher; use alpha = 0 for labels only")
     if not _is_int(curve_every) or curve_every < 0:
         raise ValueError(f"curve_every must be an integer >= 0, got {curve_every!r}")
     return _train(model, train_split, eval_split, config, teacher, progress,
-                  lock.training if lock else contextlib.nullcontext, curve_every)
+                  lock.training if lock else contextlib.nullcontext, curve_every, val_split)
+
+
+class _EarlyStopping:
+    """Patience on the validation accuracy: keeps the best epoch's weights, lowers the learning
+    rate at a plateau (schedule plateau) and says when to stop."""
+
+    def __init__(self, config: TrainConfig, model: nn.Module) -> None:
+        self.patience = config.patience
+        self.drops_left = PLATEAU_DROPS if config.schedule == "plateau" else 0
+        self.model = model
+        self.lr_scale = 1.0  # the plateau drops so far, as a factor of the schedule
+        self.best, self.best_epoch, self.best_state = -1.0, 0, None
+        self.epochs, self.waited, self.drops = 0, 0, 0
+
+    def end_epoch(self, accuracy: float) -> bool:
+        """Record an epoch's validation accuracy; True when training should stop."""
+        self.epochs += 1
+        if accuracy > self.best:  # a tie is no improvement: the earlier, shorter training wins
+            self.best, self.best_epoch, self.waited = accuracy, self.epochs, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return False
+        self.waited += 1
+        if self.waited < self.patience:
+            return False
+        if self.drops_left:
+            self.drops_left -= 1
+            self.drops += 1
+            self.lr_scale *= PLATEAU_FACTOR
+            self.waited = 0
+            return False
+        return True
+
+    def restore_best(self) -> dict:
+        self.model.load_state_dict(self.best_state)
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "val_acc": self.best,
+                "lr_drops": self.drops}
 
 
 class _CurveRecorder:
@@ -169,7 +232,7 @@ class _CurveRecorder:
 
 def _train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
            teacher: TeacherSignal | None, progress: bool, computing,
-           curve_every: int = 0) -> TrainResult:
+           curve_every: int = 0, val_split: Split | None = None) -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -178,7 +241,9 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                 weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch))
+    stopping = _EarlyStopping(config, model) if config.patience else None
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch,
+                                                                       stopping))
     images, labels = train_split.images.to(device), train_split.labels.to(device)
     order_rng = np.random.default_rng(config.seed)
     first_loss, running = None, None
@@ -220,14 +285,24 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
             recorder.step(value, logits if config.alpha > 0 else None, targets)
             bar.update()
             bar.set_postfix(loss=f"{running:.3f}", refresh=False)
+        if stopping is not None:
+            with computing():
+                stop = stopping.end_epoch(evaluate(model, val_split, config.batch_size * 4,
+                                                   device))
+            if stop:
+                break
         if epoch < config.epochs - 1:
             recorder.end_epoch(score)
     bar.close()
     train_seconds = time.perf_counter() - start
+    epochs = config.epochs
+    summary = None
+    if stopping is not None:  # scored (and kept) at the best epoch, not the last
+        epochs, summary = stopping.epochs, stopping.restore_best()
     accuracy = score()  # the last epoch's point of the curve too: the model is scored once
     recorder.end_epoch(lambda: accuracy)
     return TrainResult("ok", accuracy, None, time.perf_counter() - start,
-                       config.epochs * len(train_split) / train_seconds, recorder.curve())
+                       epochs * len(train_split) / train_seconds, recorder.curve(), summary)
 
 
 def epoch_augment(config: TrainConfig, epoch: int, num_images: int) -> AugmentParams | None:
@@ -252,15 +327,18 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 512,
     return correct / len(split)
 
 
-def _schedule(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+def _schedule(config: TrainConfig, steps_per_epoch: int,
+              stopping: _EarlyStopping | None = None) -> Callable[[int], float]:
     total = config.epochs * steps_per_epoch
     warmup = int(config.warmup_epochs * steps_per_epoch)
+    drops = (lambda: stopping.lr_scale) if stopping is not None else (lambda: 1.0)
 
     def factor(step: int) -> float:
         if step < warmup:
-            return (step + 1) / warmup
-        if config.schedule == "constant":
-            return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+            return (step + 1) / warmup * drops()
+        if config.schedule in ("constant", "plateau"):
+            return drops()
+        # cosine over the cap: with a patience it may stop early, at a higher learning rate
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))) * drops()
 
     return factor

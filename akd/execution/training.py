@@ -35,6 +35,7 @@ class Outcome:
     seconds: float  # wall time of the whole evaluation in the worker
     test_accuracy: float | None = None  # on the test split, when the caller asked for it
     curve: dict | None = None  # the learning curve (akd.distill.Curve as a dict), when asked for
+    stopping: dict | None = None  # a training with a patience: where it stopped (TrainResult's)
 
 
 # (dataset, seed, train split, evaluation split, training, teacher signal or None)
@@ -44,12 +45,14 @@ Setting = tuple[Dataset, int, Split, Split, TrainConfig, CachedTeacher | None]
 def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | None,
                   save_to: str | None = None,
                   test_split: Callable[[], Split] | None = None,
-                  curve_every: int = 0) -> Outcome:
+                  curve_every: int = 0,
+                  val_split: Callable[[], Split] | None = None) -> Outcome:
     """Build ``arch`` from a seed and train it as ``setting()`` says, called inside the guard so
     that a failure to load counts as the candidate's failure. Never raises. ``save_to``: the
     file that keeps the trained state dict (final trainings); None: not kept. ``test_split``:
     a second split the trained model is also evaluated on (``Outcome.test_accuracy``).
-    ``curve_every`` > 0: keep the learning curve (``Outcome.curve``, see :func:`train`)."""
+    ``curve_every`` > 0: keep the learning curve (``Outcome.curve``, see :func:`train`).
+    ``val_split``: the split a training with a patience stops on."""
     start = time.perf_counter()
     try:
         data, seed, train_split, eval_split, training, signal = setting()
@@ -58,7 +61,7 @@ def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | No
         torch.manual_seed(seed)
         model = build_model(parsed, data.num_classes, data.input_size[0])
         result = train(model, train_split, eval_split, training, teacher=signal, lock=lock,
-                       curve_every=curve_every)
+                       curve_every=curve_every, val_split=val_split() if val_split else None)
         test_accuracy = None
         if test_split is not None and result.status == "ok":
             test_accuracy = evaluate(model, test_split())  # on the device it was trained on
@@ -71,7 +74,7 @@ def train_student(arch: str, setting: Callable[[], Setting], lock: CoreLock | No
     ok = result.status == "ok"
     return Outcome(result.status, result.accuracy if ok else None, cost.params, cost.macs,
                    result.error, time.perf_counter() - start, test_accuracy,
-                   result.curve.to_dict() if result.curve else None)
+                   result.curve.to_dict() if result.curve else None, result.stopping)
 
 
 def describe_error(error: Exception) -> str:

@@ -77,7 +77,10 @@ def final_workspace(config: RunConfig) -> Workspace:
         space.final_test = _test_sample(space.dataset.test, config.final.test_images)
         space.final_signal = CachedTeacher(space.teacher, train_split, config.final.training,
                                            cache, progress=config.progress)
-        space.final_signal.fill(config.final.training.epochs)
+        # now, before any worker reads the cache; a training with a patience may stop long
+        # before its cap, so only its first epoch: a later one is computed when first reached
+        training = config.final.training
+        space.final_signal.fill(1 if training.patience else training.epochs)
     return space
 
 

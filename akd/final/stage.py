@@ -28,7 +28,7 @@ from ..common.cores import CoreLock
 from ..common.io import append_line, read_json, read_lines, write_json
 from ..common.stats import mean
 from ..components import build_space, preflight, run_latency
-from ..config import RunConfig
+from ..config import RunConfig, load_config, save_config, search_changes
 from ..errors import RunError
 from ..execution import Outcome, final_workspace, make_evaluator, train_student, workspace
 from ..search import RunDir, Trial, top_trials
@@ -77,6 +77,8 @@ def final_record(task: FinalTask, outcome: Outcome) -> dict:
     """The final_runs.jsonl line of a finished final training."""
     record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy, "status": outcome.status,
               "error": outcome.error, "seconds": outcome.seconds}
+    if outcome.stopping:  # a training to convergence: how long it ran, which epoch it kept
+        record["stopping"] = outcome.stopping
     kept = record.pop("save_to") and outcome.status == "ok"
     record["weights"] = weights_file(task.key()) if kept else None
     return record
@@ -94,7 +96,11 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
         return (space.dataset, task.seed, space.final_train, space.final_test, training,
                 space.final_signal if kd else None)
 
-    return train_student(task.arch, run, lock, save_to=task.save_to)
+    # a training with a patience stops on the validation split, held out of the final training
+    # set, so the test split is still touched once, at the end
+    stop_on = (lambda: final_workspace(config).dataset.val) if config.final.training.patience \
+        else None
+    return train_student(task.arch, run, lock, save_to=task.save_to, val_split=stop_on)
 
 
 def train_final(config: RunConfig, tasks: list[FinalTask],
@@ -131,6 +137,13 @@ def run_final(config: RunConfig, out: str | Path) -> dict:
     preflight(config)  # a changed evaluator or device is refused before anything is written
     if not run.trials.exists():
         raise RunError(f"{run.path} holds no search (no trials.jsonl); run the search first")
+    if run.config.exists():
+        changed = search_changes(load_config(run.config), config)
+        if changed:
+            raise RunError(f"the config differs from {run.config}'s in {', '.join(changed)}; "
+                           "the final stage may change final.* (and where it runs), not the "
+                           "search it reads")
+    save_config(config, run.config)  # what ran: a changed final budget is recorded
     trials = run.read_trials()
     students = _students(config, trials)
     if not students:

@@ -22,6 +22,7 @@ MODES = ("cls", "kd")  # labels only, and distilled from the teacher
 
 
 BUDGET_KEYS = ("train_images", "test_images", "training")  # what decides a final training
+LATER_TRAINING_DEFAULTS = {("patience", 0)}  # (option, value that changes nothing) since budgets
 
 
 def run_key(run: dict) -> tuple:
@@ -34,7 +35,12 @@ def training_budget(final: dict) -> str:
     """A final stage's training budget as a short digest of ``final.train_images``,
     ``final.test_images`` and ``final.training`` (``final`` as final.json records it): records
     of another budget are never reused, so a changed budget trains again."""
-    chosen = json.dumps({key: final[key] for key in BUDGET_KEYS}, sort_keys=True)
+    chosen = {key: final[key] for key in BUDGET_KEYS}
+    # a training option added later, at the value that means what trainings did before it
+    # existed, is left out: the budgets of runs made before it stay what they were
+    chosen["training"] = {k: v for k, v in chosen["training"].items()
+                          if (k, v) not in LATER_TRAINING_DEFAULTS}
+    chosen = json.dumps(chosen, sort_keys=True)
     return hashlib.sha256(chosen.encode()).hexdigest()[:10]
 
 
