@@ -27,6 +27,14 @@ MISSING_DATA = "Fashion-MNIST missing: apt-get install dataset-fashion-mnist (ma
 needs_fashion_mnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason=MISSING_DATA)
 
 
+def cuda(test):
+    """A test of akd's CUDA path: it runs where a GPU is (experiments/gpu_check.py's machine, a
+    user's), and is skipped with the reason elsewhere, CI included (CI has no GPU)."""
+    return pytest.mark.cuda(pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="no CUDA device (torch.cuda.is_available() is "
+                                              "False): the CUDA tests run on a GPU machine")(test))
+
+
 def pytest_configure(config):
     configure_logging()  # akd's messages reach the captured stdout, as the commands' do
     # one torch thread in the test process: tiny networks gain little from a second one, and on

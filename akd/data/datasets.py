@@ -31,9 +31,22 @@ class Split:
 
     images: torch.Tensor
     labels: torch.Tensor
+    # copies on other devices, made once and kept: a worker training many students on a GPU
+    # moves its splits there once, not once per training or per batch
+    _copies: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def on(self, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) on ``device``: the tensors themselves where they are, else a copy
+        kept for the next call."""
+        device = torch.device(device)
+        if device == self.images.device:
+            return self.images, self.labels
+        if device not in self._copies:
+            self._copies[device] = (self.images.to(device), self.labels.to(device))
+        return self._copies[device]
 
     def subset(self, indices: torch.Tensor) -> "Split":
         return Split(self.images[indices], self.labels[indices])

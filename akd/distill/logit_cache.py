@@ -30,9 +30,24 @@ class CachedTeacher:
         self.batch_size, self.progress = batch_size, progress
         self.split_key = split.fingerprint()
         self._logits: dict[int | None, torch.Tensor] = {}
+        self._on_device: dict[tuple, torch.Tensor] = {}
 
     def __call__(self, epoch: int, indices: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        return self.epoch_logits(epoch)[indices].to(batch.device, non_blocking=True)
+        return self._on(epoch, batch.device)[indices.to(batch.device, non_blocking=True)]
+
+    def _on(self, epoch: int, device: torch.device) -> torch.Tensor:
+        """The epoch's logits on ``device``, copied there once and kept (a GPU worker reads
+        them batch after batch without a copy)."""
+        logits = self.epoch_logits(epoch)
+        if device == logits.device:
+            return logits
+        key = (self._seed(epoch), device)
+        if key not in self._on_device:
+            self._on_device[key] = logits.to(device)
+        return self._on_device[key]
+
+    def _seed(self, epoch: int) -> int | None:
+        return self.config.augment_seed + epoch if self.config.augment_padding > 0 else None
 
     def fill(self, epochs: int) -> None:
         """Compute (or load) the logits of epochs 0..epochs-1 now, e.g. before workers read them."""
@@ -41,7 +56,7 @@ class CachedTeacher:
 
     def epoch_logits(self, epoch: int) -> torch.Tensor:
         """Logits for every image of the split as the student sees it in ``epoch``."""
-        seed = self.config.augment_seed + epoch if self.config.augment_padding > 0 else None
+        seed = self._seed(epoch)
         if seed not in self._logits:
             self._logits[seed] = self._load_or_compute(epoch, seed)
         return self._logits[seed]

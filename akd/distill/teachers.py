@@ -10,7 +10,6 @@ A user's teacher is an importable factory plus a state-dict file, or a TorchScri
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -30,7 +29,7 @@ from ..common.fields import option
 from ..common.io import load_cached, save_cached
 from ..data import Dataset
 from ..errors import TeacherError
-from .trainer import TrainConfig, evaluate, resolve_device, train
+from .trainer import TrainConfig, evaluate, resolve_device, train, training_recipe
 from .zoo import TEACHERS
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"  # zoo teachers shipped with akd
@@ -210,7 +209,7 @@ def _zoo_teacher(config: TeacherConfig, dataset: Dataset, cache_dir: Path,
                                             model.state_dict().items()]).encode()).hexdigest(),
               "train_images": train_split.fingerprint(),
               # the device does not change what is learned, only where
-              "training": {k: v for k, v in dataclasses.asdict(config.training).items()
+              "training": {k: v for k, v in training_recipe(config.training).items()
                            if k != "device"}}
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     path = Path(cache_dir) / "teachers" / f"{config.name}-{dataset.name}-{key}.pt"

@@ -27,6 +27,11 @@ from ..data import AugmentParams, Split, apply_augment, augment_params
 from .loss import kd_loss
 
 SCHEDULES = ("cosine", "constant", "plateau")
+PRECISIONS = ("fp32", "bf16")
+# options added after trainings were cached and recorded, each at the value that means what every
+# training did before it existed: a recipe or budget leaves them out at that value, so the shipped
+# teacher, cached teachers and kept final trainings keep their keys
+LATER_DEFAULTS = {"patience": 0, "precision": "fp32"}
 PLATEAU_DROPS = 2  # schedule plateau: learning-rate drops (x0.1) before the next plateau stops it
 PLATEAU_FACTOR = 0.1
 
@@ -56,6 +61,9 @@ class TrainConfig:
                                    "when it has not improved for this many epochs (with "
                                    "schedule: plateau, at the third such plateau) and the best "
                                    "epoch's weights are kept")
+    precision: str = option("fp32", help='"fp32", or "bf16": forward and loss under bfloat16 '
+                                         'autocast (weights and optimiser stay fp32); for GPUs, '
+                                         'its speed and accuracy effect: docs/gpu.md')
     channels_last: bool = option(True, help="NHWC layout: about 1.4x faster convolutions on CPU "
                                             "(oneDNN)")
     divergence_factor: float = option(10.0, help="running loss above this multiple of the first = "
@@ -83,6 +91,7 @@ class TrainConfig:
                  "a number > 0"),
                 ("patience", _is_int(self.patience) and self.patience >= 0,
                  "an integer >= 0 (0: train for epochs)"),
+                ("precision", self.precision in PRECISIONS, ", ".join(PRECISIONS)),
                 ("divergence_factor", self.divergence_factor > 1, "a number > 1"),
                 ("device", is_device_name(self.device), DEVICES)):
             if not ok:
@@ -92,6 +101,13 @@ class TrainConfig:
             key = f"{section}.schedule" if section else "schedule"
             raise ValueError(f"{key} = plateau lowers the learning rate when the validation "
                              "accuracy stops improving; it needs a patience > 0")
+
+
+def training_recipe(config: TrainConfig | dict) -> dict:
+    """What decides what a training learns, as a dict for cache keys and budgets: every option
+    (the device too: a caller that ignores it drops it), less LATER_DEFAULTS at their value."""
+    values = dataclasses.asdict(config) if isinstance(config, TrainConfig) else dict(config)
+    return {k: v for k, v in values.items() if k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k]}
 
 
 @dataclass(frozen=True)
@@ -244,8 +260,12 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
     stopping = _EarlyStopping(config, model) if config.patience else None
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch,
                                                                        stopping))
-    images, labels = train_split.images.to(device), train_split.labels.to(device)
+    images, labels = train_split.on(device)  # on a GPU: moved once per worker, then kept
     order_rng = np.random.default_rng(config.seed)
+    if device.type == "cuda":  # one input size throughout: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
+    precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) \
+        if config.precision == "bf16" else contextlib.nullcontext
     first_loss, running = None, None
     recorder = _CurveRecorder(curve_every)
     bar = tqdm(total=config.epochs * steps_per_epoch, desc="train", disable=not progress,
@@ -257,18 +277,21 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
 
     for epoch in range(config.epochs):
         recorder.start_epoch()
-        augment = epoch_augment(config, epoch, len(train_split))
-        order = torch.from_numpy(order_rng.permutation(len(train_split)))
+        augment = epoch_augment(config, epoch, len(train_split), device)
+        # the epoch's order and augmentation on the device once, so a step copies nothing
+        order = torch.from_numpy(order_rng.permutation(len(train_split))).to(device)
         for step in range(steps_per_epoch):
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
             with computing():
-                batch = images[index.to(device)]
+                batch = images[index]
                 if augment is not None:
                     batch = apply_augment(batch, augment, index)
                 batch = batch.contiguous(memory_format=layout)
                 teacher_logits = teacher(epoch, index, batch) if config.alpha > 0 else None
-                logits, targets = model(batch), labels[index.to(device)]
-                loss = kd_loss(logits, teacher_logits, targets, config.temperature, config.alpha)
+                with precision():
+                    logits, targets = model(batch), labels[index]
+                    loss = kd_loss(logits.float(), teacher_logits, targets, config.temperature,
+                                   config.alpha)
                 value = loss.item()
                 if math.isfinite(value):
                     optimizer.zero_grad(set_to_none=True)
@@ -305,11 +328,16 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                        epochs * len(train_split) / train_seconds, recorder.curve(), summary)
 
 
-def epoch_augment(config: TrainConfig, epoch: int, num_images: int) -> AugmentParams | None:
-    """The augmentation of one epoch, or None when the config has none."""
+def epoch_augment(config: TrainConfig, epoch: int, num_images: int,
+                  device: torch.device | None = None) -> AugmentParams | None:
+    """The augmentation of one epoch (its parameters on ``device``), or None when the config
+    has none."""
     if config.augment_padding <= 0:
         return None
-    return augment_params(num_images, config.augment_seed + epoch, config.augment_padding)
+    params = augment_params(num_images, config.augment_seed + epoch, config.augment_padding)
+    if device is not None and device.type != "cpu":
+        params = AugmentParams(params.offsets.to(device), params.flips.to(device), params.padding)
+    return params
 
 
 @torch.inference_mode()
@@ -319,12 +347,12 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 512,
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    correct = 0
+    images, labels = split.on(device)
+    correct = torch.zeros((), dtype=torch.long, device=device)  # counted there: one sync
     for i in range(0, len(split), batch_size):
-        batch = split.images[i:i + batch_size].to(device)
-        correct += (model(batch).argmax(1).cpu() == split.labels[i:i + batch_size]).sum().item()
+        correct += (model(images[i:i + batch_size]).argmax(1) == labels[i:i + batch_size]).sum()
     model.train(was_training)
-    return correct / len(split)
+    return correct.item() / len(split)
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int,

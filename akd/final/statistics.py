@@ -16,13 +16,13 @@ from ..common.formatting import fraction
 from ..common.io import read_json, read_lines
 from ..common.stats import mean, mean_ci
 from ..config import RunConfig
+from ..distill.trainer import training_recipe
 from ..search.trial import Trial
 
 MODES = ("cls", "kd")  # labels only, and distilled from the teacher
 
 
 BUDGET_KEYS = ("train_images", "test_images", "training")  # what decides a final training
-LATER_TRAINING_DEFAULTS = {("patience", 0)}  # (option, value that changes nothing) since budgets
 
 
 def run_key(run: dict) -> tuple:
@@ -38,8 +38,7 @@ def training_budget(final: dict) -> str:
     chosen = {key: final[key] for key in BUDGET_KEYS}
     # a training option added later, at the value that means what trainings did before it
     # existed, is left out: the budgets of runs made before it stay what they were
-    chosen["training"] = {k: v for k, v in chosen["training"].items()
-                          if (k, v) not in LATER_TRAINING_DEFAULTS}
+    chosen["training"] = training_recipe(chosen["training"])
     chosen = json.dumps(chosen, sort_keys=True)
     return hashlib.sha256(chosen.encode()).hexdigest()[:10]
 

@@ -22,7 +22,12 @@ def deciding_settings(config: RunConfig) -> dict:
 
 # Settings keys added after studies were kept, with the value the code used before each
 # existed: a study saved without the key was made with that value, and finishing it still works.
-ADDED_LATER = {"latency": {"blocks": 6}, "data": {"channels": "auto"}}
+ADDED_LATER = {"latency.blocks": 6, "data.channels": "auto", "teacher.normalization": "data",
+               "proxy.patience": 0, "proxy.precision": "fp32",
+               "teacher.training.patience": 0, "teacher.training.precision": "fp32"}
+# Keys that decide nothing for some settings: data.image_size only resizes image folders (its
+# default changed from 32 to null when folders began to keep their own size)
+ONLY_FOR_IMAGE_FOLDERS = "image_size"
 
 
 def read_saved(path: Path, settings: dict, what: str) -> dict | None:
@@ -36,10 +41,14 @@ def read_saved(path: Path, settings: dict, what: str) -> dict | None:
     except (ValueError, UnicodeDecodeError, TypeError, KeyError):
         raise RunError(f"{path} is damaged (not the JSON {what} wrote); restore it, or delete "
                        "it to start that part again") from None
-    for section, keys in ADDED_LATER.items():
-        if isinstance(saved["settings"].get(section), dict):
-            saved["settings"][section] = {**keys, **saved["settings"][section]}
-    changed = _differences(saved["settings"], settings)
+    for key, value in ADDED_LATER.items():
+        *sections, name = key.split(".")
+        where = saved["settings"]
+        for section in sections:
+            where = where.get(section) if isinstance(where, dict) else None
+        if isinstance(where, dict):
+            where.setdefault(name, value)
+    changed = _differences(_deciding(saved["settings"]), _deciding(settings))
     if changed:
         key, there, here = changed[0]
         more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
@@ -47,6 +56,15 @@ def read_saved(path: Path, settings: dict, what: str) -> dict | None:
                        f"{here!r} here{more}); rerun with its settings to finish it, or pick "
                        "another --out")
     return saved
+
+
+def _deciding(settings: dict) -> dict:
+    """``settings`` without the keys that decide nothing for them."""
+    data = settings.get("data")
+    if isinstance(data, dict) and data.get("name") != "imagefolder":
+        settings = {**settings, "data": {k: v for k, v in data.items()
+                                         if k != ONLY_FOR_IMAGE_FOLDERS}}
+    return settings
 
 
 def _differences(saved: dict, settings: dict, prefix: str = "") -> list[tuple[str, object, object]]:
