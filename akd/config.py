@@ -181,6 +181,13 @@ class SearchConfig:
                 raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
         if self.max_in_flight < 0:
             raise ValueError(f"search.max_in_flight must be >= 0, got {self.max_in_flight}")
+        if self.max_in_flight and not self.asynchronous:
+            raise ValueError(f"search.max_in_flight = {self.max_in_flight} limits an asynchronous "
+                             "search; a synchronous one evaluates a step's batch_size at once "
+                             "(set search.asynchronous: true, or leave it 0)")
+        if self.screening.warmup and not self.screening.enabled:
+            raise ValueError(f"search.screening.warmup = {self.screening.warmup} is for a "
+                             "screening search; set search.screening.factor > 1 too")
         if self.max_failures < 0:
             raise ValueError(f"search.max_failures must be >= 0 (0: never stop), got "
                              f"{self.max_failures}")

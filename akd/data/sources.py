@@ -57,6 +57,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.channels not in ("auto", 1, 3):
             raise ValueError(f"data.channels = {self.channels!r}; allowed: auto, 1, 3")
+        if self.channels != "auto" and self.name != "imagefolder":
+            raise ValueError(f"data.channels = {self.channels} is for the imagefolder dataset; "
+                             f"{self.name} has its own channels (leave it auto)")
         for key, value, zero in (("val_size", self.val_size, False),
                                  ("proxy_size", self.proxy_size, True)):
             if not _is_size(value, zero):

@@ -83,6 +83,11 @@ class TeacherConfig:
             raise ValueError(f"teacher.normalization = {{mean: {norm.mean}, std: {norm.std}}}: "
                              "mean and std need the same "
                              "number of values (1, or one per channel), every std > 0")
+        for key in ("factory", "weights"):
+            if getattr(self, key) is not None and self.name != "user":
+                raise ValueError(f"teacher.{key} is for your own teacher; set teacher.name: user "
+                                 f"(teacher.name = {self.name!r} trains akd's zoo model and "
+                                 "would ignore it)")
         if norm != "data" and self.name != "user":
             raise ValueError(f"teacher.normalization = {norm!r} is for a user teacher; zoo "
                              f"teacher {self.name} is trained by akd on its inputs (data)")
