@@ -38,9 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from akd.common import write_text
-from akd.common.io import write_json
-from akd.common.stats import mean_ci
+from akd.common import mean_ci, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "docs" / "gpu" / "cpu_baseline.json"  # this project's 2-core machine
@@ -255,8 +253,7 @@ class Check:
         process workers; the first candidate of each worker (start-up, CUDA set-up, cuDNN's
         kernel choice) is left out of the timing."""
         from akd.execution import make_evaluator, workspace
-        from akd.search.candidate import evaluate_candidate
-        from akd.search.trial import Task
+        from akd.search import Task, evaluate_candidate
 
         threads = max(1, (os.cpu_count() or 1) // workers)
         config = self.config("demo", *QUICK_TEACHER, *self.sizes.proxy,
@@ -343,7 +340,7 @@ class Check:
     def latency_repeatability(self) -> dict:
         from search_spaces import build_model
 
-        from akd.latency.measure import measure_latency
+        from akd.latency import measure_latency
 
         config = self.config("demo")
         rows = []

@@ -12,8 +12,9 @@ from .rundir import RunDir
 from .target import TARGET_FILE, recorded_target
 from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, best_so_far, top_trials, trials_table
 
-__getattr__ = lazy_exports(__name__, {".loop": ("Search", "run_search")})
+__getattr__ = lazy_exports(__name__, {".loop": ("Search", "run_search"),
+                                      ".candidate": ("evaluate_candidate",)})
 
 __all__ = ["FAILED_REWARD", "RunDir", "Search", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
-           "TrialStatus", "best_so_far", "mnas_reward", "recorded_target", "run_search", "top_trials",
-           "trials_table"]
+           "TrialStatus", "best_so_far", "evaluate_candidate", "mnas_reward", "recorded_target",
+           "run_search", "top_trials", "trials_table"]

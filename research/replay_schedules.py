@@ -1,0 +1,170 @@
+"""Multi-fidelity schedules replayed on the shipped ladder (no training): the student each search
+picks, judged by a full distillation.
+
+    python -m research.replay_schedules                    # writes docs/schedules/ (~10 min)
+    python -m research.replay_schedules --seeds 5 --out runs/replay   # a quick look
+
+For each budget (training samples), controller (random, tpe, lstm_ppo) and schedule (flat at the
+table's budget, flat at the top rung, successive halving and Hyperband with either tell rule)
+it replays ``--seeds`` searches (research.studies.schedules) and reports the top rung's KD test
+accuracy (mean of seeds) of each search's pick, with its 95% interval over the searches; the
+difference from flat at the table's budget with the same controller (Welch interval); and the
+share of searches whose pick is within the top rung's seed noise of the pool's best.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+from tqdm import tqdm
+
+from controllers import available_controllers
+
+from akd.common import check_out, mean_ci, run_command, write_json, write_text
+from akd.errors import ConfigError
+from akd.tables import load_ladder
+
+from .common import command_parser
+from .studies.schedules import Setting, fitted_hyperband, pool_from_ladder, replay
+
+LADDER = "fashion_mnist-small28-ladder"
+CONTROLLERS = ("random", "tpe", "lstm_ppo")
+TABLE_RUNG, BRACKET = 0, 32
+
+
+def settings(controllers: tuple[str, ...], top: int) -> list[Setting]:
+    rows = []
+    for controller in controllers:
+        rows += [Setting(controller, "flat", rung=TABLE_RUNG), Setting(controller, "flat", rung=top),
+                 Setting(controller, "successive_halving", n=BRACKET, tell="rank"),
+                 Setting(controller, "successive_halving", n=BRACKET, tell="raw"),
+                 Setting(controller, "hyperband", tell="rank")]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("replay_schedules", __doc__)
+    parser.add_argument("--ladder", default=LADDER, help=f"ladder (default {LADDER})")
+    parser.add_argument("--mode", default="vgg", help="the ladder's mode: a teacher, or cls")
+    parser.add_argument("--seeds", type=int, default=20, help="searches per setting")
+    parser.add_argument("--budgets", default="960000,1920000",
+                        help="training samples per search, comma-separated")
+    parser.add_argument("--controllers", default=",".join(CONTROLLERS))
+    parser.add_argument("--out", default="docs/schedules", help="report folder")
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args, argv))
+
+
+def run(args, argv: list[str] | None) -> None:
+    out = check_out(args.out, ("replay.json", "replay.md"))
+    try:
+        budgets = [int(b) for b in args.budgets.split(",")]
+    except ValueError:
+        raise ConfigError(f"--budgets {args.budgets!r}: expected training samples, e.g. "
+                          "480000,960000") from None
+    unknown = [c for c in args.controllers.split(",") if c not in available_controllers()]
+    if unknown:
+        raise ConfigError(f"--controllers: unknown {', '.join(unknown)}; allowed: "
+                          f"{', '.join(available_controllers())}")
+    try:
+        pool = pool_from_ladder(load_ladder(args.ladder), args.mode)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    grid = settings(tuple(args.controllers.split(",")), len(pool.costs) - 1)
+    for budget in budgets:  # before any replay: a budget too small for a schedule
+        try:
+            fitted_hyperband(pool.costs, grid[-1].eta, grid[-1].top_seeds, budget)
+        except ValueError as error:
+            raise ConfigError(f"--budgets: {error} (at least "
+                              f"{len(pool.costs) * grid[-1].top_seeds * pool.costs[-1]:,})") \
+                from None
+    rows = []
+    bar = tqdm(total=len(budgets) * len(grid) * args.seeds, desc="replays", unit="search")
+    for budget in budgets:
+        for setting in grid:
+            searches = []
+            for seed in range(args.seeds):
+                searches.append(replay(pool, setting, budget, seed))
+                bar.update()
+            rows.append(summary(setting, budget, searches))
+    bar.close()
+    result = {"ladder": args.ladder, "mode": args.mode, "seeds": args.seeds,
+              "pool": {"students": len(pool.archs), "costs": pool.costs, "best": pool.best,
+                       "noise": pool.noise},
+              "command": "python -m research.replay_schedules " + " ".join(argv or []),
+              "rows": rows}
+    compare(result)
+    write_json(out / "replay.json", result)
+    write_text(out / "replay.md", markdown(result))
+    print(markdown(result))
+
+
+def summary(setting: Setting, budget: int, searches: list[dict]) -> dict:
+    truths = [s["truth"] for s in searches if s["truth"] is not None]
+    return {"setting": setting.name(), "controller": setting.controller,
+            "schedule": setting.schedule, "rung": setting.rung, "tell": setting.tell,
+            "budget": budget, "truths": truths, "picked": len(truths),
+            "truth": mean_ci(truths), "within_noise": float(np.mean(
+                [s["within_noise"] for s in searches])),
+            "spent": max(s["spent"] for s in searches)}
+
+
+def compare(result: dict) -> None:
+    """Each row's difference from flat at the table's budget with its controller and budget:
+    Welch's interval over the two sets of searches, and the smallest difference it could show
+    (the interval's half-width)."""
+    base = {(r["controller"], r["budget"]): r for r in result["rows"]
+            if r["schedule"] == "flat" and r["rung"] == TABLE_RUNG}
+    for row in result["rows"]:
+        reference = base[row["controller"], row["budget"]]
+        row["vs_flat_table"] = welch(row["truths"], reference["truths"])
+
+
+def welch(a: list[float], b: list[float]) -> dict:
+    if len(a) < 2 or len(b) < 2:
+        return {"difference": None, "ci95": None}
+    difference = float(np.mean(a) - np.mean(b))
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"difference": difference, "ci95": [difference, difference]}
+    dof = (va + vb) ** 2 / ((va ** 2) / (len(a) - 1) + (vb ** 2) / (len(b) - 1)) if va * vb \
+        else len(a) + len(b) - 2
+    half = float(stats.t.ppf(0.975, dof)) * se
+    return {"difference": difference, "ci95": [difference - half, difference + half]}
+
+
+def markdown(result: dict) -> str:
+    pool = result["pool"]
+    lines = ["# Multi-fidelity schedules replayed on the ladder", "",
+             f"`{result['command'].strip()}`: {result['seeds']} searches per row over the "
+             f"{pool['students']} students of `{result['ladder']}` (mode {result['mode']}); rung "
+             f"costs {', '.join(f'{c:,}' for c in pool['costs'])} training samples. The pool's "
+             f"best student scores {pool['best']:.4f} (top rung, test, mean of seeds); a pick "
+             f"is 'within noise' when it is at most {pool['noise']:.4f} (the standard error of "
+             "a top-rung mean of seeds) below it.", ""]
+    for budget in sorted({r["budget"] for r in result["rows"]}):
+        lines += [f"## Budget {budget:,} training samples ({budget // pool['costs'][0]} "
+                  "table trainings)", "",
+                  "| setting | picked | top-rung accuracy of the pick [95%] | vs flat@0 [95%] | "
+                  "within noise |", "| --- | --- | --- | --- | --- |"]
+        for row in (r for r in result["rows"] if r["budget"] == budget):
+            truth, versus = row["truth"], row["vs_flat_table"]
+            lines.append(f"| {row['setting']} | {row['picked']} | {_ci(truth['mean'], truth['ci95'])}"
+                         f" | {_ci(versus['difference'], versus['ci95'], sign=True)} | "
+                         f"{row['within_noise']:.0%} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ci(value, ci, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    form = "{:+.4f}" if sign else "{:.4f}"
+    return form.format(value) + (f" [{form.format(ci[0])}, {form.format(ci[1])}]" if ci else "")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
