@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from controllers import available_controllers
 
-from akd.common import check_out, mean_ci, run_command, write_json, write_text
+from akd.common import check_out, mean_ci, read_json, run_command, write_json, write_text
 from akd.errors import ConfigError
 from akd.tables import load_ladder
 
@@ -53,12 +53,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="training samples per search, comma-separated")
     parser.add_argument("--controllers", default=",".join(CONTROLLERS))
     parser.add_argument("--out", default="docs/schedules", help="report folder")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only write replay.md again from the kept replay.json")
     args = parser.parse_args(argv)
     return run_command(lambda: run(args, argv))
 
 
 def run(args, argv: list[str] | None) -> None:
     out = check_out(args.out, ("replay.json", "replay.md"))
+    if args.report_only:
+        result = read_json(out / "replay.json", ("rows", "pool"))
+        compare(result)
+        write_text(out / "replay.md", markdown(result))
+        print(markdown(result))
+        return
     try:
         budgets = [int(b) for b in args.budgets.split(",")]
     except ValueError:
@@ -112,14 +120,23 @@ def summary(setting: Setting, budget: int, searches: list[dict]) -> dict:
 
 
 def compare(result: dict) -> None:
-    """Each row's difference from flat at the table's budget with its controller and budget:
-    Welch's interval over the two sets of searches, and the smallest difference it could show
-    (the interval's half-width)."""
-    base = {(r["controller"], r["budget"]): r for r in result["rows"]
-            if r["schedule"] == "flat" and r["rung"] == TABLE_RUNG}
+    """Each row's difference from flat at the table's budget and from flat at the top rung, with
+    its controller and budget, and successive halving's rank rule against its raw rule: Welch's
+    interval over the two sets of searches (its half-width is the smallest difference the
+    replays could show)."""
+    top = max(r["rung"] for r in result["rows"])
+    def base(schedule: str, rung: int | None = None, tell: str | None = None) -> dict:
+        return {(r["controller"], r["budget"]): r for r in result["rows"]
+                if r["schedule"] == schedule and (rung is None or r["rung"] == rung)
+                and (tell is None or r["tell"] == tell)}
+    flat_table, flat_top = base("flat", TABLE_RUNG), base("flat", top)
+    raw = base("successive_halving", tell="raw")
     for row in result["rows"]:
-        reference = base[row["controller"], row["budget"]]
-        row["vs_flat_table"] = welch(row["truths"], reference["truths"])
+        key = (row["controller"], row["budget"])
+        row["vs_flat_table"] = welch(row["truths"], flat_table[key]["truths"])
+        row["vs_flat_top"] = welch(row["truths"], flat_top[key]["truths"])
+        if row["schedule"] == "successive_halving" and row["tell"] == "rank" and key in raw:
+            row["rank_vs_raw"] = welch(row["truths"], raw[key]["truths"])
 
 
 def welch(a: list[float], b: list[float]) -> dict:
@@ -149,13 +166,17 @@ def markdown(result: dict) -> str:
         lines += [f"## Budget {budget:,} training samples ({budget // pool['costs'][0]} "
                   "table trainings)", "",
                   "| setting | picked | top-rung accuracy of the pick [95%] | vs flat@0 [95%] | "
-                  "within noise |", "| --- | --- | --- | --- | --- |"]
+                  "vs flat at the top [95%] | within noise |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for row in (r for r in result["rows"] if r["budget"] == budget):
-            truth, versus = row["truth"], row["vs_flat_table"]
+            truth, low, high = row["truth"], row["vs_flat_table"], row["vs_flat_top"]
             lines.append(f"| {row['setting']} | {row['picked']} | {_ci(truth['mean'], truth['ci95'])}"
-                         f" | {_ci(versus['difference'], versus['ci95'], sign=True)} | "
+                         f" | {_ci(low['difference'], low['ci95'], sign=True)} | "
+                         f"{_ci(high['difference'], high['ci95'], sign=True)} | "
                          f"{row['within_noise']:.0%} |")
-        lines.append("")
+        lines += ["", "Successive halving, rank rule minus raw rule: " + "; ".join(
+            f"{r['controller']} {_ci(r['rank_vs_raw']['difference'], r['rank_vs_raw']['ci95'], sign=True)}"
+            for r in result["rows"] if r["budget"] == budget and "rank_vs_raw" in r) + ".", ""]
     return "\n".join(lines)
 
 
