@@ -48,6 +48,16 @@ def test_the_check_says_in_one_line_that_there_is_no_gpu(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_step_that_would_start_after_the_time_limit_is_skipped_and_reported(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "experiments" / "gpu_check.py"),
+                           "--dry-run", "--minutes", "0", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 1  # the check did not do everything
+    steps = json.loads((tmp_path / "report.json").read_text())["steps"]
+    assert len(steps) == 6 and all(s["status"] == "skipped" for s in steps.values())
+    assert "quick_end_to_end: skipped" in (tmp_path / "report.md").read_text()
+
+
 @end_to_end
 def test_the_gpu_check_dry_run_runs_every_step_and_reports(tmp_path):
     """--dry-run: the check's own code on the CPU at a tiny size; every step ok, the report's
