@@ -160,18 +160,21 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="export folder (default: RUN_DIR/export)")
     parser.add_argument("--source", choices=(*ARMS, "reference"),
                         help="whose student: an arm's, or the hand-designed reference (default: "
-                             "the searched student with the best mean KD test accuracy)")
+                             "the searched student with the best mean test accuracy in --mode)")
     parser.add_argument("--rank", type=int,
                         help="the source's student of this reward rank (default 1)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="which of the final stage's KD trainings (default 0)")
+                        help="which of the final stage's trainings (default 0)")
+    parser.add_argument("--mode", choices=("kd", "cls"), default="kd",
+                        help="the student trained with KD (default) or with labels only (cls): "
+                             "export the one that tested better in final.json's table")
 
 
 def _export(args: argparse.Namespace) -> int:
     def work() -> None:
         from .export import export_run, summary
 
-        info = export_run(args.run_dir, args.out, args.source, args.rank, args.seed)
+        info = export_run(args.run_dir, args.out, args.source, args.rank, args.seed, args.mode)
         print(summary(info))
     return run_command(work)
 

@@ -8,7 +8,8 @@ the searched arms (akd, nas), in its KD training of seed 0. The seed is fixed ra
 seed with the best test accuracy: choosing among trainings by the test split would make the test
 accuracy reported for the export an optimistic, selected number. Without ``final.json`` (final
 stage disabled or not run yet) it is the akd arm's best trial by reward. ``--source``, ``--rank``
-and ``--seed`` pick another of the final stage's trainings.
+and ``--seed`` pick another of the final stage's trainings, ``--mode cls`` its training with
+labels only (where KD did not help, that is the student to ship).
 
 Its weights are the final stage's (``weights/`` of the run). When they are missing (a run from
 before the final stage kept weights, or no final stage yet) that training is done now, by the
@@ -42,7 +43,7 @@ from .common.io import check_out, load_cached, write_json, write_lines
 from .config import RunConfig, cache_dir, config_from_dict, load_config
 from .data import Dataset, load_dataset
 from .errors import ExportError
-from .final import final_records, run_key, searched_student, student_macs
+from .final import MODES, final_records, run_key, searched_student, student_macs
 from .final.stage import config_budget, evaluate_final, final_record, final_task
 from .search import RunDir, top_trials
 
@@ -107,8 +108,10 @@ if __name__ == "__main__":
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-               source: str | None = None, rank: int | None = None, seed: int = 0) -> dict:
-    """Export a student of the run in ``run_dir`` to ``out``; the content of student.json."""
+               source: str | None = None, rank: int | None = None, seed: int = 0,
+               mode: str = "kd") -> dict:
+    """Export a student of the run in ``run_dir`` to ``out``, its training of ``mode`` (kd, or
+    cls: labels only) and ``seed``; the content of student.json."""
     _require_onnx()  # before any training
     run = RunDir(run_dir)
     # a student's files replace an earlier export of one, never another directory's files
@@ -117,8 +120,10 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     if not 0 <= seed < config.final.seeds:
         raise ExportError(f"--seed {seed} is not one of the run's final seeds 0.."
                           f"{config.final.seeds - 1}")
-    student = choose_student(run, config, source, rank)
-    weights, state, record = trained_weights(run, config, student, seed)
+    if mode not in MODES:
+        raise ExportError(f"--mode {mode!r}; allowed: {', '.join(MODES)}")
+    student = choose_student(run, config, source, rank, mode)
+    weights, state, record = trained_weights(run, config, student, seed, mode)
     data = load_dataset(config.data, cache_dir(config))
     try:
         model = build_model(student["arch"], data.num_classes, data.input_size[0],
@@ -167,15 +172,16 @@ def run_config(run: RunDir) -> RunConfig:
 
 
 def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
-                   rank: int | None = None) -> dict:
+                   rank: int | None = None, mode: str = "kd") -> dict:
     """The student to export (a final.json student, or one built from a trial); see the module
-    docstring for the rule."""
+    docstring for the rule (``mode``'s mean test accuracy decides between the arms)."""
     final = run.path / "final.json"
     students = _read_final(final)["students"] if final.exists() else []
     if source is None and rank is None:
-        scored = [s for s in students if s["source"] in ARMS and s.get("kd_mean") is not None]
+        key = f"{mode}_mean"
+        scored = [s for s in students if s["source"] in ARMS and s.get(key) is not None]
         if scored:  # the first of equals: final.json lists akd before nas
-            return max(scored, key=lambda s: s["kd_mean"])
+            return max(scored, key=lambda s: s[key])
     # an arm that distils, since the export is the distilled student; else the only arm
     source = source or next((arm for arm in config.search.arms if arm_kind(arm).distills),
                             config.search.arms[0])
@@ -199,12 +205,12 @@ def choose_student(run: RunDir, config: RunConfig, source: str | None = None,
     return searched_student(source, rank, best[-1])
 
 
-def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
+def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int, mode: str = "kd"
                     ) -> tuple[Path, dict, dict]:
-    """The state-dict file of ``student``'s KD training of ``seed``, the state dict (read once)
-    and its final_runs.jsonl record; trained now, the final stage's way, when the run does not
-    hold it."""
-    task = final_task(run, student["source"], student["rank"], student["arch"], "kd", seed,
+    """The state-dict file of ``student``'s training of ``mode`` and ``seed``, the state dict
+    (read once) and its final_runs.jsonl record; trained now, the final stage's way, when the run
+    does not hold it."""
+    task = final_task(run, student["source"], student["rank"], student["arch"], mode, seed,
                       student.get("kd"), config_budget(config))
     done = {run_key(r): r for r in final_records(run.path)}  # the latest line wins
     record = done.get(task.key())
@@ -213,12 +219,14 @@ def trained_weights(run: RunDir, config: RunConfig, student: dict, seed: int
     state = load_cached(kept) if kept else None
     if state is not None:
         return kept, state, record
-    log.info(f"{run.path} holds no trained weights of {_name(student)} (KD, seed {seed}); "
+    log.info(f"{run.path} holds no trained weights of {_name(student)} ({mode.upper()}, seed "
+             f"{seed}); "
              f"training it now with the run's final budget (final.training.epochs = "
              f"{config.final.training.epochs}, final.train_images = {config.final.train_images})")
     outcome = evaluate_final(task, config)
     if outcome.status != "ok":
-        raise ExportError(f"training {_name(student)} (KD, seed {seed}) failed: {outcome.error}")
+        raise ExportError(f"training {_name(student)} ({mode.upper()}, seed {seed}) failed: "
+                          f"{outcome.error}")
     record = final_record(task, outcome)
     done[task.key()] = record  # replaces a record without weights (from before they were kept)
     write_lines(run.final_runs, list(done.values()))

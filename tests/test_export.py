@@ -25,6 +25,7 @@ from akd.common.io import append_line, read_lines
 from akd.config import load_config, save_config
 from akd.data import load_dataset
 from akd.distill import evaluate
+from akd.errors import ExportError
 from akd.export import TOLERANCE, choose_student, export_run
 from akd.final.stage import run_final
 from akd.search import RunDir
@@ -99,6 +100,20 @@ def test_missing_weights_are_trained_now_and_recorded_as_the_final_stage_would(e
     assert record["status"] == "ok"
     assert (run / record["weights"]).is_file() and info["run_weights"] == record["weights"]
     assert info["test_acc"] == record["test_acc"] and 0 < info["test_acc"] <= 1
+
+
+def test_the_training_with_labels_only_is_exported_on_request(exported, tmp_path):
+    """--mode cls: the same student's labels-only training of seed 0, trained now and recorded
+    beside the KD one (the final stage's name for it)."""
+    run = tmp_path / "run"
+    shutil.copytree(exported[0], run)  # the fixture's run stays as the other tests expect it
+    info = export_run(run, tmp_path / "cls", mode="cls")
+    assert (info["source"], info["mode"], info["seed"]) == ("akd", "cls", 0)
+    records = {r["mode"]: r for r in read_lines(run / "final_runs.jsonl")}
+    assert info["run_weights"] == records["cls"]["weights"] == \
+        f"weights/akd-1-cls-seed0-{records['cls']['budget']}.pt"
+    with pytest.raises(ExportError, match="--mode 'both'; allowed: cls, kd"):
+        export_run(run, tmp_path / "x", mode="both")
 
 
 def test_every_file_is_written_and_reproduces_the_trained_model(exported, cache):
