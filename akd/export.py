@@ -316,7 +316,8 @@ def summary(info: dict) -> str:
     diffs = ", ".join(f"{name} {check['max_abs_diff']:.2g}" for name, check in checks.items()
                       if isinstance(check, dict))
     return "\n".join([
-        f"exported {_name(info)}, trained with KD (seed {info['seed']}): test accuracy "
+        f"exported {_name(info)}, trained with "
+        f"{'KD' if info['mode'] == 'kd' else 'labels only'} (seed {info['seed']}): test accuracy "
         f"{info['test_acc']:.4f}, {info['latency_ms']:.3f} ms, {info['params'] / 1e3:.1f}k "
         f"params, {info['macs'] / 1e6:.2f} MMACs",
         f"  architecture  {info['arch']}",

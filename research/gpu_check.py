@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out or ("runs/gpu_check_dry" if args.dry_run else "runs/gpu_check"))
     out.mkdir(parents=True, exist_ok=True)
-    check = Check(out, DRY if args.dry_run else FULL,
+    sizes = DRY if args.dry_run else FULL
+    if args.cpu_baseline:  # the number every GPU run is compared with: worth a larger sample
+        sizes = dataclasses.replace(sizes, cpu_students_per_worker=4)
+    check = Check(out, sizes,
                   "cpu" if (args.dry_run or args.cpu_baseline) else "cuda", _data_root(args.data),
                   args.minutes * 60)
     if args.cpu_baseline:
