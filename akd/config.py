@@ -185,9 +185,6 @@ class SearchConfig:
             raise ValueError(f"search.max_in_flight = {self.max_in_flight} limits an asynchronous "
                              "search; a synchronous one evaluates a step's batch_size at once "
                              "(set search.asynchronous: true, or leave it 0)")
-        if self.screening.warmup and not self.screening.enabled:
-            raise ValueError(f"search.screening.warmup = {self.screening.warmup} is for a "
-                             "screening search; set search.screening.factor > 1 too")
         if self.max_failures < 0:
             raise ValueError(f"search.max_failures must be >= 0 (0: never stop), got "
                              f"{self.max_failures}")

@@ -44,7 +44,6 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("teacher.weights=t.pt", "teacher.weights is for your own teacher; set teacher.name: user"),
     ("teacher.factory=m:f", "teacher.factory is for your own teacher; set teacher.name: user"),
     ("search.max_in_flight=3", "search.max_in_flight = 3 limits an asynchronous search"),
-    ("search.screening.warmup=4", "search.screening.warmup = 4 is for a screening search"),
     ("final.training.patience=-1", "final.training.patience = -1 is invalid"),
     ("proxy.precision=fp16", "proxy.precision = 'fp16' is invalid; allowed: fp32, bf16"),
     ("data.proxy_size=5000", "data.proxy_size = 5000 is more than the 2000 training images"),
