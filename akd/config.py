@@ -82,6 +82,62 @@ class ScreeningConfig:
         return self.factor > 1
 
 
+SCHEDULES = ("flat", "successive_halving", "hyperband")
+TELL_RULES = ("rank", "raw")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = option("flat", help="how a search spends its compute: flat (every candidate one "
+                                    "proxy training, then the next batch), successive_halving "
+                                    "(brackets of search.batch_size candidates trained at the "
+                                    "lowest rung, the best 1/eta of each rung continued to the "
+                                    "next, the top rung with top_seeds seeds) or hyperband "
+                                    "(successive halving's brackets started at every rung in "
+                                    "turn). [Schedules](schedules.md)")
+    rungs: list[int] = option(factory=lambda: [1, 4, 16],
+                              help="successive_halving/hyperband: epochs over the proxy images at "
+                                   "each rung, cheapest first; the learning rate follows the top "
+                                   "rung's schedule, and a promotion continues the training from "
+                                   "its checkpoint (proxy.epochs is not used)")
+    eta: int = option(4, help="keep the best 1/eta of a rung's candidates (by reward)")
+    top_seeds: int = option(2, help="trainings of each candidate at the top rung (seeds); the "
+                                    "winner is judged by their mean")
+    tell: str = option("rank", help="what the controller learns when a bracket ends: rank (the "
+                                    "rung reached plus the percentile among that rung's results, "
+                                    "over the number of rungs: a stopped candidate never looks "
+                                    "worse only for training less) or raw (the reward at the "
+                                    "highest rung reached)")
+    budget: int = option(0, help="training samples (images x epochs) per arm; 0: what flat "
+                                 "spends, search.trials x the proxy's images x proxy.epochs. "
+                                 "Brackets run while the next one fits")
+
+    def __post_init__(self) -> None:
+        if self.name not in SCHEDULES:
+            raise ValueError(f"search.schedule.name = {self.name!r}; allowed: "
+                             f"{', '.join(SCHEDULES)}")
+        rungs = self.rungs
+        if not rungs or any(not isinstance(r, int) or isinstance(r, bool) or r < 1
+                            for r in rungs) or rungs != sorted(set(rungs)):
+            raise ValueError(f"search.schedule.rungs = {rungs!r}: epochs of each rung, positive "
+                             "integers growing from the cheapest, e.g. [1, 4, 16]")
+        if self.eta < 2:
+            raise ValueError(f"search.schedule.eta must be >= 2, got {self.eta}")
+        if self.top_seeds < 2:
+            raise ValueError(f"search.schedule.top_seeds must be >= 2 (the top rung judges a "
+                             f"student by the mean of its seeds), got {self.top_seeds}")
+        if self.tell not in TELL_RULES:
+            raise ValueError(f"search.schedule.tell = {self.tell!r}; allowed: "
+                             f"{', '.join(TELL_RULES)}")
+        if self.budget < 0:
+            raise ValueError(f"search.schedule.budget must be >= 0 (0: flat's), got "
+                             f"{self.budget}")
+
+    @property
+    def multi_fidelity(self) -> bool:
+        return self.name != "flat"
+
+
 @dataclass(frozen=True)
 class KDRange:
     """A KD hyper-parameter the akd arm searches: ``levels`` values from ``low`` to ``high``
@@ -164,6 +220,8 @@ class SearchConfig:
                                       "highest ([Screening](screening.md))")
     kd: KDSearchConfig = option(factory=KDSearchConfig, help="KD hyper-parameters the akd arm "
                                                              "searches with the architecture")
+    schedule: ScheduleConfig = option(factory=ScheduleConfig, help="flat, successive halving or "
+                                                                   "Hyperband")
     max_failures: int = option(5, help="stop the search when an arm's first this many trainings of "
                                        "a session all failed, or more than max_failed_share of "
                                        "them; 0: never stop (a resume may change it)")
@@ -198,6 +256,13 @@ class SearchConfig:
             raise ValueError("search.screening's predictor was fitted at fixed KD "
                              "hyper-parameters, so it cannot rank searched ones; use "
                              "search.kd or search.screening, not both")
+        if self.schedule.multi_fidelity and self.asynchronous:
+            raise ValueError(f"search.schedule {self.schedule.name} runs synchronous brackets; "
+                             "ASHA for search.asynchronous is not built yet (set "
+                             "search.asynchronous: false)")
+        if self.schedule.multi_fidelity and self.screening.enabled:
+            raise ValueError(f"search.schedule {self.schedule.name} with search.screening is "
+                             "not built yet; use one of them")
         if self.kd.searched and not any_distills(self.arms):
             raise ValueError("search.kd: no arm of search.arms distils, so there are no KD "
                              "hyper-parameters to search; add the akd arm")

@@ -117,6 +117,47 @@ def test_the_learning_curve_is_recorded_without_changing_the_training():
         trained(-1)
 
 
+def test_a_training_cut_at_an_epoch_and_continued_is_the_uninterrupted_one():
+    """A rung of a multi-fidelity search stops a training part-way through its schedule and a
+    promotion continues it later, in another process, from the saved weights and state: the
+    weights must be exactly those of one training through (KD, augmentation and the batch
+    order included), and the stop point's accuracy that of the same training at that epoch."""
+    config = TrainConfig(epochs=4, batch_size=32, lr=0.05, alpha=0.9, augment_padding=2)
+
+    def teacher(epoch, index, batch):
+        return batch.flatten(1)[:, :3] * 3
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+
+    def flat(model):
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    whole = fresh()
+    through = train(whole, _blobs(160, 0), _blobs(64, 1), config, teacher=teacher)
+    assert through.state is None
+    part = fresh()
+    first = train(part, _blobs(160, 0), _blobs(64, 1), config, teacher=teacher, until=1)
+    assert first.state["epoch"] == 1 and not torch.equal(flat(part), flat(whole))
+    # a promotion in another worker: a new model with the saved weights, the state as saved
+    later = fresh()
+    later.load_state_dict(part.state_dict())
+    second = train(later, _blobs(160, 0), _blobs(64, 1), config, teacher=teacher, until=3,
+                   resume=first.state)
+    last = fresh()
+    last.load_state_dict(later.state_dict())
+    rest = train(last, _blobs(160, 0), _blobs(64, 1), config, teacher=teacher,
+                 resume=second.state)
+    assert torch.equal(flat(last), flat(whole)) and rest.accuracy == through.accuracy
+    assert rest.state is None and second.state["epoch"] == 3
+    with pytest.raises(ValueError, match="until = 5: an epoch of the schedule, 1..4"):
+        train(fresh(), _blobs(32, 0), _blobs(8, 1), config, teacher=teacher, until=5)
+    with pytest.raises(ValueError, match="nothing is left before epoch 3"):
+        train(fresh(), _blobs(32, 0), _blobs(8, 1), config, teacher=teacher, until=3,
+              resume=second.state)
+
+
 def test_kd_trains_another_student_than_labels_alone():
     # the same seed, data and budget; only the loss differs: the weights must too (on any host,
     # unlike accuracies, which coincide when neither student learns anything in a tiny budget)

@@ -44,6 +44,18 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("teacher.weights=t.pt", "teacher.weights is for your own teacher; set teacher.name: user"),
     ("teacher.factory=m:f", "teacher.factory is for your own teacher; set teacher.name: user"),
     ("search.max_in_flight=3", "search.max_in_flight = 3 limits an asynchronous search"),
+    ("search.schedule.name=asha", "search.schedule.name = 'asha'; allowed: flat, "
+                                  "successive_halving, hyperband"),
+    ("search.schedule.rungs=[4, 2]", "search.schedule.rungs = [4, 2]: epochs of each rung"),
+    ("search.schedule.top_seeds=1", "search.schedule.top_seeds must be >= 2"),
+    ("search.schedule={name: hyperband, tell: mean}", "search.schedule.tell = 'mean'; allowed"),
+    # flat's 4 x 400 images against hyperband's first bracket on 400 images: 2 candidates x 1
+    # epoch, the best continued 1 more, and its second seed 2 epochs from scratch
+    ("search.schedule={name: hyperband, rungs: [1, 2]}", "search.schedule: a budget of 1,600 "
+                                                         "training samples per arm does not fit "
+                                                         "one hyperband bracket (2,000 samples"),
+    ("search={asynchronous: true, schedule: {name: successive_halving}}",
+     "ASHA for search.asynchronous is not built yet"),
     ("final.training.patience=-1", "final.training.patience = -1 is invalid"),
     ("proxy.precision=fp16", "proxy.precision = 'fp16' is invalid; allowed: fp32, bf16"),
     ("data.proxy_size=5000", "data.proxy_size = 5000 is more than the 2000 training images"),

@@ -16,7 +16,8 @@ COSTS = (3000, 12000, 48000, 96000)
 def test_a_successive_halving_bracket_by_hand():
     bracket = Bracket(start=0, n=32, eta=4, top=3, top_seeds=2)
     assert bracket.sizes() == [32, 8, 2, 1]
-    assert bracket.cost(COSTS) == 32 * 3000 + 8 * 12000 + 2 * 48000 + 1 * 2 * 96000 == 480000
+    assert bracket.cost(COSTS, continued=False) == (32 * 3000 + 8 * 12000 + 2 * 48000
+                                                   + 1 * 2 * 96000) == 480000
     assert Bracket(start=2, n=8, eta=4, top=3, top_seeds=2).sizes() == [8, 2]
 
 
@@ -26,7 +27,7 @@ def test_hyperbands_brackets_by_hand():
     assert [(b.start, b.n, b.sizes()) for b in brackets] == [
         (0, 64, [64, 16, 4, 1]), (1, 22, [22, 5, 1]), (2, 8, [8, 2]), (3, 4, [4])]
     fitted = fitted_hyperband(COSTS, 4, 2, 960000)
-    assert sum(b.cost(COSTS) for b in fitted) <= 960000 and len(fitted) == 4
+    assert sum(b.cost(COSTS, continued=False) for b in fitted) <= 960000 and len(fitted) == 4
     with pytest.raises(ValueError, match="does not fit one round"):
         fitted_hyperband(COSTS, 4, 2, 700000)  # 4 brackets x 1 finalist x 2 seeds x 96,000
 
@@ -80,7 +81,7 @@ def test_successive_halving_promotes_by_the_lower_rung_and_picks_by_the_top():
     setting = Setting("random", "successive_halving", n=3, eta=2, top_seeds=2)
     bracket = Bracket(0, 3, 2, 1, 2)
     for seed in range(5):
-        result = replay(pool, setting, bracket.cost(pool.costs), seed)
+        result = replay(pool, setting, bracket.cost(pool.costs, continued=False), seed)
         assert result["spent"] == 3 * 100 + 1 * 2 * 400 and result["pick"] in (0, 1, 2)
     # a controller that asked all three promotes s2 (best at rung 0) although s1 is best at the
     # top: successive halving inherits the low rung's ranking errors
@@ -89,7 +90,8 @@ def test_successive_halving_promotes_by_the_lower_rung_and_picks_by_the_top():
     for seed in range(40):
         asked = {c.decisions[0] for c in get_controller("random", [3], seed=seed).ask(3)}
         if asked == {0, 1, 2}:
-            assert replay(pool, setting, bracket.cost(pool.costs), seed)["pick"] == 2
+            budget = bracket.cost(pool.costs, continued=False)
+            assert replay(pool, setting, budget, seed)["pick"] == 2
             break
     else:
         pytest.fail("no seed asked all three students")

@@ -136,6 +136,8 @@ class TrainResult:
     curve: Curve | None = None  # when the caller asked for it (and the training finished)
     stopping: dict | None = None  # with a patience: {"epochs": trained, "best_epoch": kept
     # (1-based), "val_acc": its accuracy on the validation split, "lr_drops": plateau drops}
+    state: dict | None = None  # with ``until`` before the schedule's end: what a later call
+    # needs to continue exactly where this one stopped (:func:`train`'s ``resume``)
 
 
 # Teacher logits for a batch: (epoch, indices into the training split, the augmented batch).
@@ -149,7 +151,8 @@ def _is_int(value: object) -> bool:
 def train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
           teacher: TeacherSignal | None = None, progress: bool = False,
           lock: CoreLock | None = None, curve_every: int = 0,
-          val_split: Split | None = None) -> TrainResult:
+          val_split: Split | None = None, until: int | None = None,
+          resume: dict | None = None) -> TrainResult:
     """Train ``model`` in place on ``train_split`` and return its accuracy on ``eval_split``.
 
     ``lock``, when given, is held shared during every optimisation step and the evaluation, so
@@ -159,8 +162,22 @@ def train(model: nn.Module, train_split: Split, eval_split: Split, config: Train
     after every epoch); it does not change the training, only adds evaluations.
     ``val_split``: what a training with ``config.patience`` > 0 stops on (never the evaluation
     split, which in the final stage is the test split).
+
+    ``until``: stop after this many epochs of the ``config.epochs``-epoch schedule (a rung of a
+    multi-fidelity search: the learning rate follows the whole schedule, so a training cut short
+    and continued later is the same training as one run through); the result's ``state`` then
+    holds the optimiser, schedule and random-number state that ``resume`` takes, with ``model``
+    holding the weights it stopped with. Continuing gives bit-identical weights to one
+    uninterrupted training on the same device (``tests/test_distill.py``).
     """
     config.check()
+    if until is not None and not (_is_int(until) and 1 <= until <= config.epochs):
+        raise ValueError(f"until = {until!r}: an epoch of the schedule, 1..{config.epochs}")
+    if (until is not None or resume is not None) and (config.patience or curve_every):
+        raise ValueError("a training cut into parts cannot have a patience or record a curve")
+    if resume is not None and not resume["epoch"] < (until or config.epochs):
+        raise ValueError(f"resume: the state is at epoch {resume['epoch']}, nothing is left "
+                         f"before epoch {until or config.epochs}")
     if config.patience and val_split is None:
         raise ValueError(f"patience = {config.patience} stops on validation accuracy; it needs "
                          "a val_split")
@@ -169,7 +186,8 @@ def train(model: nn.Module, train_split: Split, eval_split: Split, config: Train
     if not _is_int(curve_every) or curve_every < 0:
         raise ValueError(f"curve_every must be an integer >= 0, got {curve_every!r}")
     return _train(model, train_split, eval_split, config, teacher, progress,
-                  lock.training if lock else contextlib.nullcontext, curve_every, val_split)
+                  lock.training if lock else contextlib.nullcontext, curve_every, val_split,
+                  until or config.epochs, resume)
 
 
 class _EarlyStopping:
@@ -248,7 +266,9 @@ class _CurveRecorder:
 
 def _train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
            teacher: TeacherSignal | None, progress: bool, computing,
-           curve_every: int = 0, val_split: Split | None = None) -> TrainResult:
+           curve_every: int = 0, val_split: Split | None = None, until: int | None = None,
+           resume: dict | None = None) -> TrainResult:
+    until = until or config.epochs
     start = time.perf_counter()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -267,15 +287,24 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
     precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) \
         if config.precision == "bf16" else contextlib.nullcontext
     first_loss, running = None, None
+    first_epoch = 0
+    if resume is not None:  # where an earlier part of this training stopped
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        order_rng.bit_generator.state = resume["order_rng"]
+        torch.set_rng_state(resume["torch_rng"])
+        if device.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        first_epoch, first_loss, running = resume["epoch"], resume["first_loss"], resume["running"]
     recorder = _CurveRecorder(curve_every)
-    bar = tqdm(total=config.epochs * steps_per_epoch, desc="train", disable=not progress,
-               leave=False)
+    bar = tqdm(total=(until - first_epoch) * steps_per_epoch, desc="train",
+               disable=not progress, leave=False)
 
     def score() -> float:
         with computing():
             return evaluate(model, eval_split, config.batch_size * 4, device)
 
-    for epoch in range(config.epochs):
+    for epoch in range(first_epoch, until):
         recorder.start_epoch()
         augment = epoch_augment(config, epoch, len(train_split), device)
         # the epoch's order and augmentation on the device once, so a step copies nothing
@@ -318,14 +347,22 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
             recorder.end_epoch(score)
     bar.close()
     train_seconds = time.perf_counter() - start
-    epochs = config.epochs
+    epochs = until - first_epoch
+    state = None
+    if until < config.epochs:
+        state = {"epoch": until, "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(),
+                 "order_rng": order_rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                 "first_loss": first_loss, "running": running}
     summary = None
     if stopping is not None:  # scored (and kept) at the best epoch, not the last
         epochs, summary = stopping.epochs, stopping.restore_best()
     accuracy = score()  # the last epoch's point of the curve too: the model is scored once
     recorder.end_epoch(lambda: accuracy)
     return TrainResult("ok", accuracy, None, time.perf_counter() - start,
-                       epochs * len(train_split) / train_seconds, recorder.curve(), summary)
+                       epochs * len(train_split) / train_seconds, recorder.curve(), summary,
+                       state)
 
 
 def epoch_augment(config: TrainConfig, epoch: int, num_images: int,

@@ -8,10 +8,10 @@ from ..config import RunConfig
 from .base import MAX_RETRIES, Evaluator, SlotEvaluator, Work, WorkerDied
 from .process import ProcessEvaluator
 from .serial import SerialEvaluator
-from .training import Outcome, describe_error, train_student
+from .training import Outcome, Part, describe_error, train_student
 from .workspace import Workspace, final_workspace, workspace
 
-__all__ = ["MAX_RETRIES", "Evaluator", "Outcome", "ProcessEvaluator", "SerialEvaluator",
+__all__ = ["MAX_RETRIES", "Evaluator", "Outcome", "Part", "ProcessEvaluator", "SerialEvaluator",
            "SlotEvaluator", "Work", "WorkerDied", "Workspace", "describe_error", "final_workspace",
            "make_evaluator", "train_student", "workspace"]
 

@@ -57,7 +57,9 @@ def _load_workspace(config: RunConfig) -> Workspace:
                                      progress=config.progress)
         space.signal = CachedTeacher(space.teacher, space.dataset.proxy, config.proxy, cache,
                                      progress=config.progress)
-        space.signal.fill(config.proxy.epochs)  # now, before any worker reads the cache
+        schedule = config.search.schedule  # a multi-fidelity search trains to its top rung
+        space.signal.fill(schedule.rungs[-1] if schedule.multi_fidelity else config.proxy.epochs)
+        # now, before any worker reads the cache
     return space
 
 

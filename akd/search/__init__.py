@@ -10,11 +10,12 @@ from ..common.lazy import lazy_exports
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .target import TARGET_FILE, recorded_target
-from .trial import TRIAL_FIELDS, Task, Trial, TrialStatus, best_so_far, top_trials, trials_table
+from .trial import (TRIAL_FIELDS, Task, Trial, TrialStatus, best_so_far, search_results, top_trials,
+                    trials_table)
 
 __getattr__ = lazy_exports(__name__, {".loop": ("Search", "run_search"),
                                       ".candidate": ("evaluate_candidate",)})
 
 __all__ = ["FAILED_REWARD", "RunDir", "Search", "TARGET_FILE", "TRIAL_FIELDS", "Task", "Trial",
            "TrialStatus", "best_so_far", "evaluate_candidate", "mnas_reward", "recorded_target",
-           "run_search", "top_trials", "trials_table"]
+           "run_search", "search_results", "top_trials", "trials_table"]

@@ -46,7 +46,10 @@ class ArmBoard:
         domains["status"] = [status.value for status in TrialStatus]
         experiment, start, end = hparams(values, {tag: 0.0 for tag in TRIAL_METRICS.values()},
                                          {k: v for k, v in domains.items() if k in values})
-        with SummaryWriter(str(self.directory / "trials" / f"{trial.candidate_id:05d}")) as w:
+        name = f"{trial.candidate_id:05d}"  # a multi-fidelity search: one run per training
+        if trial.rung is not None:
+            name += f"-rung{trial.rung}-seed{trial.seed}"
+        with SummaryWriter(str(self.directory / "trials" / name)) as w:
             for summary in (experiment, start, end):
                 w.file_writer.add_summary(summary)
             for tag, value in metrics.items():
@@ -92,7 +95,7 @@ class ArmBoard:
 def trial_hparams(trial: Trial, space: SearchSpace | None) -> dict:
     """A trial's hyper-parameters as the HParams dashboard shows them: each decision's value by
     the decision's name (its index when the space is not known), then the searched KD settings,
-    autokd's family, the step and the status."""
+    autokd's family, the step, a multi-fidelity training's rung and seed, and the status."""
     names = [d.name for d in space.decisions] if space else [
         f"decision{i}" for i in range(len(trial.decisions))]
     values = {}
@@ -104,5 +107,7 @@ def trial_hparams(trial: Trial, space: SearchSpace | None) -> dict:
     if trial.family is not None:
         values["family"] = int(trial.family["index"])
     values["step"] = int(trial.step)
+    if trial.rung is not None:
+        values["rung"], values["seed"] = int(trial.rung), int(trial.seed)
     values["status"] = trial.status.value
     return values

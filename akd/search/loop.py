@@ -13,6 +13,11 @@ With ``search.screening`` (:mod:`akd.search.screening`) a step asks ``factor`` t
 a predictor ranks them, and only the best batch by predicted reward is trained; the others are
 told their predicted reward and recorded with status ``predicted``, outside the count of trials.
 
+With a multi-fidelity ``search.schedule`` (:mod:`akd.search.schedule`) a step is a bracket: each
+arm asks for the bracket's candidates at once, trains them rung by rung (the best of each rung
+continue from their checkpoints), and tells its controller every candidate's value when the
+bracket ends; ``search.schedule.budget`` (training samples) decides how many brackets run.
+
 With ``search.asynchronous`` there are no steps to wait for: whenever a candidate finishes, the
 next arm in turn asks for one more, keeping ``search.max_in_flight`` candidates in the evaluator.
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,10 +57,12 @@ from .candidate import evaluate_candidate
 from .failures import FailureWatch
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
+from .schedule import Plan, Training, make_plan, pending_trainings, told_values
 from .screener import Screener
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
-from .trial import Task, Trial, TrialStatus, family_lines, family_summary, top_trials, trials_table
+from .trial import (Task, Trial, TrialStatus, family_lines, family_summary, search_results,
+                    top_trials, trials_table)
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +131,7 @@ class Search:
         self.latency: Callable[[str], float] | None = None  # arch -> ms, open while it runs
         self.latencies: dict[str, float] = {}  # arch -> ms, measured (or read) in this session
         self.arms: list[Arm] = []
+        self.plan: Plan | None = None  # a multi-fidelity schedule's brackets; None for flat
 
     @property
     def trials(self) -> dict[str, list[Trial]]:
@@ -134,7 +143,7 @@ class Search:
         config, run, total = self.config, self.run_dir, self.config.search.trials
         recorded = self._check_directory()
         trained = [t for t in recorded or [] if t.trained]
-        if recorded is not None and all(
+        if recorded is not None and not config.search.schedule.multi_fidelity and all(
                 sum(t.arm == arm for t in trained) >= total for arm in config.search.arms):
             log.info(f"run {run.path} is already finished ({total} trials per arm); nothing to do")
             return {arm: [t for t in trained if t.arm == arm] for arm in config.search.arms}
@@ -144,6 +153,12 @@ class Search:
         self.space = preflight(config)
         self.work = workspace(config)  # trains the teacher and fills the logit cache if missing
         screeners = build_screeners(config, self.space, self.work)  # may refuse a table
+        if config.search.schedule.multi_fidelity:
+            self.plan = self._make_plan()  # may refuse a budget that fits no bracket
+            if recorded is not None and self._brackets_finished():
+                log.info(f"run {run.path} is already finished ({self.plan.count} bracket(s) "
+                         "per arm); nothing to do")
+                return {arm: [t for t in trained if t.arm == arm] for arm in config.search.arms}
         if not self.resume:
             run.create()
         save_config(config, run.config)  # on resume: the settings a resume may change
@@ -157,6 +172,9 @@ class Search:
         lock = CoreLock()
         self.arms = [self._open_arm(name, recorded or [], screeners.get(name))
                      for name in config.search.arms]
+        if self.plan is not None:  # the bar counts trainings, of every rung
+            total = self.plan.trainings()
+            (run.checkpoints / "rungs").mkdir(parents=True, exist_ok=True)
         for position, arm in enumerate(self.arms):
             arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name,
                            position=position, unit="trial", disable=not config.progress)
@@ -170,7 +188,12 @@ class Search:
                 with make_evaluator(config, evaluate_candidate, lock) as self.evaluator:
                     if config.search.asynchronous:
                         self._run_async()
-                    while any(len(arm.trials) < total for arm in self.arms):
+                    if self.plan is not None:
+                        while any(arm.step < self.plan.count for arm in self.arms):
+                            self._run_bracket([a for a in self.arms
+                                               if a.step < self.plan.count])
+                    while self.plan is None and any(len(arm.trials) < total
+                                                    for arm in self.arms):
                         self._run_step([a for a in self.arms if len(a.trials) < total])
             for arm in self.arms:  # a final checkpoint with nothing pending
                 run.save_checkpoint(arm.name, _checkpoint(arm))
@@ -184,6 +207,26 @@ class Search:
         write_json(run.path / "timing.json", self.timing.as_dict())
         self._log_summary()
         return self.trials
+
+    def _make_plan(self) -> Plan:
+        config = self.config
+        images = len(self.work.dataset.proxy)
+        budget = (config.search.schedule.budget
+                  or config.search.trials * images * config.proxy.epochs)
+        plan = make_plan(config.search.schedule, config.search.batch_size, budget, images)
+        log.info(f"{config.search.schedule.name}: {plan.count} bracket(s) per arm, "
+                 f"{plan.trainings()} trainings and {plan.samples():,} of the budget's "
+                 f"{budget:,} training samples (rungs {list(plan.epochs)} epochs of {images:,} "
+                 f"images; bracket sizes {[b.n for b in plan.brackets]})")
+        return plan
+
+    def _brackets_finished(self) -> bool:
+        for arm in self.config.search.arms:
+            checkpoint = self.run_dir.load_checkpoint(arm)
+            if (checkpoint is None or checkpoint["step"] < self.plan.count
+                    or checkpoint["controller"].get("pending")):
+                return False
+        return True
 
     def _check_directory(self) -> list[Trial] | None:
         """Check the directory against the request, writing nothing; the recorded trials when
@@ -245,8 +288,8 @@ class Search:
         # a resumed run hides what the killed one logged from this step on, and logs it again
         arm.board = ArmBoard(run.tensorboard / name, purge_step=arm.step, space=self.space)
         pending = {c.id: c for c in controller.pending}
-        if not pending:
-            return arm  # the final checkpoint: its step is already the next one
+        if not pending or self.plan is not None:  # a bracket re-derives itself from its trials
+            return arm  # (or the final checkpoint: its step is already the next one)
         for trial in mine:  # recorded after the checkpoint: learn from them, do not re-run
             if trial.candidate_id in pending:
                 _tell(arm, pending.pop(trial.candidate_id), trial.reward)
@@ -281,6 +324,66 @@ class Search:
             self._collect()
         for arm in arms:
             self._end_complete_steps(arm)
+
+    def _run_bracket(self, arms: list[Arm]) -> None:
+        """Run one bracket of each of ``arms`` (or finish the one a resumed run left): ask for
+        its candidates, measure their latency, train them rung by rung, then tell the controller
+        every candidate's value and log the step."""
+        plan = self.plan
+        for arm in arms:
+            batch = arm.controller.pending  # the bracket of a resumed step
+            if not batch:
+                batch = arm.controller.ask(plan.bracket(arm.step).n)
+                arm.first_id = batch[0].id
+                self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
+            arm.batch = {c.id: c for c in batch}
+            recorded = {t.candidate_id: t for t in arm.trials if t.step == arm.step}
+            for candidate in batch:  # latency once per candidate; a failure is its first rung's
+                task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
+                if candidate.id in recorded:  # resumed: the trial holds the latency
+                    if math.isfinite(recorded[candidate.id].latency_ms):
+                        self.latencies[task.arch] = recorded[candidate.id].latency_ms
+                else:
+                    self._measure(self._rung_task(task, plan.bracket(arm.step), None))
+        while True:
+            tasks = []
+            for arm in arms:
+                mine = [t for t in arm.trials if t.step == arm.step]
+                for training in pending_trainings(plan, plan.bracket(arm.step), arm.batch, mine):
+                    candidate = arm.batch[training.candidate_id]
+                    task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
+                    tasks.append(self._rung_task(task, plan.bracket(arm.step), training))
+            if not tasks:
+                break
+            for task in sorted(tasks, key=lambda t: -self.latencies[t.arch]):  # see _run_step
+                self.evaluator.submit(task)
+            while self.evaluator.in_flight:
+                self._collect()
+        for arm in arms:
+            self._end_bracket(arm)
+
+    def _rung_task(self, task: Task, bracket, training: Training | None) -> Task:
+        """``task`` as one training of a bracket (None: its first rung's first training)."""
+        if training is None:
+            rung = bracket.start
+            training = Training(task.candidate_id, rung, 0, self.plan.epochs[rung], 0)
+        return dataclasses.replace(task, rung=training.rung, seed=training.seed,
+                                   epochs=training.epochs, start_epoch=training.start,
+                                   checkpoints=str(self.run_dir.checkpoints / "rungs"))
+
+    def _end_bracket(self, arm: Arm) -> None:
+        """Tell the controller each candidate of the finished bracket (in the order it asked
+        them), drop their checkpoints and log the step."""
+        values = told_values(self.plan.bracket(arm.step), arm.batch, arm.trials,
+                             self.config.search.schedule.tell)
+        for candidate_id in sorted(arm.batch):
+            _tell(arm, arm.batch[candidate_id], values[candidate_id])
+        for candidate_id in arm.batch:  # no promotion will continue them now
+            for path in (self.run_dir.checkpoints / "rungs").glob(
+                    f"{arm.name}-{candidate_id}-e*.pt"):
+                path.unlink()
+        arm.batch = {}
+        self._end_step(arm)
 
     def _run_async(self) -> None:
         """Keep ``search.max_in_flight`` candidates evaluating: whenever one finishes, the next
@@ -357,7 +460,7 @@ class Search:
         accuracy = arm.screen["predicted_acc"][task.candidate_id]
         reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
         _tell(arm, arm.batch.pop(task.candidate_id), reward)
-        trial = Trial(**dataclasses.asdict(task), val_acc=None, latency_ms=cost["latency_ms"],
+        trial = Trial(**task.record(), val_acc=None, latency_ms=cost["latency_ms"],
                       reward=reward, params=cost["params"], macs=cost["macs"],
                       status=TrialStatus.PREDICTED, error=None, seconds=0.0,
                       predicted_acc=accuracy)
@@ -376,7 +479,7 @@ class Search:
             self._finish(self._arm(task), task,
                          Outcome("failed", None, None, None,
                                  f"latency: {type(error).__name__}: {error}", 0.0),
-                         float("nan"))
+                         float("nan"), trained=False)
             return False
         finally:
             self.timing.latency += time.perf_counter() - start
@@ -419,17 +522,22 @@ class Search:
         arm.stats = {}
         arm.screen = None
 
-    def _finish(self, arm: Arm, task: Task, outcome: Outcome, latency_ms: float) -> None:
+    def _finish(self, arm: Arm, task: Task, outcome: Outcome, latency_ms: float,
+                trained: bool = True) -> None:
         """Reward, tell, record and log a finished candidate; stop a search that keeps
         failing."""
         ok = outcome.status == TrialStatus.OK
         reward = mnas_reward(outcome.accuracy, latency_ms, arm.reward) if ok else FAILED_REWARD
-        _tell(arm, arm.batch.pop(task.candidate_id), reward)
+        samples = None
+        if task.rung is None:
+            _tell(arm, arm.batch.pop(task.candidate_id), reward)
+        else:  # a bracket tells its controller when it ends
+            samples = (task.epochs - task.start_epoch) * self.plan.images if trained else 0
         predicted = (arm.screen or {}).get("predicted_acc", {}).get(task.candidate_id)
-        trial = Trial(**dataclasses.asdict(task), val_acc=outcome.accuracy,
+        trial = Trial(**task.record(), val_acc=outcome.accuracy,
                       latency_ms=latency_ms, reward=reward, params=outcome.params,
                       macs=outcome.macs, status=TrialStatus(outcome.status), error=outcome.error,
-                      seconds=outcome.seconds, predicted_acc=predicted)
+                      seconds=outcome.seconds, predicted_acc=predicted, samples=samples)
         self.run_dir.append_trial(trial)
         arm.trials.append(trial)
         arm.board.log_trial(trial)
@@ -444,9 +552,13 @@ class Search:
         for arm in self.arms:
             failed = sum(not t.ok for t in arm.trials)
             screened = f", {len(arm.predicted)} more screened out" if arm.screener else ""
-            log.info(f"\n{arm.name}: best {min(config.search.top_k, len(arm.trials))} of "
-                     f"{len(arm.trials)} trials ({failed} failed{screened})\n"
-                     + trials_table(top_trials(arm.trials, config.search.top_k)))
+            best = top_trials(arm.trials, config.search.top_k)
+            if self.plan is None:
+                found = f"{len(arm.trials)} trials ({failed} failed{screened})"
+            else:  # the results are the top rung's candidates, each the mean of its seeds
+                found = (f"{len(search_results(arm.trials))} candidates of the highest rung, "
+                         f"mean of their seeds ({len(arm.trials)} trainings, {failed} failed)")
+            log.info(f"\n{arm.name}: best {len(best)} of {found}\n" + trials_table(best))
             families = family_summary(arm.trials)
             if families is not None:
                 log.info("\n".join(family_lines(families)))

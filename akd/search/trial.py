@@ -31,6 +31,17 @@ class Task:
     # (search.kd: "temperature", "alpha"); None: the proxy's
     family: dict | None = None  # autokd: the family it was drawn from ("index", "member",
     # "parameters"); None for other controllers
+    # a multi-fidelity schedule's training (search.schedule); all None / 0 for flat:
+    rung: int | None = None  # the rung it trains to
+    seed: int | None = None  # 0: the chain promotions continue; 1..: the top rung's other seeds
+    epochs: int | None = None  # the schedule's epoch it stops at
+    start_epoch: int = 0  # the epoch its checkpoint continues from; 0: from scratch
+    checkpoints: str | None = None  # the directory of the chains' checkpoints
+
+    def record(self) -> dict:
+        """Its fields that a :class:`Trial` records."""
+        return {name: value for name, value in dataclasses.asdict(self).items()
+                if name in TRIAL_FIELDS}
 
 
 class TrialStatus(StrEnum):
@@ -68,6 +79,12 @@ class Trial:
     # parameters); None for other controllers
     predicted_acc: float | None = None  # the screening predictor's accuracy, for every
     # candidate of a screened step (trained or not); None without screening
+    rung: int | None = None  # search.schedule: the rung it was trained to; None for flat
+    seed: int | None = None  # search.schedule: its seed (0 the chain promotions continue)
+    epochs: int | None = None  # search.schedule: the epoch of the top rung's schedule it
+    # stopped at (its budget: epochs x the proxy's images)
+    samples: int | None = None  # search.schedule: training samples this training cost (a
+    # promotion only the epochs it added)
 
     @property
     def ok(self) -> bool:
@@ -111,9 +128,30 @@ SHORT = {"temperature": "T", "alpha": "alpha"}  # column names of searched KD hy
 
 
 def top_trials(trials: list[Trial], k: int) -> list[Trial]:
-    """The ``k`` finished trials with the highest reward, best first."""
+    """The ``k`` finished trials with the highest reward, best first; for a multi-fidelity
+    search, the ``k`` best candidates of the highest rung reached (:func:`search_results`)."""
+    return sorted(search_results(trials), key=lambda t: (-t.reward, t.candidate_id))[:k]
+
+
+def search_results(trials: Sequence[Trial]) -> list[Trial]:
+    """What a search found, one trial per candidate: a flat search's successful trials; a
+    multi-fidelity one's candidates at its highest rung reached, each as one trial whose
+    accuracy and reward are the mean over its seeds there (the top rung judges a student by
+    that mean), its seconds and samples their sum and its seed None."""
     ok = [t for t in trials if t.ok]
-    return sorted(ok, key=lambda t: (-t.reward, t.candidate_id))[:k]
+    rungs = [t.rung for t in ok if t.rung is not None]
+    if not rungs:
+        return ok
+    top = max(rungs)
+    by_candidate: dict[int, list[Trial]] = {}
+    for trial in ok:
+        if trial.rung == top:
+            by_candidate.setdefault(trial.candidate_id, []).append(trial)
+    return [dataclasses.replace(
+        seeds[0], val_acc=sum(t.val_acc for t in seeds) / len(seeds),
+        reward=sum(t.reward for t in seeds) / len(seeds), seed=None,
+        seconds=sum(t.seconds for t in seeds), samples=sum(t.samples or 0 for t in seeds))
+        for seeds in by_candidate.values()]
 
 
 def best_so_far(trials: Sequence[Trial]) -> list[float]:

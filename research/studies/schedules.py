@@ -38,10 +38,8 @@ import numpy as np
 
 from controllers import get_controller
 
+from akd.search.schedule import Bracket, hyperband_brackets
 from akd.tables import Ladder
-
-SCHEDULES = ("flat", "successive_halving", "hyperband")
-TELL_RULES = ("raw", "rank")
 
 
 @dataclass(frozen=True)
@@ -118,46 +116,13 @@ class Trainer:
             max(1, len(others) - 1)
 
 
-@dataclass(frozen=True)
-class Bracket:
-    """Successive halving from rung ``start`` with ``n`` candidates (the arithmetic only)."""
-
-    start: int
-    n: int
-    eta: int
-    top: int  # the top rung's index
-    top_seeds: int
-
-    def sizes(self) -> list[int]:
-        """Candidates trained at each rung from ``start`` up, the last the top rung."""
-        sizes = [self.n]
-        for _ in range(self.start, self.top):
-            sizes.append(max(1, sizes[-1] // self.eta))
-        return sizes
-
-    def cost(self, costs: tuple[int, ...]) -> int:
-        rungs = range(self.start, self.top + 1)
-        return sum(size * costs[r] * (self.top_seeds if r == self.top else 1)
-                   for size, r in zip(self.sizes(), rungs))
-
-
-def hyperband_brackets(rungs: int, eta: int, top_seeds: int, scale: float = 1.0
-                       ) -> list[Bracket]:
-    """Li et al.'s brackets, most exploratory first: s = s_max .. 0 starts
-    ceil((s_max + 1) / (s + 1) * eta^s) candidates at rung s_max - s, times ``scale`` (at least
-    one)."""
-    top = rungs - 1
-    return [Bracket(top - s, max(1, round(scale * math.ceil((top + 1) / (s + 1) * eta ** s))),
-                    eta, top, top_seeds) for s in range(top, -1, -1)]
-
-
 def fitted_hyperband(costs: tuple[int, ...], eta: int, top_seeds: int, budget: int
                      ) -> list[Bracket]:
     """Hyperband's brackets scaled down (in steps of 1%) until one round of them fits
     ``budget``: on a small pool and budget the textbook sizes (thousands of trainings) can't."""
     for percent in range(100, 0, -1):
         brackets = hyperband_brackets(len(costs), eta, top_seeds, percent / 100)
-        if sum(b.cost(costs) for b in brackets) <= budget:
+        if sum(b.cost(costs, continued=False) for b in brackets) <= budget:
             return brackets
     raise ValueError(f"a budget of {budget} samples does not fit one round of Hyperband's "
                      "smallest brackets")
@@ -218,7 +183,7 @@ def _brackets(trainer: Trainer, controller, setting: Setting, brackets: list[Bra
     index = 0
     while True:
         bracket = brackets[index % len(brackets)]
-        if trainer.spent + bracket.cost(trainer.pool.costs) > budget:
+        if trainer.spent + bracket.cost(trainer.pool.costs, continued=False) > budget:
             break
         asked = controller.ask(bracket.n)
         alive = {c.id: c.decisions[0] for c in asked}

@@ -1,0 +1,140 @@
+"""The live multi-fidelity search (search.schedule): the bracket arithmetic and the promotions by
+hand, what the controller is told, the results a search reports, and a successive-halving search
+end to end through kill -9 and --resume and into the final stage."""
+
+import json
+import math
+import subprocess
+
+import pytest
+from conftest import RUN_TIMEOUT, needs_fashion_mnist
+
+from akd.cli import main
+from akd.config import ScheduleConfig
+from akd.errors import ConfigError
+from akd.search import Trial, TrialStatus, top_trials
+from akd.search.schedule import Bracket, Training, make_plan, pending_trainings, told_values
+
+
+def trial(candidate, rung, reward, seed=0, step=0, ok=True):
+    return Trial("akd", step, candidate, candidate, f"arch{candidate}", [candidate],
+                 reward if ok else None, 1.0, reward if ok else 0.0, 10, 10,
+                 TrialStatus.OK if ok else TrialStatus.FAILED, None if ok else "boom", 1.0,
+                 rung=rung, seed=seed, epochs=None, samples=None)
+
+
+def test_a_continued_brackets_cost_and_the_plan_by_hand():
+    """Rungs of 1, 4 and 16 epochs, eta 4, 8 candidates: 8 trained 1 epoch, 2 continued 3 more,
+    1 continued 12 more and its second seed 16 from scratch: 42 epochs of the proxy images."""
+    bracket = Bracket(0, 8, 4, 2, 2)
+    assert bracket.sizes() == [8, 2, 1]
+    assert bracket.cost([1, 4, 16]) == 8 + 2 * 3 + 12 + 16 == 42
+    schedule = ScheduleConfig("successive_halving", [1, 4, 16], 4, 2)
+    plan = make_plan(schedule, 8, 100 * 5000, 5000)  # two of 42 x 5,000 fit, a third does not
+    assert plan.count == 2 and plan.samples() == 2 * 42 * 5000
+    assert plan.trainings() == 2 * (8 + 2 + 1 + 1)
+    # hyperband scaled to 8 candidates in its most exploratory bracket (textbook 16, 6, 3)
+    hyperband = make_plan(ScheduleConfig("hyperband", [1, 4, 16], 4, 2), 8, 10 ** 9, 5000)
+    assert [(b.start, b.n) for b in hyperband.brackets] == [(0, 8), (1, 3), (2, 2)]
+    assert hyperband.bracket(4) == hyperband.brackets[1]
+    with pytest.raises(ConfigError, match="does not fit one successive_halving bracket "
+                                          r"\(210,000 samples"):
+        make_plan(schedule, 8, 200_000, 5000)
+
+
+def test_promotions_go_to_the_best_reward_and_continue_the_chain():
+    """Four candidates, eta 2, rungs 1, 2 and 4 epochs: each rung's trainings by hand."""
+    schedule = ScheduleConfig("successive_halving", [1, 2, 4], 2, 2)
+    plan = make_plan(schedule, 4, 10 ** 9, 100)
+    bracket = plan.bracket(0)
+    candidates = [0, 1, 2, 3]
+    assert pending_trainings(plan, bracket, candidates, []) == [
+        Training(c, 0, 0, 1, 0) for c in candidates]
+    done = [trial(0, 0, 0.5), trial(1, 0, 0.7), trial(2, 0, 0.9, ok=False), trial(3, 0, 0.6)]
+    # candidate 2 failed: never promoted, whatever it was told
+    assert pending_trainings(plan, bracket, candidates, done[:3]) == [Training(3, 0, 0, 1, 0)]
+    assert pending_trainings(plan, bracket, candidates, done) == [
+        Training(1, 1, 0, 2, 1), Training(3, 1, 0, 2, 1)]
+    done += [trial(1, 1, 0.6), trial(3, 1, 0.8)]
+    assert pending_trainings(plan, bracket, candidates, done) == [
+        Training(3, 2, 0, 4, 2), Training(3, 2, 1, 4, 0)]  # the chain, and a second seed
+    done += [trial(3, 2, 0.84), trial(3, 2, 0.80, seed=1)]
+    assert pending_trainings(plan, bracket, candidates, done) == []
+
+    assert told_values(bracket, candidates, done, "raw") == pytest.approx(
+        {0: 0.5, 1: 0.6, 2: 0.0, 3: 0.82})
+    # rank: (rung + share of the others at that rung below it) / 3 rungs
+    assert told_values(bracket, candidates, done, "rank") == pytest.approx(
+        {0: (0 + 0 / 2) / 3, 1: (1 + 0 / 1) / 3, 2: 0.0, 3: (2 + 0) / 3})
+    # a later bracket's candidate stopped at rung 0 above both earlier ones there
+    later = done + [trial(9, 0, 0.65, step=1)]
+    assert told_values(bracket, [9], later, "rank")[9] == pytest.approx((0 + 2 / 3) / 3)
+
+
+def test_a_multi_fidelity_search_reports_its_top_rung_by_the_mean_of_seeds():
+    trials = [trial(0, 0, 0.5), trial(1, 0, 0.7), trial(1, 1, 0.90), trial(1, 1, 0.80, seed=1),
+              trial(2, 0, 0.95), trial(3, 1, 0.86), trial(3, 1, 0.82, seed=1)]
+    best = top_trials(trials, 5)  # rung 0's 0.95 is no result: it never reached the top
+    assert [(t.candidate_id, t.seed) for t in best] == [(1, None), (3, None)]
+    assert best[0].val_acc == pytest.approx(0.85) and best[1].reward == pytest.approx(0.84)
+    assert best[0].seconds == 2.0
+
+
+@needs_fashion_mnist
+@pytest.mark.slow
+def test_successive_halving_end_to_end_through_kill_9_and_resume(
+        cache, tmp_path, quick_command, kill_9_after_three_trials):
+    """A bracket of 2 candidates per arm (rungs of 1 and 2 epochs on 1,000 images, eta 2):
+    each trial records its rung, seed and cost, only the best of rung 0 goes on, the top rung
+    trains 2 seeds, the budget holds, the chains' checkpoints are gone at the end, the final
+    stage retrains the top rung's best; killed and resumed, the same trials as without."""
+    schedule = ["search.schedule.name=successive_halving", "search.schedule.rungs=[1, 2]",
+                "search.schedule.eta=2", "search.schedule.budget=5000"]
+    reference = tmp_path / "reference"
+    assert main(["--config", "quick", "--out", str(reference), "--set", f"cache_dir={cache}",
+                 "--set", "progress=false", *[a for s in schedule for a in ("--set", s)]]) == 0
+    trials = [json.loads(line) for line in (reference / "trials.jsonl").read_text().splitlines()]
+    for arm in ("akd", "nas"):
+        mine = [t for t in trials if t["arm"] == arm]
+        # 2 candidates at rung 0 (1 epoch), the better one 1 epoch more, its second seed 2
+        # epochs from scratch: 4 trainings, 5,000 samples
+        assert len(mine) == 4 and sum(t["samples"] for t in mine) == 5000
+        for step in (0,):
+            bracket = [t for t in mine if t["step"] == step]
+            bottom = [t for t in bracket if t["rung"] == 0]
+            top = [t for t in bracket if t["rung"] == 1]
+            assert len(bottom) == 2 and all(t["epochs"] == 1 and t["seed"] == 0 for t in bottom)
+            best = max(bottom, key=lambda t: (t["reward"], -t["candidate_id"]))
+            assert {(t["candidate_id"], t["seed"], t["epochs"], t["samples"]) for t in top} == {
+                (best["candidate_id"], 0, 2, 1000), (best["candidate_id"], 1, 2, 2000)}
+    assert not any((reference / "checkpoints" / "rungs").iterdir())
+    # the final stage's student: the top rung's best by the mean reward of its two seeds
+    nas_top = [t for t in trials if t["arm"] == "nas" and t["rung"] == 1]
+    means = {}
+    for t in nas_top:
+        means.setdefault(t["arch"], []).append(t["reward"])
+    winner = max(means, key=lambda arch: sum(means[arch]) / 2)
+    final = json.loads((reference / "final.json").read_text())
+    assert next(s["arch"] for s in final["students"] if s["source"] == "nas") == winner
+    assert next(s["search_val_acc"] for s in final["students"] if s["source"] == "nas") == \
+        pytest.approx(sum(t["val_acc"] for t in nas_top if t["arch"] == winner) / 2)
+
+    run = tmp_path / "run"
+    command = quick_command(run, cache, *schedule, "final.enabled=false")
+    before = kill_9_after_three_trials(command, run)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    after = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    assert after[:len(before)] == before  # nothing recorded was lost or rewritten
+
+    def key(t):
+        return t["arm"], t["step"], t["candidate_id"], t["rung"], t["seed"], t["arch"]
+    assert sorted(map(key, after)) == sorted(map(key, trials))  # the same trainings, once each
+    # and the same results: a chain continued after the crash is the uninterrupted training
+    accuracy = {key(t): t["val_acc"] for t in trials}
+    assert all(t["val_acc"] == accuracy[key(t)] for t in after)
+    again = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+    assert again.returncode == 0 and "already finished (1 bracket(s) per arm)" in again.stdout
+    assert math.isfinite(after[-1]["latency_ms"])
