@@ -416,13 +416,9 @@ def _baseline() -> dict | None:
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from akd.latency import device_name  # the name every latency cache key carries
+
+    return device_name("cpu").removeprefix("cpu: ")
 
 
 def _commit() -> str | None:

@@ -14,7 +14,6 @@ share of searches whose pick is within the top rung's seed noise of the pool's b
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from scipy import stats
@@ -64,6 +63,7 @@ def run(args, argv: list[str] | None) -> None:
     if args.report_only:
         result = read_json(out / "replay.json", ("rows", "pool"))
         compare(result)
+        write_json(out / "replay.json", result)
         write_text(out / "replay.md", markdown(result))
         print(markdown(result))
         return
@@ -140,17 +140,16 @@ def compare(result: dict) -> None:
 
 
 def welch(a: list[float], b: list[float]) -> dict:
+    """Welch's 95% interval of mean(a) - mean(b) (scipy's, Welch-Satterthwaite degrees of
+    freedom); a point when neither side varies (flat at the table's budget picks one student in
+    every replay)."""
     if len(a) < 2 or len(b) < 2:
         return {"difference": None, "ci95": None}
     difference = float(np.mean(a) - np.mean(b))
-    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
+    if np.var(a) == 0 and np.var(b) == 0:
         return {"difference": difference, "ci95": [difference, difference]}
-    dof = (va + vb) ** 2 / ((va ** 2) / (len(a) - 1) + (vb ** 2) / (len(b) - 1)) if va * vb \
-        else len(a) + len(b) - 2
-    half = float(stats.t.ppf(0.975, dof)) * se
-    return {"difference": difference, "ci95": [difference - half, difference + half]}
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return {"difference": difference, "ci95": [float(interval.low), float(interval.high)]}
 
 
 def markdown(result: dict) -> str:

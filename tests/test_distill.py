@@ -197,6 +197,33 @@ def test_diverging_student_is_reported_as_failed():
     assert "diverged" in result.error or "non-finite" in result.error
 
 
+def test_losses_read_in_groups_as_on_a_gpu_train_the_same_weights_and_catch_divergence(
+        monkeypatch):
+    """On a GPU the trainer reads the step losses every LOSS_CHECK_EVERY steps instead of each
+    step (no host-device wait per step); run here on the CPU, that path must train exactly the
+    weights the per-step path does, and still fail a diverging training, naming the step."""
+    import akd.distill.trainer as trainer
+
+    def trained():
+        torch.manual_seed(0)
+        model = build_model("cn_r1_k3_s1_c8|cn_r1_k3_s2_c16", num_classes=3, in_channels=1)
+        result = train(model, _blobs(224, 0), _blobs(32, 1),  # 7 steps an epoch: 3 + 3 + 1
+                       TrainConfig(epochs=2, batch_size=32, lr=0.05))
+        return result, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    each_step, weights = trained()
+    monkeypatch.setattr(trainer, "DEFERRED_LOSS_DEVICES", {"cpu", "cuda"})
+    monkeypatch.setattr(trainer, "LOSS_CHECK_EVERY", 3)
+    grouped, grouped_weights = trained()
+    assert torch.equal(weights, grouped_weights) and grouped.accuracy == each_step.accuracy
+    model = build_model("cn_r1_k3_s1_c8", num_classes=3, in_channels=1)
+    result = train(model, _blobs(512, 0), _blobs(32, 1),
+                   TrainConfig(epochs=2, batch_size=16, lr=1e4, weight_decay=0.0,
+                               schedule="constant"))
+    assert result.status == "failed"
+    assert ("diverged" in result.error or "non-finite" in result.error) and " step " in result.error
+
+
 def test_kd_without_teacher_is_an_error():
     model = build_model("cn_r1_k3_s1_c8", num_classes=3, in_channels=1)
     with pytest.raises(ValueError, match=r"alpha = 0.9 needs a teacher"):

@@ -264,6 +264,50 @@ class _CurveRecorder:
         return Curve(self.every, self.loss, self.ce, self.val_acc) if self.every else None
 
 
+# Devices whose step losses are read in groups (see _LossWatch); a test adds "cpu"
+DEFERRED_LOSS_DEVICES = {"cuda"}
+LOSS_CHECK_EVERY = 32  # steps between two reads of the losses there
+
+
+class _LossWatch:
+    """The divergence check: a non-finite loss, or a running mean above ``divergence_factor``
+    times the first loss, fails the training.
+
+    On the CPU each step's loss is read at once, and a non-finite one skips its update. On a GPU
+    reading a loss makes the host wait until the device has finished the step, every step, which
+    for a small student costs more than the step; there losses stay on the device and are read
+    every ``LOSS_CHECK_EVERY`` steps and at each epoch's end (a non-finite loss then updates the
+    weights before it is seen: the training fails either way)."""
+
+    def __init__(self, config: TrainConfig, deferred: bool, first: float | None = None,
+                 running: float | None = None) -> None:
+        self.factor, self.deferred = config.divergence_factor, deferred
+        self.first, self.running = first, running
+        self.pending: list[tuple[torch.Tensor, int, int]] = []
+
+    def check(self, value: float, epoch: int, step: int) -> str | None:
+        """Record one step's loss; why the training failed, or None."""
+        self.first = value if self.first is None else self.first
+        self.running = value if self.running is None else 0.9 * self.running + 0.1 * value
+        if not math.isfinite(value) or self.running > self.factor * self.first:
+            what = "became non-finite" if not math.isfinite(value) else "diverged"
+            return f"loss {what} ({value:.3g}) at epoch {epoch} step {step}"
+        return None
+
+    def defer(self, loss: torch.Tensor, epoch: int, step: int, flush: bool) -> str | None:
+        """Keep a step's loss on the device; read the kept ones when ``flush`` or enough wait."""
+        self.pending.append((loss.detach(), epoch, step))
+        if not flush and len(self.pending) < LOSS_CHECK_EVERY:
+            return None
+        values = torch.stack([loss for loss, _, _ in self.pending]).tolist()  # one sync
+        steps, self.pending = self.pending, []
+        for value, (_, epoch, step) in zip(values, steps):
+            failure = self.check(value, epoch, step)
+            if failure:
+                return failure
+        return None
+
+
 def _train(model: nn.Module, train_split: Split, eval_split: Split, config: TrainConfig,
            teacher: TeacherSignal | None, progress: bool, computing,
            curve_every: int = 0, val_split: Split | None = None, until: int | None = None,
@@ -286,7 +330,7 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
         torch.backends.cudnn.benchmark = True
     precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) \
         if config.precision == "bf16" else contextlib.nullcontext
-    first_loss, running = None, None
+    watch = _LossWatch(config, device.type in DEFERRED_LOSS_DEVICES and not curve_every)
     first_epoch = 0
     if resume is not None:  # where an earlier part of this training stopped
         optimizer.load_state_dict(resume["optimizer"])
@@ -295,7 +339,8 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
         torch.set_rng_state(resume["torch_rng"])
         if device.type == "cuda" and resume.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(resume["cuda_rng"], device)
-        first_epoch, first_loss, running = resume["epoch"], resume["first_loss"], resume["running"]
+        first_epoch, watch.first, watch.running = (resume["epoch"], resume["first_loss"],
+                                                   resume["running"])
     recorder = _CurveRecorder(curve_every)
     bar = tqdm(total=(until - first_epoch) * steps_per_epoch, desc="train",
                disable=not progress, leave=False)
@@ -321,22 +366,24 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                     logits, targets = model(batch), labels[index]
                     loss = kd_loss(logits.float(), teacher_logits, targets, config.temperature,
                                    config.alpha)
-                value = loss.item()
-                if math.isfinite(value):
+                value = None if watch.deferred else loss.item()
+                if value is None or math.isfinite(value):
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
                     scheduler.step()
-            first_loss = value if first_loss is None else first_loss
-            running = value if running is None else 0.9 * running + 0.1 * value
-            if not math.isfinite(value) or running > config.divergence_factor * first_loss:
+            if watch.deferred:
+                failure = watch.defer(loss, epoch, step, flush=step == steps_per_epoch - 1)
+            else:
+                failure = watch.check(value, epoch, step)
+                recorder.step(value, logits if config.alpha > 0 else None, targets)
+            if failure:
                 bar.close()
-                what = "became non-finite" if not math.isfinite(value) else "diverged"
-                return TrainResult("failed", float("nan"), f"loss {what} ({value:.3g}) at epoch "
-                                   f"{epoch} step {step}", time.perf_counter() - start, 0.0)
-            recorder.step(value, logits if config.alpha > 0 else None, targets)
+                return TrainResult("failed", float("nan"), failure, time.perf_counter() - start,
+                                   0.0)
             bar.update()
-            bar.set_postfix(loss=f"{running:.3f}", refresh=False)
+            if watch.running is not None:
+                bar.set_postfix(loss=f"{watch.running:.3f}", refresh=False)
         if stopping is not None:
             with computing():
                 stop = stopping.end_epoch(evaluate(model, val_split, config.batch_size * 4,
@@ -354,7 +401,7 @@ def _train(model: nn.Module, train_split: Split, eval_split: Split, config: Trai
                  "scheduler": scheduler.state_dict(),
                  "order_rng": order_rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                 "first_loss": first_loss, "running": running}
+                 "first_loss": watch.first, "running": watch.running}
     summary = None
     if stopping is not None:  # scored (and kept) at the best epoch, not the last
         epochs, summary = stopping.epochs, stopping.restore_best()
