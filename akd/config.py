@@ -108,6 +108,12 @@ class ScheduleConfig:
                                     "over the number of rungs: a stopped candidate never looks "
                                     "worse only for training less) or raw (the reward at the "
                                     "highest rung reached)")
+    first_rung_latency: str = option("measured", help="multi-fidelity search: measured (time "
+                                                      "every candidate) or table (the per-layer "
+                                                      "lookup table, scaled to the measurements of "
+                                                      "the reward target's sample, for a "
+                                                      "bracket's first rung; only the promoted "
+                                                      "are measured)")
     budget: int = option(0, help="training samples (images x epochs) per arm; 0: what flat "
                                  "spends, search.trials x the proxy's images x proxy.epochs. "
                                  "Brackets run while the next one fits")
@@ -129,6 +135,13 @@ class ScheduleConfig:
         if self.tell not in TELL_RULES:
             raise ValueError(f"search.schedule.tell = {self.tell!r}; allowed: "
                              f"{', '.join(TELL_RULES)}")
+        if self.first_rung_latency not in ("measured", "table"):
+            raise ValueError(f"search.schedule.first_rung_latency = {self.first_rung_latency!r}; "
+                             "allowed: measured, table")
+        if self.first_rung_latency == "table" and self.name == "flat":
+            raise ValueError("search.schedule.first_rung_latency: table is for a multi-fidelity "
+                             "schedule (flat has no rungs; latency.mode: table predicts every "
+                             "candidate)")
         if self.budget < 0:
             raise ValueError(f"search.schedule.budget must be >= 0 (0: flat's), got "
                              f"{self.budget}")
@@ -410,6 +423,11 @@ class RunConfig:
                                  "rewards compare")
         if self.latency.where == "worker" and self.evaluator.backend != "ray":
             raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
+        if self.search.schedule.first_rung_latency == "table" and (
+                self.latency.where == "worker" or self.latency.mode == "table"):
+            raise ValueError("search.schedule.first_rung_latency: table predicts the first rung "
+                             "with the lookup table in this process and measures the promoted; it "
+                             "needs latency.where: driver and latency.mode: measured")
         if any_distills(self.search.arms) and not self.proxy.alpha > 0:
             raise ValueError(f"proxy.alpha = {self.proxy.alpha} leaves the akd arm without KD; "
                              "use an alpha in (0, 1] or search.arms: [nas]")

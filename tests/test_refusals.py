@@ -54,6 +54,8 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("search.schedule={name: hyperband, rungs: [1, 2]}", "search.schedule: a budget of 1,600 "
                                                          "training samples per arm does not fit "
                                                          "one hyperband bracket (2,000 samples"),
+    ("search.schedule.first_rung_latency=table", "search.schedule.first_rung_latency: table is "
+                                                 "for a multi-fidelity schedule"),
     ("search={asynchronous: true, schedule: {name: successive_halving}}",
      "ASHA for search.asynchronous is not built yet"),
     ("final.training.patience=-1", "final.training.patience = -1 is invalid"),

@@ -10,9 +10,12 @@ import pytest
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 from akd.cli import main
-from akd.config import ScheduleConfig
+from search_spaces import get_space
+
+from akd.config import RewardConfig, ScheduleConfig, load_config
 from akd.errors import ConfigError
 from akd.search import Trial, TrialStatus, top_trials
+from akd.search.first_rung import calibrated_table, table_error
 from akd.search.schedule import Bracket, Training, make_plan, pending_trainings, told_values
 
 
@@ -80,6 +83,47 @@ def test_a_multi_fidelity_search_reports_its_top_rung_by_the_mean_of_seeds():
     assert best[0].seconds == 2.0
 
 
+def test_the_first_rungs_table_is_scaled_to_the_measurements_and_read_back(tmp_path):
+    """The lookup table times the median measured/predicted ratio over the reward target's
+    sample (here exactly 2), recorded in the run and read back on resume without measuring."""
+    config = load_config(None, ["search.schedule.name=successive_halving",
+                                "search.schedule.first_rung_latency=table",
+                                "reward.target_samples=5"])
+    space = get_space("mnasnet", preset="small28")
+    measured = []
+
+    def measure(arch):
+        measured.append(arch)
+        return 2.0 * len(arch) / 100
+
+    def predict(arch):
+        return len(arch) / 100
+
+    table = calibrated_table(config, space, measure, predict, tmp_path)
+    assert table("x" * 50) == pytest.approx(1.0) and len(measured) == 5
+    record = json.loads((tmp_path / "latency_table.json").read_text())
+    assert record["scale"] == pytest.approx(2.0) and len(record["archs"]) == 5
+    again = calibrated_table(config, space, lambda arch: 1 / 0, predict, tmp_path)
+    assert again("x" * 50) == pytest.approx(1.0) and len(measured) == 5
+    with pytest.raises(ConfigError, match="needs latency.where: driver and latency.mode: "
+                                          "measured"):
+        load_config(None, ["search.schedule={name: hyperband, first_rung_latency: table}",
+                           "latency.mode=table"])
+
+
+def test_the_tables_error_against_the_measurements_by_hand():
+    """Two promoted candidates, the table 10% over and 20% under; MnasNet's soft reward (w =
+    -0.07) turns those into |1.1^-0.07 - 1| and |0.8^-0.07 - 1|."""
+    reward = RewardConfig(target_ms=1.0, constraint="soft")
+    error = table_error([(1.1, 1.0), (0.8, 1.0)], reward)
+    assert error["candidates"] == 2 and error["latency_max_error"] == pytest.approx(0.2)
+    assert error["latency_median_error"] == pytest.approx(0.15)
+    assert error["reward_max_error"] == pytest.approx(abs(0.8 ** -0.07 - 1))
+    assert error["reward_median_error"] == pytest.approx(
+        (abs(1.1 ** -0.07 - 1) + abs(0.8 ** -0.07 - 1)) / 2)
+    assert table_error([], reward) is None
+
+
 @needs_fashion_mnist
 @pytest.mark.slow
 def test_successive_halving_end_to_end_through_kill_9_and_resume(
@@ -87,9 +131,11 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
     """A bracket of 2 candidates per arm (rungs of 1 and 2 epochs on 1,000 images, eta 2):
     each trial records its rung, seed and cost, only the best of rung 0 goes on, the top rung
     trains 2 seeds, the budget holds, the chains' checkpoints are gone at the end, the final
-    stage retrains the top rung's best; killed and resumed, the same trials as without."""
+    stage retrains the top rung's best; the first rung priced by the scaled lookup table, the
+    promoted measured; killed and resumed, the same trials as without."""
     schedule = ["search.schedule.name=successive_halving", "search.schedule.rungs=[1, 2]",
-                "search.schedule.eta=2", "search.schedule.budget=5000"]
+                "search.schedule.eta=2", "search.schedule.budget=5000",
+                "search.schedule.first_rung_latency=table"]
     reference = tmp_path / "reference"
     assert main(["--config", "quick", "--out", str(reference), "--set", f"cache_dir={cache}",
                  "--set", "progress=false", *[a for s in schedule for a in ("--set", s)]]) == 0
@@ -108,6 +154,14 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
             assert {(t["candidate_id"], t["seed"], t["epochs"], t["samples"]) for t in top} == {
                 (best["candidate_id"], 0, 2, 1000), (best["candidate_id"], 1, 2, 2000)}
     assert not any((reference / "checkpoints" / "rungs").iterdir())
+    scale = json.loads((reference / "latency_table.json").read_text())["scale"]
+    timing = json.loads((reference / "timing.json").read_text())
+    promoted = {t["arch"] for t in trials if t["rung"] == 1}
+    assert scale > 0 and timing["first_rung_table_error"]["candidates"] == len(promoted)
+    for arch in promoted:  # its table price at rung 0, its measurement at the top
+        first = {t["latency_ms"] for t in trials if t["arch"] == arch and t["rung"] == 0}
+        top = {t["latency_ms"] for t in trials if t["arch"] == arch and t["rung"] == 1}
+        assert len(first) == len(top) == 1 and first != top
     # the final stage's student: the top rung's best by the mean reward of its two seeds
     nas_top = [t for t in trials if t["arm"] == "nas" and t["rung"] == 1]
     means = {}

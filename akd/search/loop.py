@@ -48,13 +48,15 @@ from search_spaces import SearchSpace
 from ..common.cores import CoreLock
 from ..common.io import write_json
 from ..components import build_controller, preflight, run_latency
-from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
+from ..config import RewardConfig, RunConfig, cache_dir, load_config, save_config, search_changes
+from ..latency.local import local_latency
 from ..distill import near_chance
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
 from .board import ArmBoard
 from .candidate import evaluate_candidate
 from .failures import FailureWatch
+from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .schedule import Plan, Training, make_plan, pending_trainings, told_values
@@ -97,6 +99,7 @@ class Timing:
     candidates: float = 0.0  # summed wall time of the candidate evaluations in the workers
     loop: float = 0.0  # the search loop
     total: float = 0.0  # the whole run: set-up, loop and summary
+    table_error: dict | None = None  # first_rung_latency: table, against the measurements
 
     def as_dict(self) -> dict[str, float]:
         overhead = self.loop - self.latency - self.waiting - self.screening
@@ -110,7 +113,8 @@ class Timing:
                 "overhead_seconds": overhead, "overhead_share": overhead / max(self.loop, 1e-9),
                 # all the run's time not spent training candidates or measuring latency: set-up,
                 # worker start-up, idle workers and the driver's work
-                "outside_share": max(0.0, 1 - busy / max(self.total, 1e-9))}
+                "outside_share": max(0.0, 1 - busy / max(self.total, 1e-9)),
+                **({"first_rung_table_error": self.table_error} if self.table_error else {})}
 
 
 class Search:
@@ -132,6 +136,9 @@ class Search:
         self.latencies: dict[str, float] = {}  # arch -> ms, measured (or read) in this session
         self.arms: list[Arm] = []
         self.plan: Plan | None = None  # a multi-fidelity schedule's brackets; None for flat
+        # first_rung_latency: table: the scaled lookup table and what it predicted, by arch
+        self.table: Callable[[str], float] | None = None
+        self.table_latencies: dict[str, float] = {}
 
     @property
     def trials(self) -> dict[str, list[Trial]]:
@@ -185,6 +192,8 @@ class Search:
                              self.work.dataset.num_classes, lock) as self.latency:
                 # the target's sample is measured before the workers start, on quiet cores
                 self._set_reward()
+                if config.search.schedule.first_rung_latency == "table":
+                    self._open_table(lock)
                 with make_evaluator(config, evaluate_candidate, lock) as self.evaluator:
                     if config.search.asynchronous:
                         self._run_async()
@@ -203,6 +212,9 @@ class Search:
                 arm.bar.close()
                 arm.board.close()
         self.timing.loop = time.perf_counter() - loop_start
+        self.timing.table_error = table_error(
+            [(ms, self.latencies[arch]) for arch, ms in self.table_latencies.items()
+             if arch in self.latencies], self.arms[0].reward) if self.table else None
         self.timing.total = time.perf_counter() - start
         write_json(run.path / "timing.json", self.timing.as_dict())
         self._log_summary()
@@ -265,6 +277,18 @@ class Search:
                      f"students' latency on this machine ({TARGET_FILE})")
         for arm in self.arms:
             arm.reward = reward
+
+    def _open_table(self, lock: CoreLock) -> None:
+        """The lookup table for the brackets' first rungs, scaled to this machine's
+        measurements (recorded in the run, read back on resume)."""
+        start = time.perf_counter()
+        settings = dataclasses.replace(self.config.latency, mode="table")
+        predict = local_latency(settings, cache_dir(self.config) / "latency.jsonl",
+                                self.work.dataset.input_size, self.work.dataset.num_classes,
+                                lock)
+        self.table = calibrated_table(self.config, self.space, self.latency, predict,
+                                      self.run_dir.path)
+        self.timing.latency += time.perf_counter() - start
 
     def _open_arm(self, name: str, recorded: list[Trial], screener: Screener | None) -> Arm:
         config, run = self.config, self.run_dir
@@ -337,14 +361,20 @@ class Search:
                 arm.first_id = batch[0].id
                 self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
             arm.batch = {c.id: c for c in batch}
-            recorded = {t.candidate_id: t for t in arm.trials if t.step == arm.step}
+            bracket = plan.bracket(arm.step)
+            recorded = {t.candidate_id: t for t in arm.trials
+                        if t.step == arm.step and t.rung == bracket.start and t.seed == 0}
             for candidate in batch:  # latency once per candidate; a failure is its first rung's
-                task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
+                task = self._rung_task(
+                    self._task(arm, arm.step, candidate.id - arm.first_id, candidate), bracket,
+                    None)
                 if candidate.id in recorded:  # resumed: the trial holds the latency
                     if math.isfinite(recorded[candidate.id].latency_ms):
-                        self.latencies[task.arch] = recorded[candidate.id].latency_ms
+                        store = (self.table_latencies if self._priced_by_table(task)
+                                 else self.latencies)
+                        store[task.arch] = recorded[candidate.id].latency_ms
                 else:
-                    self._measure(self._rung_task(task, plan.bracket(arm.step), None))
+                    self._measure(task, table=self._priced_by_table(task))
         while True:
             tasks = []
             for arm in arms:
@@ -352,15 +382,34 @@ class Search:
                 for training in pending_trainings(plan, plan.bracket(arm.step), arm.batch, mine):
                     candidate = arm.batch[training.candidate_id]
                     task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
-                    tasks.append(self._rung_task(task, plan.bracket(arm.step), training))
+                    task = self._rung_task(task, plan.bracket(arm.step), training)
+                    # promoted past a first rung the table priced: measured now, once
+                    if self._priced_by_table(task) or self._measure(task):
+                        tasks.append(task)
             if not tasks:
+                if any(pending_trainings(plan, plan.bracket(a.step), a.batch,
+                                         [t for t in a.trials if t.step == a.step])
+                       for a in arms):
+                    continue  # a measurement failed and was recorded: the rung moves on
                 break
-            for task in sorted(tasks, key=lambda t: -self.latencies[t.arch]):  # see _run_step
+            for task in sorted(tasks, key=lambda t: -self._latency_of(t)):  # see _run_step
                 self.evaluator.submit(task)
             while self.evaluator.in_flight:
                 self._collect()
         for arm in arms:
             self._end_bracket(arm)
+
+    def _priced_by_table(self, task: Task) -> bool:
+        """Whether ``task``'s reward uses the lookup table: a bracket's first rung, with
+        first_rung_latency: table."""
+        bracket = self.plan.bracket(task.step) if task.rung is not None else None
+        return (self.table is not None and bracket is not None
+                and task.rung == bracket.start < bracket.top)  # the top rung is always measured
+
+    def _latency_of(self, task: Task) -> float:
+        if self._priced_by_table(task):
+            return self.table_latencies[task.arch]
+        return self.latencies[task.arch]
 
     def _rung_task(self, task: Task, bracket, training: Training | None) -> Task:
         """``task`` as one training of a bracket (None: its first rung's first training)."""
@@ -468,12 +517,15 @@ class Search:
         arm.predicted.append(trial)
         arm.board.log_trial(trial)
 
-    def _measure(self, task: Task) -> bool:
-        """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock);
-        an architecture that cannot even be built and run is recorded as failed: False."""
+    def _measure(self, task: Task, table: bool = False) -> bool:
+        """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock;
+        ``table``: predict it with the scaled lookup table into ``table_latencies``); an
+        architecture that cannot even be built and run is recorded as failed: False."""
         start = time.perf_counter()
+        source, store = ((self.table, self.table_latencies) if table
+                         else (self.latency, self.latencies))
         try:
-            self.latencies[task.arch] = self.latencies.get(task.arch) or self.latency(task.arch)
+            store[task.arch] = store.get(task.arch) or source(task.arch)
             return True
         except Exception as error:
             self._finish(self._arm(task), task,
@@ -491,7 +543,7 @@ class Search:
         self.timing.waiting += time.perf_counter() - start
         self.timing.candidates += outcome.seconds
         arm = self._arm(task)
-        self._finish(arm, task, outcome, self.latencies[task.arch])
+        self._finish(arm, task, outcome, self._latency_of(task))
         if self.config.search.asynchronous:
             self._end_complete_steps(arm)
 
@@ -570,7 +622,8 @@ class Search:
                  f"{100 * shares['outside_share']:.1f}% of the time went to neither training "
                  "nor measuring")
         log.info(f"files: {run.path}/ (config.yaml, trials.jsonl, checkpoints/, timing.json"
-                 + (f", {TARGET_FILE}" if (run.path / TARGET_FILE).exists() else "") + "); "
+                 + "".join(f", {name}" for name in (TARGET_FILE, CALIBRATION_FILE)
+                           if (run.path / name).exists()) + "); "
                  f"tensorboard --logdir {run.tensorboard}")
 
 
