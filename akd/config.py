@@ -92,7 +92,8 @@ class ScheduleConfig:
                                     "proxy training, then the next batch), successive_halving "
                                     "(brackets of search.batch_size candidates trained at the "
                                     "lowest rung, the best 1/eta of each rung continued to the "
-                                    "next, the top rung with top_seeds seeds) or hyperband "
+                                    "next, the top rung with top_seeds seeds; with "
+                                    "search.asynchronous, ASHA) or hyperband "
                                     "(successive halving's brackets started at every rung in "
                                     "turn). [Schedules](schedules.md)")
     rungs: list[int] = option(factory=lambda: [1, 4, 16],
@@ -269,10 +270,9 @@ class SearchConfig:
             raise ValueError("search.screening's predictor was fitted at fixed KD "
                              "hyper-parameters, so it cannot rank searched ones; use "
                              "search.kd or search.screening, not both")
-        if self.schedule.multi_fidelity and self.asynchronous:
-            raise ValueError(f"search.schedule {self.schedule.name} runs synchronous brackets; "
-                             "ASHA for search.asynchronous is not built yet (set "
-                             "search.asynchronous: false)")
+        if self.schedule.name == "hyperband" and self.asynchronous:
+            raise ValueError("search.schedule hyperband runs synchronous brackets; for "
+                             "search.asynchronous use successive_halving (ASHA)")
         if self.schedule.multi_fidelity and self.screening.enabled:
             raise ValueError(f"search.schedule {self.schedule.name} with search.screening is "
                              "not built yet; use one of them")

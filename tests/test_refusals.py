@@ -56,8 +56,9 @@ def refuse(tmp_path, capsys, *overrides, out=None):
                                                          "one hyperband bracket (2,000 samples"),
     ("search.schedule.first_rung_latency=table", "search.schedule.first_rung_latency: table is "
                                                  "for a multi-fidelity schedule"),
-    ("search={asynchronous: true, schedule: {name: successive_halving}}",
-     "ASHA for search.asynchronous is not built yet"),
+    ("search={asynchronous: true, schedule: {name: hyperband}}",
+     "search.schedule hyperband runs synchronous brackets; for search.asynchronous use "
+     "successive_halving (ASHA)"),
     ("final.training.patience=-1", "final.training.patience = -1 is invalid"),
     ("proxy.precision=fp16", "proxy.precision = 'fp16' is invalid; allowed: fp32, bf16"),
     ("data.proxy_size=5000", "data.proxy_size = 5000 is more than the 2000 training images"),

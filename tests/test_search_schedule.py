@@ -7,6 +7,7 @@ import math
 import subprocess
 
 import pytest
+import torch
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 from akd.cli import main
@@ -16,7 +17,8 @@ from akd.config import RewardConfig, ScheduleConfig, load_config
 from akd.errors import ConfigError
 from akd.search import Trial, TrialStatus, top_trials
 from akd.search.first_rung import calibrated_table, table_error
-from akd.search.schedule import Bracket, Training, make_plan, pending_trainings, told_values
+from akd.search.schedule import (Bracket, Training, asha_promotion, make_plan, pending_trainings,
+                                 told_values)
 
 
 def trial(candidate, rung, reward, seed=0, step=0, ok=True):
@@ -72,6 +74,25 @@ def test_promotions_go_to_the_best_reward_and_continue_the_chain():
     # a later bracket's candidate stopped at rung 0 above both earlier ones there
     later = done + [trial(9, 0, 0.65, step=1)]
     assert told_values(bracket, [9], later, "rank")[9] == pytest.approx((0 + 2 / 3) / 3)
+
+
+def test_asha_promotes_the_best_waiting_candidate_of_the_highest_rung_by_hand():
+    """eta 2: a rung with n results lets its best n // 2 go on, the highest rung first; a
+    candidate already started above waits no more; a failed chain never goes on."""
+    plan = make_plan(ScheduleConfig("successive_halving", [1, 2, 4], 2, 2), 4, 10 ** 9, 100)
+    rung0 = [trial(0, 0, 0.5), trial(1, 0, 0.7), trial(2, 0, 0.6), trial(3, 0, 0.4),
+             trial(4, 0, 0.9, ok=False)]
+    assert asha_promotion(plan, rung0[:1], set()) is None  # 1 result: 1 // 2 = 0 go on
+    assert asha_promotion(plan, rung0, set()) == (1, 1)
+    assert asha_promotion(plan, rung0, {(1, 1)}) == (2, 1)
+    assert asha_promotion(plan, rung0, {(1, 1), (2, 1)}) is None
+    rung1 = rung0 + [trial(1, 1, 0.8)]
+    assert asha_promotion(plan, rung1, {(1, 1), (2, 1)}) is None  # rung 1: 1 // 2 = 0
+    rung1 += [trial(2, 1, 0.75)]
+    assert asha_promotion(plan, rung1, {(1, 1), (2, 1)}) == (1, 2)  # the highest rung first
+    # to the top: the chain continued and a second seed from scratch
+    assert plan.trainings_of(1, 2) == [Training(1, 2, 0, 4, 2), Training(1, 2, 1, 4, 0)]
+    assert plan.training_cost(Training(1, 2, 0, 4, 2)) == 200
 
 
 def test_a_multi_fidelity_search_reports_its_top_rung_by_the_mean_of_seeds():
@@ -192,3 +213,37 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
                            timeout=RUN_TIMEOUT)
     assert again.returncode == 0 and "already finished (1 bracket(s) per arm)" in again.stdout
     assert math.isfinite(after[-1]["latency_ms"])
+
+
+@needs_fashion_mnist
+@pytest.mark.slow
+def test_asha_keeps_the_budget_and_tells_every_candidate_through_kill_9_and_resume(
+        cache, tmp_path, quick_command, kill_9_after_three_trials):
+    """ASHA on two process workers, rungs of 1 and 2 epochs on 1,000 images, eta 2, 8,000
+    samples per arm: killed and resumed, every bottom-rung candidate once (ids without gaps),
+    every candidate at the top with both seeds, the spending within the budget, and every
+    candidate asked told (nothing pending in the final checkpoint)."""
+    run = tmp_path / "run"
+    command = quick_command(run, cache, "search.asynchronous=true",
+                            "search.schedule={name: successive_halving, rungs: [1, 2], eta: 2, "
+                            "budget: 8000}", "evaluator.backend=process", "evaluator.workers=2",
+                            "final.enabled=false")
+    before = kill_9_after_three_trials(command, run)
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    after = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    assert after[:len(before)] == before
+    for arm in ("akd", "nas"):
+        mine = [t for t in after if t["arm"] == arm]
+        bottom = sorted(t["candidate_id"] for t in mine if t["rung"] == 0)
+        assert bottom == list(range(len(bottom))) and len(bottom) >= 2
+        assert sum(t["samples"] for t in mine) <= 8000
+        top = [t for t in mine if t["rung"] == 1]
+        assert top, "nothing reached the top rung"
+        for candidate in {t["candidate_id"] for t in top}:
+            seeds = sorted((t["seed"], t["samples"]) for t in top
+                           if t["candidate_id"] == candidate)
+            assert seeds == [(0, 1000), (1, 2000)]  # continued 1 epoch; from scratch 2
+        state = torch.load(run / "checkpoints" / f"{arm}.pt", weights_only=True)
+        assert state["controller"]["pending"] == []

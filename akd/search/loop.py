@@ -59,7 +59,7 @@ from .failures import FailureWatch
 from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
-from .schedule import Plan, Training, make_plan, pending_trainings, told_values
+from .schedule import Plan, Training, asha_promotion, make_plan, pending_trainings, told_values
 from .screener import Screener
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
@@ -162,7 +162,8 @@ class Search:
         screeners = build_screeners(config, self.space, self.work)  # may refuse a table
         if config.search.schedule.multi_fidelity:
             self.plan = self._make_plan()  # may refuse a budget that fits no bracket
-            if recorded is not None and self._brackets_finished():
+            if recorded is not None and not config.search.asynchronous and \
+                    self._brackets_finished():
                 log.info(f"run {run.path} is already finished ({self.plan.count} bracket(s) "
                          "per arm); nothing to do")
                 return {arm: [t for t in trained if t.arm == arm] for arm in config.search.arms}
@@ -179,8 +180,8 @@ class Search:
         lock = CoreLock()
         self.arms = [self._open_arm(name, recorded or [], screeners.get(name))
                      for name in config.search.arms]
-        if self.plan is not None:  # the bar counts trainings, of every rung
-            total = self.plan.trainings()
+        if self.plan is not None:  # the bar counts trainings, of every rung (ASHA: unknown)
+            total = None if config.search.asynchronous else self.plan.trainings()
             (run.checkpoints / "rungs").mkdir(parents=True, exist_ok=True)
         for position, arm in enumerate(self.arms):
             arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name,
@@ -195,9 +196,11 @@ class Search:
                 if config.search.schedule.first_rung_latency == "table":
                     self._open_table(lock)
                 with make_evaluator(config, evaluate_candidate, lock) as self.evaluator:
-                    if config.search.asynchronous:
+                    if config.search.asynchronous and self.plan is not None:
+                        self._run_asha()
+                    elif config.search.asynchronous:
                         self._run_async()
-                    if self.plan is not None:
+                    if self.plan is not None and not config.search.asynchronous:
                         while any(arm.step < self.plan.count for arm in self.arms):
                             self._run_bracket([a for a in self.arms
                                                if a.step < self.plan.count])
@@ -413,6 +416,8 @@ class Search:
 
     def _rung_task(self, task: Task, bracket, training: Training | None) -> Task:
         """``task`` as one training of a bracket (None: its first rung's first training)."""
+        if training is None and bracket is None:
+            raise ValueError("a rung task needs its bracket or its training")
         if training is None:
             rung = bracket.start
             training = Training(task.candidate_id, rung, 0, self.plan.epochs[rung], 0)
@@ -463,6 +468,109 @@ class Search:
             if not self.evaluator.in_flight:
                 return
             self._collect()
+
+    def _run_asha(self) -> None:
+        """ASHA: keep ``search.max_in_flight`` trainings going; whenever a worker is free, the
+        next arm in turn promotes its best waiting candidate of the highest rung
+        (:func:`asha_promotion`) or, if none waits, asks its controller for a new one at the
+        bottom rung, while the arm's budget (training samples) lasts. A controller is told each
+        candidate once, when its bottom-rung training ends. On resume, trainings lost in flight
+        are run again: a promotion whose trainings are not all recorded first, then the
+        candidates asked and not yet told."""
+        search, plan = self.config.search, self.plan
+        limit = search.max_in_flight or self.config.evaluator.workers
+        started, committed, queue = {}, {}, {}
+        for arm in self.arms:
+            trained = [t for t in arm.trials if t.rung is not None]
+            started[arm.name] = {(t.candidate_id, t.rung) for t in trained}
+            committed[arm.name] = sum(t.samples or 0 for t in trained)
+            recorded = {(t.candidate_id, t.rung, t.seed) for t in trained}
+            queue[arm.name] = []  # trainings lost in flight by a killed run, first
+            for candidate_id, rung in sorted(started[arm.name], key=lambda k: (-k[1], k[0])):
+                base = next(t for t in trained if t.candidate_id == candidate_id)
+                for training in plan.trainings_of(candidate_id, rung):
+                    if training.key not in recorded:
+                        queue[arm.name].append(self._rung_task(_task_of(base), None, training))
+            told = {t.candidate_id for t in trained if t.rung == 0 and t.seed == 0}
+            for candidate in list(arm.controller.pending):
+                if candidate.id in told:  # recorded, killed before its tell
+                    arm.batch[candidate.id] = candidate
+                    self._asha_tell(arm, candidate.id)
+                else:  # asked, never recorded: its bottom rung again
+                    arm.batch[candidate.id] = candidate
+                    step, index = divmod(candidate.id, search.batch_size)
+                    queue[arm.name].append(self._rung_task(
+                        self._task(arm, step, index, candidate), plan.bracket(step), None))
+        turn = 0
+        while True:
+            while self.evaluator.in_flight < limit:
+                for _ in range(len(self.arms)):
+                    arm, turn = self.arms[turn % len(self.arms)], turn + 1
+                    tasks = self._asha_next(arm, queue[arm.name], started[arm.name],
+                                            committed[arm.name])
+                    if tasks:
+                        break
+                else:
+                    break  # no arm can start anything
+                for task in tasks:
+                    started[arm.name].add((task.candidate_id, task.rung))
+                    if self._measure(task, table=self._priced_by_table(task)):
+                        committed[arm.name] += (task.epochs - task.start_epoch) * plan.images
+                        self.evaluator.submit(task)
+                    elif task.rung == 0:  # could not be timed: recorded failed; told so
+                        self._asha_tell(arm, task.candidate_id)
+            if not self.evaluator.in_flight:
+                for arm in self.arms:
+                    self._asha_end_steps(arm, final=True)
+                return
+            self._collect()
+
+    def _asha_next(self, arm: Arm, queue: list[Task], started: set, committed: int
+                   ) -> list[Task]:
+        """The trainings ``arm`` starts next: a lost one, a promotion, or a new candidate's bottom
+        rung, if its cost fits what is left of the budget; none when nothing fits."""
+        plan = self.plan
+        if queue:
+            return [queue.pop(0)]
+        promotion = asha_promotion(plan, arm.trials, started)
+        if promotion is not None:
+            candidate_id, rung = promotion
+            trainings = plan.trainings_of(candidate_id, rung)
+            if committed + sum(map(plan.training_cost, trainings)) <= plan.budget:
+                base = next(t for t in arm.trials if t.candidate_id == candidate_id)
+                return [self._rung_task(_task_of(base), None, t) for t in trainings]
+        first = plan.trainings_of(-1, 0)[0]
+        if committed + plan.training_cost(first) > plan.budget:
+            return []
+        candidate = arm.controller.ask(1)[0]
+        self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
+        arm.batch[candidate.id] = candidate
+        step, index = divmod(candidate.id, self.config.search.batch_size)
+        return [self._rung_task(self._task(arm, step, index, candidate), plan.bracket(step),
+                                None)]
+
+    def _asha_tell(self, arm: Arm, candidate_id: int) -> None:
+        """Tell the controller a candidate whose bottom rung has ended, as ``tell`` says (its
+        rank among the bottom rung's results so far, or its reward; failed: 0)."""
+        value = told_values(self.plan.brackets[0], [candidate_id], arm.trials,
+                            self.config.search.schedule.tell)[candidate_id]
+        _tell(arm, arm.batch.pop(candidate_id), value)
+        self._asha_end_steps(arm)
+
+    def _asha_end_steps(self, arm: Arm, final: bool = False) -> None:
+        """Log every step from ``arm.step`` on whose batch_size candidates have all been asked
+        and told (``final``: the last, partial one too)."""
+        size = self.config.search.batch_size
+        while True:
+            ids = range(arm.step * size, (arm.step + 1) * size)
+            told = {t.candidate_id for t in arm.trials if t.step == arm.step}
+            if any(i in arm.batch for i in ids) or not told:
+                return
+            if len(told) < size and not final:
+                return
+            self._end_step(arm)
+            if len(told) < size:
+                return
 
     def _task(self, arm: Arm, step: int, index: int, candidate: Candidate) -> Task:
         """The evaluation of ``candidate``: its first decisions are the architecture's, the rest
@@ -544,7 +652,10 @@ class Search:
         self.timing.candidates += outcome.seconds
         arm = self._arm(task)
         self._finish(arm, task, outcome, self._latency_of(task))
-        if self.config.search.asynchronous:
+        if self.plan is not None and self.config.search.asynchronous:  # ASHA
+            if task.rung == 0 and task.seed == 0:
+                self._asha_tell(arm, task.candidate_id)
+        elif self.config.search.asynchronous:
             self._end_complete_steps(arm)
 
     def _arm(self, task: Task) -> Arm:
@@ -642,6 +753,12 @@ def _show_best(arm: Arm) -> None:
     best = top_trials(arm.trials, 1)
     if best and arm.bar is not None:
         arm.bar.set_postfix(best=f"{best[0].reward:.4f}", acc=f"{best[0].val_acc:.3f}")
+
+
+def _task_of(trial: Trial) -> Task:
+    """The task that trained ``trial``'s candidate, for another training of it."""
+    return Task(trial.arm, trial.step, trial.index, trial.candidate_id, trial.decisions,
+                trial.arch, trial.kd, trial.family)
 
 
 def _checkpoint(arm: Arm) -> dict:

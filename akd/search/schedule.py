@@ -12,6 +12,11 @@ per candidate (``tell``), in candidate order.
 
 Everything here is arithmetic on recorded trials, so a resumed bracket recomputes what is left
 from ``trials.jsonl`` alone: the same promotions, the same trainings, the same values told.
+
+ASHA (Li et al., *A System for Massively Parallel Hyperparameter Tuning*, MLSys 2020) is the same
+ladder without brackets, for ``search.asynchronous``: whenever a worker is free, the highest rung
+with a candidate in the top ``1/eta`` of its results that has not gone on yet promotes it
+(:func:`asha_promotion`); otherwise a new candidate starts at the bottom rung.
 """
 
 from __future__ import annotations
@@ -73,6 +78,24 @@ class Plan:
     count: int  # brackets that fit the budget
     epochs: tuple[int, ...]  # each rung's epochs
     images: int  # proxy images each epoch passes over
+    budget: int = 0  # training samples per arm
+
+    @property
+    def top(self) -> int:
+        return len(self.epochs) - 1
+
+    def trainings_of(self, candidate: int, rung: int, start_rung: int = 0) -> list[Training]:
+        """The trainings that take ``candidate`` to ``rung``: its chain continued from the rung
+        below (from scratch at ``start_rung``), and at the top the further seeds."""
+        start = self.epochs[rung - 1] if rung > start_rung else 0
+        trainings = [Training(candidate, rung, 0, self.epochs[rung], start)]
+        if rung == self.top:
+            trainings += [Training(candidate, rung, seed, self.epochs[rung], 0)
+                          for seed in range(1, self.brackets[0].top_seeds)]
+        return trainings
+
+    def training_cost(self, training: Training) -> int:
+        return (training.epochs - training.start) * self.images
 
     def bracket(self, step: int) -> Bracket:
         return self.brackets[step % len(self.brackets)]
@@ -98,7 +121,7 @@ def make_plan(schedule: ScheduleConfig, batch_size: int, budget: int, images: in
     else:  # hyperband, its most exploratory bracket search.batch_size candidates
         brackets = tuple(hyperband_brackets(len(schedule.rungs), schedule.eta,
                                             schedule.top_seeds, batch_size / schedule.eta ** top))
-    plan = Plan(brackets, 0, tuple(schedule.rungs), images)
+    plan = Plan(brackets, 0, tuple(schedule.rungs), images, budget)
     spent, count = 0, 0
     while spent + plan.cost(count) <= budget:
         spent, count = spent + plan.cost(count), count + 1
@@ -108,7 +131,7 @@ def make_plan(schedule: ScheduleConfig, batch_size: int, budget: int, images: in
                           f"{brackets[0].n} candidates on {images:,} images, rungs "
                           f"{list(schedule.rungs)} epochs); raise search.schedule.budget (or "
                           "search.trials), or lower the rungs or search.batch_size")
-    return Plan(brackets, count, tuple(schedule.rungs), images)
+    return Plan(brackets, count, tuple(schedule.rungs), images, budget)
 
 
 @dataclass(frozen=True)
@@ -137,11 +160,7 @@ def pending_trainings(plan: Plan, bracket: Bracket, candidates: Iterable[int],
             below = [done[c, rung - 1, 0] for c in alive if done[c, rung - 1, 0].ok]
             alive = sorted(t.candidate_id for t in sorted(
                 below, key=lambda t: (-t.reward, t.candidate_id))[:size])
-        start = plan.epochs[rung - 1] if rung > bracket.start else 0
-        trainings = [Training(c, rung, 0, plan.epochs[rung], start) for c in alive]
-        if rung == bracket.top:
-            trainings += [Training(c, rung, seed, plan.epochs[rung], 0) for c in alive
-                          for seed in range(1, bracket.top_seeds)]
+        trainings = [t for c in alive for t in plan.trainings_of(c, rung, bracket.start)]
         missing = [t for t in trainings if t.key not in done]
         if missing:
             return missing
@@ -182,3 +201,20 @@ def told_values(bracket: Bracket, candidates: Iterable[int], arm_trials: Sequenc
         below = sum(v < mine for v in others) + 0.5 * sum(v == mine for v in others)
         values[candidate] = (rung + below / max(1, len(others))) / (bracket.top + 1)
     return values
+
+
+def asha_promotion(plan: Plan, recorded: Iterable[Trial], started: set[tuple[int, int]]
+                   ) -> tuple[int, int] | None:
+    """ASHA's next promotion, ``(candidate id, rung to reach)``, or None: from the highest rung
+    below the top down, the best candidate among the top ``len(results) // eta`` of the rung's
+    successful chain results (by reward, ties by id) that has not been ``started`` at the rung
+    above."""
+    eta = plan.brackets[0].eta
+    chains = [t for t in recorded if t.ok and t.seed == 0 and t.rung is not None]
+    for rung in range(plan.top - 1, -1, -1):
+        results = sorted((t for t in chains if t.rung == rung),
+                         key=lambda t: (-t.reward, t.candidate_id))
+        for trial in results[:len(results) // eta]:
+            if (trial.candidate_id, rung + 1) not in started:
+                return trial.candidate_id, rung + 1
+    return None
