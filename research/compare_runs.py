@@ -32,7 +32,10 @@ def trial_records(run: Path) -> list[dict]:
         raise RunError(f"{run} holds no search (no trials.jsonl)")
     records = [{k: v for k, v in t.to_json().items() if k != "seconds"}
                for t in RunDir(run).read_trials(repair=False, predicted=True)]
-    return sorted(records, key=lambda r: (r["arm"], r["candidate_id"]))
+    # a multi-fidelity search records several trainings of a candidate: by rung and seed too
+    return sorted(records, key=lambda r: (r["arm"], r["candidate_id"],
+                                          -1 if r.get("rung") is None else r["rung"],
+                                          -1 if r.get("seed") is None else r["seed"]))
 
 
 def final_numbers(run: Path) -> dict | None:

@@ -14,7 +14,6 @@ share of searches whose pick is within the top rung's seed noise of the pool's b
 
 from __future__ import annotations
 
-
 import numpy as np
 from scipy import stats
 from tqdm import tqdm

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from akd.tables.ladder import Ladder
+from research.replay_schedules import welch
 from research.studies.schedules import (Bracket, Setting, Trainer, fitted_hyperband,
                                         hyperband_brackets, pool_from_ladder, replay)
 
@@ -104,3 +105,17 @@ def test_flat_picks_the_best_mean_at_its_rung():
     assert top["within_noise"] and top["regret"] == pytest.approx(0.0)
     low = replay(pool, Setting("random", "flat", rung=0, batch=8), 100 * 30, 0)
     assert low["pick"] == 2 and low["regret"] == pytest.approx(0.91 - 0.86)
+
+
+def test_welchs_interval_by_hand():
+    """a = 1, 2, 3 against b = 1, 1, 1: the difference 1, its standard error sd(a) / sqrt(3) =
+    1 / sqrt(3), Welch-Satterthwaite's degrees of freedom 2 (b adds no variance); two points
+    that do not vary: the interval is the point."""
+    from scipy.stats import t
+
+    result = welch([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    half = t.ppf(0.975, 2) / math.sqrt(3)
+    assert result["difference"] == 1.0
+    assert result["ci95"] == pytest.approx([1 - half, 1 + half])
+    assert welch([2.0, 2.0], [1.0, 1.0]) == {"difference": 1.0, "ci95": [1.0, 1.0]}
+    assert welch([1.0], [1.0, 2.0]) == {"difference": None, "ci95": None}

@@ -11,6 +11,7 @@ import torch
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
 from akd.cli import main
+from research.live_schedules import main as live_main
 from search_spaces import get_space
 
 from akd.config import RewardConfig, ScheduleConfig, load_config
@@ -193,6 +194,18 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
     assert next(s["arch"] for s in final["students"] if s["source"] == "nas") == winner
     assert next(s["search_val_acc"] for s in final["students"] if s["source"] == "nas") == \
         pytest.approx(sum(t["val_acc"] for t in nas_top if t["arch"] == winner) / 2)
+
+    # the live comparison's summary (here the run against itself): its numbers by hand
+    assert live_main([str(reference), str(reference), "--out", str(tmp_path / "live")]) == 0
+    live = json.loads((tmp_path / "live" / "live.json").read_text())
+    for student, recorded in zip(live["runs"][1]["students"], final["students"]):
+        for mode in ("cls", "kd"):
+            values = [r["test_acc"] for r in recorded["runs"] if r["mode"] == mode]
+            assert student[f"{mode}_stats"]["mean"] == pytest.approx(sum(values) / len(values))
+    assert live["runs"][1]["arms"]["nas"] == {
+        "trainings": 4, "samples": 5000, **{k: live["runs"][1]["arms"]["nas"][k]
+                                            for k in ("entropy", "max_entropy")}}
+    assert live["difference"]["akd"]["same_student"] is True
 
     run = tmp_path / "run"
     command = quick_command(run, cache, *schedule, "final.enabled=false")

@@ -23,6 +23,7 @@ from ..config import RunConfig, load_config
 from ..errors import AkdError
 from ..final import final_records, searched_student, statistics_of, summarize, training_budget
 from ..search import RunDir, Trial, best_so_far, top_trials
+from ..search.schedule import make_plan
 
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
 
@@ -129,8 +130,19 @@ def _read_trials(run: Run, run_dir: RunDir) -> list[Trial]:
 def _check_budget(run: Run) -> None:
     if run.config is None:
         return
+    search = run.config.search
     for arm in run.arms:
-        have, want = len(run.arm_trials(arm)), run.config.search.trials
+        trials = run.arm_trials(arm)
+        have, want = len(trials), search.trials
+        if search.schedule.multi_fidelity:  # trainings of every rung, as the plan has them
+            if search.asynchronous or not trials:
+                continue  # ASHA's count depends on its promotions
+            first = next((t for t in trials if t.samples and t.epochs and t.rung == 0), None)
+            if first is None:
+                continue
+            images = first.samples // first.epochs  # a bottom-rung training, from scratch
+            budget = search.schedule.budget or search.trials * images * run.config.proxy.epochs
+            want = make_plan(search.schedule, search.batch_size, budget, images).trainings()
         if have < want:
             run.notes.append(f"{arm}: {have} of {want} trials: the search stopped early or is "
                              "still running (`run_akd.py --resume` finishes it)")
