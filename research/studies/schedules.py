@@ -38,7 +38,7 @@ import numpy as np
 
 from controllers import get_controller
 
-from akd.search.schedule import Bracket, hyperband_brackets
+from akd.search import Bracket, hyperband_brackets
 from akd.tables import Ladder
 
 
