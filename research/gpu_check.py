@@ -319,7 +319,7 @@ class Check:
                                     config.proxy.epochs) for o in done)
         return {"workers": workers, "threads_per_worker": threads, "device": device,
                 "students": len(outcomes), "failed": len(outcomes) - len(done),
-                "seconds": round(wall, 2), "students_per_hour": round(len(done) / wall * 3600, 1),
+                "seconds": round(wall, 4), "students_per_hour": round(len(done) / wall * 3600, 1),
                 "achieved_tflops": round(flops / wall / 1e12, 4), "gpu_utilisation": utilisation}
 
     def archs(self, config, count: int) -> list[str]:
