@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import RUN_TIMEOUT, needs_fashion_mnist
 
-from akd.cli import main
+from akd.cli import analyze_main, main
 from research.live_schedules import main as live_main
 from search_spaces import get_space
 
@@ -195,6 +195,12 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
     assert next(s["search_val_acc"] for s in final["students"] if s["source"] == "nas") == \
         pytest.approx(sum(t["val_acc"] for t in nas_top if t["arch"] == winner) / 2)
 
+    # the report counts trainings and brackets, and its best is the top rung's seed mean
+    assert analyze_main([str(reference), "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    nas_best = sum(means[winner]) / 2
+    assert ("- **nas**: 4 trainings (0 failed) in 1 bracket(s);" in text
+            and f"best reward (its highest rung, mean of its seeds) {nas_best:.4f}" in text)
     # the live comparison's summary (here the run against itself): its numbers by hand
     assert live_main([str(reference), str(reference), "--out", str(tmp_path / "live")]) == 0
     live = json.loads((tmp_path / "live" / "live.json").read_text())

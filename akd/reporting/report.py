@@ -18,7 +18,7 @@ from ..common.formatting import number as _num
 from ..common.io import check_out, write_atomic, write_text
 from ..errors import RunError
 from ..final import student_macs
-from ..search import TRIAL_FIELDS, recorded_target, top_trials, trials_table
+from ..search import TRIAL_FIELDS, recorded_target, search_results, top_trials, trials_table
 from ..search.trial import family_lines, family_summary
 from .analysis import (Run, curves, decision_agreement, load_run, pareto_front, policy_distance,
                        preferences)
@@ -110,20 +110,24 @@ def _search_lines(run: Run, out: Path, prefix: str, rows: dict, h: str) -> list[
         trials = run.arm_trials(arm)
         steps = curves(trials)
         rows["curves"] += [{"run": run.name, "arm": arm, **r} for r in steps]
-        rows["pareto"] += [{"run": run.name, "arm": arm, **t.to_json()}
-                           for t in pareto_front(trials)]
+        # a multi-fidelity search: its results are the top rung's candidates, not every training
+        multi = any(t.rung is not None for t in trials)
+        front = pareto_front(search_results(trials) if multi else trials)
+        rows["pareto"] += [{"run": run.name, "arm": arm, **t.to_json()} for t in front]
         if not steps:
             lines.append(f"- **{arm}**: no trials yet.")
             continue
         best = run.best(arm)
         failed = sum(r["failed"] for r in steps)
+        counted = (f"{len(trials)} trainings ({failed} failed) in {len(steps)} bracket(s)"
+                   if multi else f"{len(trials)} trials ({failed} failed) in {len(steps)} steps")
         lines.append(
-            f"- **{arm}**: {len(trials)} trials ({failed} failed) in {len(steps)} steps; mean "
-            f"reward {_num(steps[0]['reward_mean'])} in the first step, "
-            f"{_num(steps[-1]['reward_mean'])} in the last; best reward "
+            f"- **{arm}**: {counted}; mean reward {_num(steps[0]['reward_mean'])} in the first "
+            f"{'bracket' if multi else 'step'}, {_num(steps[-1]['reward_mean'])} in the last; "
+            f"best reward{' (its highest rung, mean of its seeds)' if multi else ''} "
             f"{_num(best.reward if best else None)} (validation accuracy "
             f"{_num(best.val_acc if best else None)}, {_num(best.latency_ms if best else None, 3)} "
-            f"ms), {len(pareto_front(trials))} students on its Pareto front.")
+            f"ms), {len(front)} students on its Pareto front.")
     plot_curves(run, out / f"{prefix}curves.png")
     plot_pareto(run, out / f"{prefix}pareto.png", _target_ms(run))
     lines += ["", f"![search progress]({prefix}curves.png)", "",
