@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from controllers import Controller, get_controller
 from search_spaces import SearchSpace, get_space
@@ -109,11 +110,16 @@ def check_ray_fits(config: RunConfig) -> None:
                           "evaluator.workers or evaluator.threads")
 
 
+def latency_cache(config: RunConfig) -> Path:
+    """The latency cache file a run uses unless ``latency.cache`` names one."""
+    return cache_dir(config) / "latency.jsonl"
+
+
 @contextlib.contextmanager
 def run_latency(config: RunConfig, input_size: tuple[int, int, int], num_classes: int,
                 lock: CoreLock) -> Iterator[Callable[[str], float]]:
     """``arch -> latency in ms`` as ``config.latency`` describes, for as long as the block
     lasts; the cache is ``latency.jsonl`` in the run's cache directory unless it names one."""
-    with latency_source(config.latency, cache_dir(config) / "latency.jsonl", input_size,
+    with latency_source(config.latency, latency_cache(config), input_size,
                         num_classes, lock, config.evaluator.address) as latency:
         yield latency

@@ -23,7 +23,7 @@ from ..config import RunConfig, load_config
 from ..errors import AkdError
 from ..final import final_records, searched_student, statistics_of, summarize, training_budget
 from ..search import RunDir, Trial, best_so_far, top_trials
-from ..search.schedule import make_plan
+from ..search.schedule import default_budget, make_plan
 
 LATE_FRACTION = 0.25  # without a controller readout, the policy is the last quarter's choices
 
@@ -141,7 +141,7 @@ def _check_budget(run: Run) -> None:
             if first is None:
                 continue
             images = first.samples // first.epochs  # a bottom-rung training, from scratch
-            budget = search.schedule.budget or search.trials * images * run.config.proxy.epochs
+            budget = default_budget(run.config, images)
             want = make_plan(search.schedule, search.batch_size, budget, images).trainings()
         if have < want:
             run.notes.append(f"{arm}: {have} of {want} trials: the search stopped early or is "

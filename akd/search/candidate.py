@@ -45,3 +45,8 @@ def chain_checkpoint(directory: Path, task: Task, epoch: int) -> Path:
     state after ``epoch`` epochs: one file per epoch, so that a rerun after a crash still finds
     the state it started from."""
     return directory / f"{task.arm}-{task.candidate_id}-e{epoch}.pt"
+
+
+def chain_checkpoints(directory: Path, arm: str, candidate_id: int) -> list[Path]:
+    """Every checkpoint a candidate's chain has left in ``directory``."""
+    return sorted(directory.glob(f"{arm}-{candidate_id}-e*.pt"))

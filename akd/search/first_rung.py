@@ -26,6 +26,7 @@ from search_spaces import SearchSpace
 from ..common.io import read_json, write_json
 from ..config import RewardConfig, RunConfig
 from .reward import mnas_reward
+from .target import target_sample
 
 CALIBRATION_FILE = "latency_table.json"
 
@@ -38,9 +39,7 @@ def calibrated_table(config: RunConfig, space: SearchSpace, measure: Callable[[s
     if path.exists():
         scale = read_json(path, ("scale",))["scale"]
     else:
-        rng = np.random.default_rng(config.search.seed)  # the target's sample, in its order
-        archs = [str(space.decode(space.sample(rng)))
-                 for _ in range(config.reward.target_samples)]
+        archs = target_sample(config, space)  # measured for the target already: cached
         measured = [measure(arch) for arch in archs]
         predicted = [predict(arch) for arch in archs]
         scale = float(np.median(np.asarray(measured) / np.asarray(predicted)))

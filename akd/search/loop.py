@@ -47,19 +47,20 @@ from search_spaces import SearchSpace
 
 from ..common.cores import CoreLock
 from ..common.io import write_json
-from ..components import build_controller, preflight, run_latency
-from ..config import RewardConfig, RunConfig, cache_dir, load_config, save_config, search_changes
+from ..components import build_controller, latency_cache, preflight, run_latency
+from ..config import RewardConfig, RunConfig, load_config, save_config, search_changes
 from ..latency.local import local_latency
 from ..distill import near_chance
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
 from .board import ArmBoard
-from .candidate import evaluate_candidate
+from .candidate import chain_checkpoints, evaluate_candidate
 from .failures import FailureWatch
 from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
-from .schedule import Plan, Training, asha_promotion, make_plan, pending_trainings, told_values
+from .schedule import (Plan, Training, asha_promotion, default_budget, make_plan,
+                       pending_trainings, told_values)
 from .screener import Screener
 from .screening import build_screeners, candidate_cost
 from .target import TARGET_FILE, resolve_target
@@ -182,7 +183,7 @@ class Search:
                      for name in config.search.arms]
         if self.plan is not None:  # the bar counts trainings, of every rung (ASHA: unknown)
             total = None if config.search.asynchronous else self.plan.trainings()
-            (run.checkpoints / "rungs").mkdir(parents=True, exist_ok=True)
+            run.chains.mkdir(parents=True, exist_ok=True)
         for position, arm in enumerate(self.arms):
             arm.bar = tqdm(total=total, initial=len(arm.trials), desc=arm.name,
                            position=position, unit="trial", disable=not config.progress)
@@ -226,8 +227,7 @@ class Search:
     def _make_plan(self) -> Plan:
         config = self.config
         images = len(self.work.dataset.proxy)
-        budget = (config.search.schedule.budget
-                  or config.search.trials * images * config.proxy.epochs)
+        budget = default_budget(config, images)
         plan = make_plan(config.search.schedule, config.search.batch_size, budget, images)
         log.info(f"{config.search.schedule.name}: {plan.count} bracket(s) per arm, "
                  f"{plan.trainings()} trainings and {plan.samples():,} of the budget's "
@@ -286,7 +286,7 @@ class Search:
         measurements (recorded in the run, read back on resume)."""
         start = time.perf_counter()
         settings = dataclasses.replace(self.config.latency, mode="table")
-        predict = local_latency(settings, cache_dir(self.config) / "latency.jsonl",
+        predict = local_latency(settings, latency_cache(self.config),
                                 self.work.dataset.input_size, self.work.dataset.num_classes,
                                 lock)
         self.table = calibrated_table(self.config, self.space, self.latency, predict,
@@ -369,8 +369,8 @@ class Search:
                         if t.step == arm.step and t.rung == bracket.start and t.seed == 0}
             for candidate in batch:  # latency once per candidate; a failure is its first rung's
                 task = self._rung_task(
-                    self._task(arm, arm.step, candidate.id - arm.first_id, candidate), bracket,
-                    None)
+                    self._task(arm, arm.step, candidate.id - arm.first_id, candidate),
+                    plan.first_training(candidate.id, bracket))
                 if candidate.id in recorded:  # resumed: the trial holds the latency
                     if math.isfinite(recorded[candidate.id].latency_ms):
                         store = (self.table_latencies if self._priced_by_table(task)
@@ -385,7 +385,7 @@ class Search:
                 for training in pending_trainings(plan, plan.bracket(arm.step), arm.batch, mine):
                     candidate = arm.batch[training.candidate_id]
                     task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
-                    task = self._rung_task(task, plan.bracket(arm.step), training)
+                    task = self._rung_task(task, training)
                     # promoted past a first rung the table priced: measured now, once
                     if self._priced_by_table(task) or self._measure(task):
                         tasks.append(task)
@@ -414,16 +414,11 @@ class Search:
             return self.table_latencies[task.arch]
         return self.latencies[task.arch]
 
-    def _rung_task(self, task: Task, bracket, training: Training | None) -> Task:
-        """``task`` as one training of a bracket (None: its first rung's first training)."""
-        if training is None and bracket is None:
-            raise ValueError("a rung task needs its bracket or its training")
-        if training is None:
-            rung = bracket.start
-            training = Training(task.candidate_id, rung, 0, self.plan.epochs[rung], 0)
+    def _rung_task(self, task: Task, training: Training) -> Task:
+        """``task`` as one ``training`` of its candidate."""
         return dataclasses.replace(task, rung=training.rung, seed=training.seed,
                                    epochs=training.epochs, start_epoch=training.start,
-                                   checkpoints=str(self.run_dir.checkpoints / "rungs"))
+                                   checkpoints=str(self.run_dir.chains))
 
     def _end_bracket(self, arm: Arm) -> None:
         """Tell the controller each candidate of the finished bracket (in the order it asked
@@ -433,8 +428,7 @@ class Search:
         for candidate_id in sorted(arm.batch):
             _tell(arm, arm.batch[candidate_id], values[candidate_id])
         for candidate_id in arm.batch:  # no promotion will continue them now
-            for path in (self.run_dir.checkpoints / "rungs").glob(
-                    f"{arm.name}-{candidate_id}-e*.pt"):
+            for path in chain_checkpoints(self.run_dir.chains, arm.name, candidate_id):
                 path.unlink()
         arm.batch = {}
         self._end_step(arm)
@@ -490,7 +484,7 @@ class Search:
                 base = next(t for t in trained if t.candidate_id == candidate_id)
                 for training in plan.trainings_of(candidate_id, rung):
                     if training.key not in recorded:
-                        queue[arm.name].append(self._rung_task(_task_of(base), None, training))
+                        queue[arm.name].append(self._rung_task(_task_of(base), training))
             told = {t.candidate_id for t in trained if t.rung == 0 and t.seed == 0}
             for candidate in list(arm.controller.pending):
                 if candidate.id in told:  # recorded, killed before its tell
@@ -500,7 +494,8 @@ class Search:
                     arm.batch[candidate.id] = candidate
                     step, index = divmod(candidate.id, search.batch_size)
                     queue[arm.name].append(self._rung_task(
-                        self._task(arm, step, index, candidate), plan.bracket(step), None))
+                        self._task(arm, step, index, candidate),
+                        plan.first_training(candidate.id, plan.bracket(step))))
         turn = 0
         while True:
             while self.evaluator.in_flight < limit:
@@ -515,7 +510,7 @@ class Search:
                 for task in tasks:
                     started[arm.name].add((task.candidate_id, task.rung))
                     if self._measure(task, table=self._priced_by_table(task)):
-                        committed[arm.name] += (task.epochs - task.start_epoch) * plan.images
+                        committed[arm.name] += plan.part_cost(task.start_epoch, task.epochs)
                         self.evaluator.submit(task)
                     elif task.rung == 0:  # could not be timed: recorded failed; told so
                         self._asha_tell(arm, task.candidate_id)
@@ -538,16 +533,15 @@ class Search:
             trainings = plan.trainings_of(candidate_id, rung)
             if committed + sum(map(plan.training_cost, trainings)) <= plan.budget:
                 base = next(t for t in arm.trials if t.candidate_id == candidate_id)
-                return [self._rung_task(_task_of(base), None, t) for t in trainings]
-        first = plan.trainings_of(-1, 0)[0]
-        if committed + plan.training_cost(first) > plan.budget:
+                return [self._rung_task(_task_of(base), t) for t in trainings]
+        if committed + plan.part_cost(0, plan.epochs[0]) > plan.budget:
             return []
         candidate = arm.controller.ask(1)[0]
         self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
         arm.batch[candidate.id] = candidate
         step, index = divmod(candidate.id, self.config.search.batch_size)
-        return [self._rung_task(self._task(arm, step, index, candidate), plan.bracket(step),
-                                None)]
+        return [self._rung_task(self._task(arm, step, index, candidate),
+                                plan.first_training(candidate.id, plan.bracket(step)))]
 
     def _asha_tell(self, arm: Arm, candidate_id: int) -> None:
         """Tell the controller a candidate whose bottom rung has ended, as ``tell`` says (its
@@ -695,7 +689,7 @@ class Search:
         if task.rung is None:
             _tell(arm, arm.batch.pop(task.candidate_id), reward)
         else:  # a bracket tells its controller when it ends
-            samples = (task.epochs - task.start_epoch) * self.plan.images if trained else 0
+            samples = self.plan.part_cost(task.start_epoch, task.epochs) if trained else 0
         predicted = (arm.screen or {}).get("predicted_acc", {}).get(task.candidate_id)
         trial = Trial(**task.record(), val_acc=outcome.accuracy,
                       latency_ms=latency_ms, reward=reward, params=outcome.params,

@@ -31,6 +31,7 @@ class RunDir:
         self.config = self.path / "config.yaml"
         self.trials = self.path / "trials.jsonl"
         self.checkpoints = self.path / "checkpoints"
+        self.chains = self.checkpoints / "rungs"  # a multi-fidelity search's trainings to continue
         self.tensorboard = self.path / "tensorboard"
         self.final_runs = self.path / "final_runs.jsonl"
 

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..config import ScheduleConfig
+from ..config import RunConfig, ScheduleConfig
 from ..errors import ConfigError
 from .reward import FAILED_REWARD
 from .trial import Trial
@@ -94,8 +94,17 @@ class Plan:
                           for seed in range(1, self.brackets[0].top_seeds)]
         return trainings
 
+    def first_training(self, candidate: int, bracket: Bracket) -> Training:
+        """A candidate's first training in ``bracket``: its chain, from scratch, to the
+        bracket's first rung."""
+        return self.trainings_of(candidate, bracket.start, bracket.start)[0]
+
+    def part_cost(self, start: int, epochs: int) -> int:
+        """Training samples of a training from epoch ``start`` to ``epochs``."""
+        return (epochs - start) * self.images
+
     def training_cost(self, training: Training) -> int:
-        return (training.epochs - training.start) * self.images
+        return self.part_cost(training.start, training.epochs)
 
     def bracket(self, step: int) -> Bracket:
         return self.brackets[step % len(self.brackets)]
@@ -110,6 +119,12 @@ class Plan:
 
     def samples(self) -> int:
         return sum(self.cost(step) for step in range(self.count))
+
+
+def default_budget(config: RunConfig, images: int) -> int:
+    """``search.schedule.budget``, or what a flat search of the same config spends: its trials x
+    the proxy's ``images`` x ``proxy.epochs``."""
+    return config.search.schedule.budget or config.search.trials * images * config.proxy.epochs
 
 
 def make_plan(schedule: ScheduleConfig, batch_size: int, budget: int, images: int) -> Plan:

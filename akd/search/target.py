@@ -32,8 +32,7 @@ def resolve_target(config: RunConfig, space: SearchSpace, latency: Callable[[str
     if recorded is not None:
         return recorded
     reward = config.reward
-    rng = np.random.default_rng(config.search.seed)
-    archs = [str(space.decode(space.sample(rng))) for _ in range(reward.target_samples)]
+    archs = target_sample(config, space)
     latencies = [latency(arch) for arch in archs]
     target = float(np.quantile(latencies, reward.target_quantile))
     write_json(run_path / TARGET_FILE, {
@@ -41,6 +40,13 @@ def resolve_target(config: RunConfig, space: SearchSpace, latency: Callable[[str
         "seed": config.search.seed, "latency_method": config.latency.method,
         "latencies_ms": latencies, "archs": archs})
     return dataclasses.replace(reward, target_ms=target)
+
+
+def target_sample(config: RunConfig, space: SearchSpace) -> list[str]:
+    """The ``reward.target_samples`` students the target is measured on, drawn with the
+    search's seed."""
+    rng = np.random.default_rng(config.search.seed)
+    return [str(space.decode(space.sample(rng))) for _ in range(config.reward.target_samples)]
 
 
 def recorded_target(config: RunConfig, run_path: Path) -> RewardConfig | None:
