@@ -266,3 +266,4 @@ def test_asha_keeps_the_budget_and_tells_every_candidate_through_kill_9_and_resu
             assert seeds == [(0, 1000), (1, 2000)]  # continued 1 epoch; from scratch 2
         state = torch.load(run / "checkpoints" / f"{arm}.pt", weights_only=True)
         assert state["controller"]["pending"] == []
+    assert not any((run / "checkpoints" / "rungs").iterdir())  # no chain left to continue

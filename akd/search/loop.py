@@ -54,7 +54,7 @@ from ..distill import near_chance
 from ..errors import RunError
 from ..execution import Evaluator, Outcome, Workspace, make_evaluator, workspace
 from .board import ArmBoard
-from .candidate import chain_checkpoints, evaluate_candidate
+from .candidate import chain_checkpoint, chain_checkpoints, evaluate_candidate
 from .failures import FailureWatch
 from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
@@ -514,9 +514,13 @@ class Search:
                         self.evaluator.submit(task)
                     elif task.rung == 0:  # could not be timed: recorded failed; told so
                         self._asha_tell(arm, task.candidate_id)
-            if not self.evaluator.in_flight:
+            if not self.evaluator.in_flight:  # the budget is spent: no promotion is left
                 for arm in self.arms:
                     self._asha_end_steps(arm, final=True)
+                    for candidate_id in {t.candidate_id for t in arm.trials}:
+                        for path in chain_checkpoints(self.run_dir.chains, arm.name,
+                                                      candidate_id):
+                            path.unlink()
                 return
             self._collect()
 
@@ -646,6 +650,8 @@ class Search:
         self.timing.candidates += outcome.seconds
         arm = self._arm(task)
         self._finish(arm, task, outcome, self._latency_of(task))
+        if task.start_epoch:  # recorded: the state it continued from is needed no more
+            chain_checkpoint(self.run_dir.chains, task, task.start_epoch).unlink(missing_ok=True)
         if self.plan is not None and self.config.search.asynchronous:  # ASHA
             if task.rung == 0 and task.seed == 0:
                 self._asha_tell(arm, task.candidate_id)
