@@ -128,8 +128,8 @@ def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
 # check_out), applied before any work
 PRESET = "research/presets/{}/tiny.yaml"
 COMMANDS = {
-    "akd analyze": ("akd.cli", ["analyze", "docs/study/results/searches/vgg-seed0"]),
-    "akd export": ("akd.cli", ["export", "docs/study/results/searches/vgg-seed0"]),
+    "akd analyze": ("akd.cli", ["analyze", "docs/study-v1/results/searches/vgg-seed0"]),
+    "akd export": ("akd.cli", ["export", "docs/study-v1/results/searches/vgg-seed0"]),
     "run_study": ("research.run_study", ["--config", PRESET.format("study")]),
     "build_table": ("research.build_table", ["--config", PRESET.format("table"), "--archs", "3",
                                              "--eval-images", "200"]),

@@ -90,6 +90,8 @@ def test_quick_run_ends_with_the_final_stage(quick_run):
         assert sorted((r["mode"], r["seed"]) for r in student["runs"]) == [
             ("cls", 0), ("cls", 1), ("kd", 0), ("kd", 1)]
         assert all(r["status"] == "ok" and 0 < r["test_acc"] <= 1 for r in student["runs"])
+        # each with its validation accuracy (the split held out of the final training) beside
+        assert all(0 < r["val_acc"] <= 1 for r in student["runs"])
         assert student["latency_ms"] > 0 and student["params"] > 0 and student["macs"] > 0
     # the hand-designed reference: MBConv6 3x3 throughout
     assert all(block.startswith("ir_") and "_k3_" in block and "_e6_" in block

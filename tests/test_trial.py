@@ -12,7 +12,7 @@ from akd.reporting.analysis import load_run
 from akd.search import TRIAL_FIELDS, RunDir, Trial, TrialStatus, top_trials
 
 # a search run by akd before the trial was typed, kept with the study
-KEPT_RUN = ROOT / "docs" / "study" / "results" / "searches" / "vgg-seed0"
+KEPT_RUN = ROOT / "docs" / "study-v1" / "results" / "searches" / "vgg-seed0"
 
 
 def raw_lines(path):

@@ -75,7 +75,8 @@ def config_budget(config: RunConfig) -> str:
 
 def final_record(task: FinalTask, outcome: Outcome) -> dict:
     """The final_runs.jsonl line of a finished final training."""
-    record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy, "status": outcome.status,
+    record = {**dataclasses.asdict(task), "test_acc": outcome.accuracy,
+              "val_acc": outcome.test_accuracy, "status": outcome.status,
               "error": outcome.error, "seconds": outcome.seconds}
     if outcome.stopping:  # a training to convergence: how long it ran, which epoch it kept
         record["stopping"] = outcome.stopping
@@ -100,7 +101,10 @@ def evaluate_final(task: FinalTask, config: RunConfig, lock: CoreLock | None = N
     # set, so the test split is still touched once, at the end
     stop_on = (lambda: final_workspace(config).dataset.val) if config.final.training.patience \
         else None
-    return train_student(task.arch, run, lock, save_to=task.save_to, val_split=stop_on)
+    # the validation accuracy is kept beside the test accuracy (train_student's second split), so
+    # that whatever is chosen from final trainings (a budget, a student) is chosen on it
+    return train_student(task.arch, run, lock, save_to=task.save_to, val_split=stop_on,
+                         test_split=lambda: final_workspace(config).dataset.val)
 
 
 def train_final(config: RunConfig, tasks: list[FinalTask],

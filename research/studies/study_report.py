@@ -1,18 +1,18 @@
-"""The study's document: its tables, plots and answer in words, all from the summary that
-:func:`research.studies.study.summarize` recomputes from the kept files (so a test can check that
-every number in the document follows from them)."""
+"""The study's document: its tables, figures and answer in words, all from the summary that
+:func:`research.studies.study_stats.summarize` computes from the kept files. The words follow the
+numbers: an interval that excludes zero is a finding in its direction, one that does not is
+"not distinguishable", always with the smallest difference the design could have detected."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from statistics import fmean
 
 from akd.common import fraction, interval, number, percent, signed, write_text
-from akd.reporting import plot_intervals, plot_lines
+from akd.reporting import plot_intervals
 
-FIGURES = {"final": "study-final.png", "budget": "study-final-budget.png",
-           "searches": "study-searches.png", "strategies": "study-strategies.png"}
+FIGURES = {"gain": "study-gain.png", "hand": "study-hand-design.png"}
+GROUP_NAMES = {"akd": "akd arm (KD from the teacher, lstm_ppo)", "nas": "nas arm (labels only, "
+               "lstm_ppo)"}
 
 
 def write_document(summary: dict, out: Path, command: str) -> Path:
@@ -24,310 +24,329 @@ def write_document(summary: dict, out: Path, command: str) -> Path:
     return path
 
 
-def plot_figures(summary: dict, out: Path) -> None:
-    main = {s["source"]: s for s in summary["main"]["students"] if s["rank"] == 1}
-    plot_intervals({"labels only (CLS)": {k: v["cls"] for k, v in main.items()},
-                    "distilled (KD)": {k: v["kd"] for k, v in main.items()}},
-                   out / FIGURES["final"], "test accuracy",
-                   "final stage: each arm's best and the reference, 95% intervals")
-    budget = summary["final_budget"]
-    plot_intervals({f"{e} epochs": {m: budget["accuracy"][str(e)][m] for m in ("cls", "kd")}
-                    for e in budget["epochs"]}, out / FIGURES["budget"], "test accuracy",
-                   "the final budget: the main akd student")
-    curves = {f"{name}/{arm}": s["curve"] for name, arms in summary["searches"].items()
-              for arm, s in arms.items()}
-    entropy = {f"{name}/{arm}": s["entropy"] for name, arms in summary["searches"].items()
-               for arm, s in arms.items() if s["entropy"]}
-    panels = [("training", "best reward so far", "best-so-far reward", curves)]
-    if entropy:
-        panels.append(("controller step", "entropy / uniform", "policy entropy", entropy))
-    plot_lines(panels, out / FIGURES["searches"], "the searches")
-    strategies = summary["strategies"]
-    plot_lines([("training", "best reward so far", "best-so-far reward",
-                 {k: v["curve"] for k, v in strategies.items()})],
-               out / FIGURES["strategies"], "the strategies on the same task")
+# ---- words -----------------------------------------------------------------------------------
 
-
-def markdown(summary: dict, command: str) -> str:
-    setup = summary["setup"]
-    lines = ["# The study: does searching with the teacher find students that learn more "
-             "from it?", "",
-             f"On {setup['dataset']}, in the `{setup['space']}` space, with the teachers "
-             f"{', '.join(f'`{t}`' for t in summary['teachers'])}. Produced by", "",
-             "```bash", command, "```", "",
-             "Every number below is recomputed from the result files kept beside this "
-             "document (`tests/test_study.py` checks that).", "", "## The answer", "",
-             *answer(summary), "", *setup_section(summary), "", *final_section(summary), "",
-             *budget_section(summary), "", *search_section(summary), "",
-             *agreement_section(summary), "", *strategies_section(summary), ""]
-    return "\n".join(lines)
-
-
-def answer(summary: dict) -> list[str]:
-    gain = summary["main"]["gain"]
-    words = [f"- **Does the distillation-aware search find a student that gains more from KD?** "
-             f"{_gain_words(gain)}{_budget_caveat(summary['final_budget'])}"]
-    kinds, random = summary["agreement"]["kinds"], summary["agreement"]["random"]
-    words.append(f"- **Do searches with the same teacher converge, and with different teachers "
-                 f"not?** {_agreement_words(kinds, random)}")
-    words.append(f"- **Which strategy finds the best student for KD?** "
-                 f"{_strategy_words(summary['strategies'])}")
-    return words
-
-
-def _budget_caveat(budget: dict) -> str:
-    if budget["converged"]:
-        return ""
-    return (f" The final trainings had not converged: at {budget['chosen']} epochs, the largest "
-            f"probed, doubling still gained more than {percent(budget['tolerance'], 1)}, so the "
-            "answer holds at this budget, not necessarily at convergence.")
-
-
-def _excludes_zero(summary: dict | None) -> int:
-    """+1 / -1 when the 95% interval lies above / below zero, else 0."""
-    ci = (summary or {}).get("ci95")
+def verdict(result: dict, unit: str = "points", scale: float = 100, digits: int = 2) -> str:
+    """What an interval of a difference says: its direction when it excludes zero, "not
+    distinguishable" (with what could have been detected) when it does not."""
+    ci, mde = result.get("ci95"), result.get("detectable")
     if not ci:
-        return 0
-    return 1 if ci[0] > 0 else -1 if ci[1] < 0 else 0
+        return "no interval (too few searches)"
+    if ci[0] > 0:
+        return "above zero"
+    if ci[1] < 0:
+        return "below zero"
+    if mde is None:
+        return "not distinguishable from zero"
+    return (f"not distinguishable from zero (the design could have detected about "
+            f"{mde * scale:.{digits}f} {unit})")
 
 
-def _gain_words(gain: dict | None) -> str:
-    if not gain or gain.get("mean") is None:
-        return "Not measured: the final stage has no complete pair of seeds."
-    side = _excludes_zero(gain)
-    text = (f"The AKD gain [KD - CLS](AKDNet) - [KD - CLS](NASNet) is {interval(gain)} over "
-            f"{gain['n']} seeds")
-    if gain.get("same_architecture"):
-        return text + "; both arms found the same student, so the gain is zero by construction."
-    if side > 0:
-        return text + ": yes, the interval lies above zero."
-    if side < 0:
-        return text + ": no, the opposite; the interval lies below zero."
-    return text + ": not at this budget; the interval includes zero."
+def points(result: dict) -> str:
+    """A difference of accuracies with its interval, in points."""
+    ci = result.get("ci95")
+    mean = result.get("mean")
+    if mean is None:
+        return "-"
+    text = f"{mean * 100:+.2f}"
+    return f"{text} [{ci[0] * 100:+.2f}, {ci[1] * 100:+.2f}] points" if ci else f"{text} points"
 
 
-def _agreement_words(kinds: dict, random: dict) -> str:
-    same, other = kinds["same teacher"]["policy_tv"], kinds["different teachers"]["policy_tv"]
-    if same["mean"] is None:
-        return "Not measured: the study has no two searches with the same teacher."
-    floor = random["policy_tv"]["central95"][0]
-    text = (f"Policy distance (mean total variation of the last quarter's choices): "
-            f"{number(same['mean'], 3)} for the same teacher, "
-            f"{number(other['mean'], 3)} for different teachers, "
-            f"{number(random['policy_tv']['mean'], 3)} for random pairs (95% of random pairs "
-            f"above {number(floor, 3)}). ")
-    if same["mean"] >= floor:
-        text += ("Same-teacher searches are no closer than two random searches: at this search "
-                 "length the controllers have not converged to a shared student.")
-    elif other["mean"] is not None and other["mean"] > same["mean"]:
-        text += ("Same-teacher searches are closer than random pairs, and closer than "
-                 "different-teacher pairs, as the AKD paper found; with "
-                 f"{same['n']} and {other['n']} pairs this is a direction, not a resolved "
-                 "difference.")
-    else:
-        text += ("Same-teacher searches are closer than random pairs, but not closer than "
-                 "different-teacher pairs: the teacher does not show in where the search goes.")
-    return text
+def reward_diff(result: dict) -> str:
+    return interval(result, 4) if result.get("mean") is not None else "-"
+
+
+def headline(summary: dict) -> list[str]:
+    """The answer's lines: one per question."""
+    gain = summary["gain"]
+    n = gain["gain"]["n"]
+    lines = [
+        f"- **Does searching with the teacher find students that gain more from it?** Over {n} "
+        f"independent twin searches, the AKD gain ([KD - CLS] of the akd winner minus that of "
+        f"the nas winner) is {points(gain['gain'])}, {verdict(gain['gain'])}; two-level "
+        f"bootstrap {_boot(gain['gain'])}. The akd winner's KD accuracy minus the nas "
+        f"winner's: {points(gain['kd_difference'])}, {verdict(gain['kd_difference'])}. "
+        f"The two arms picked the same student in {gain['same_winner']} of {n} searches."]
+    hand = summary["hand_design"].get("akd")
+    if hand:
+        lines.append(
+            f"- **Do the searched students beat hand design?** {_hand_words(hand)}")
+    lines.append(f"- **Strategies** (reward of the winner's top-budget KD accuracy at its "
+                 f"re-timed latency, minus lstm_ppo's): {_strategy_words(summary['strategies'])}")
+    lines.append(f"- **Same against different teachers**: {_teacher_words(summary['teachers'])}")
+    lines.append(f"- **Convergence**: {_convergence_words(summary['convergence'])}")
+    return lines
+
+
+def _boot(result: dict) -> str:
+    ci = result.get("bootstrap95")
+    return f"[{ci[0] * 100:+.2f}, {ci[1] * 100:+.2f}] points" if ci else "-"
+
+
+def hand_verdict(hand: dict) -> str:
+    """"beats", "loses to" or "is not distinguishable from" hand design, on KD accuracy."""
+    ci = hand["accuracy"].get("ci95")
+    if ci and ci[0] > 0:
+        return "beats"
+    if ci and ci[1] < 0:
+        return "loses to"
+    return "is not distinguishable from"
+
+
+def _hand_words(hand: dict) -> str:
+    return (f"The akd arm's winners minus the hand-designed student nearest each in re-timed "
+            f"latency: KD accuracy {points(hand['accuracy'])}, {verdict(hand['accuracy'])}; "
+            f"reward {reward_diff(hand['reward'])}, "
+            f"{verdict(hand['reward'], 'reward units', 1, 4)}; the winners run at "
+            f"{number(hand['latency_ratio']['mean'], 2)}x the reference's latency on average. "
+            f"So the search {hand_verdict(hand)} hand design at this budget.")
 
 
 def _strategy_words(strategies: dict) -> str:
     parts = []
     for name, s in strategies.items():
-        if name == "lstm_ppo":
+        if "minus_lstm_ppo" not in s:
             continue
-        diff, side = s["minus_lstm_ppo"], _excludes_zero(s["minus_lstm_ppo"])
-        verdict = ("better" if side > 0 else "worse" if side < 0 else
-                   "not distinguishable")
-        parts.append(f"`{name}` {interval(diff)} against lstm_ppo ({verdict})")
-    return ("Distilled test accuracy of each strategy's best student, paired by seed: "
-            + "; ".join(parts) + "." if parts else "Only lstm_ppo was run.")
+        diff = s["minus_lstm_ppo"]["reward"]
+        parts.append(f"{name} {reward_diff(diff)}, {verdict(diff, 'reward units', 1, 4)}")
+    return "; ".join(parts) + "." if parts else "none compared."
+
+
+def _teacher_words(teachers: dict) -> str:
+    kinds, random = teachers["kinds"], teachers["random"]
+    same, diff = kinds["same teacher"], kinds["different teachers"]
+    p = teachers["p_value"]
+    test = (f"different minus same {signed(teachers['different_minus_same'])}, exact "
+            f"permutation p = {number(p, 3)} over {teachers['permutations']} relabellings"
+            if p is not None else "no permutation test (too few searches per teacher)")
+    return (f"the policies of two akd arms with the same teacher are {number(same['mean'], 3)} "
+            f"apart in total variation ({same['pairs']} pairs), with different teachers "
+            f"{number(diff['mean'], 3)} ({diff['pairs']} pairs); two random searches "
+            f"{number(random['mean'], 3)} (central 95% of {random['pairs']} simulated pairs: "
+            f"{number(random['central95'][0], 3)} to {number(random['central95'][1], 3)}); "
+            f"{test}.")
+
+
+def _convergence_words(c: dict) -> str:
+    final = c["final_entropy"]
+    words = (f"the {c['arms']} LSTM policies end at {interval(final, 3, difference=False)} of "
+             f"the uniform policy's entropy after {c['steps']} controller steps")
+    need = c["to_half_uniform"]
+    if need:
+        words += (f"; continuing their fall per step ({signed(c['fall_per_step']['mean'], 4)}) "
+                  f"in a straight line, half of uniform needs about {need['steps']:.0f} more "
+                  f"steps, {need['samples'] / 1e6:.1f} M training samples per arm (a linear "
+                  f"extrapolation, not a measurement)")
+    else:
+        words += "; they did not fall measurably, so no budget can be extrapolated"
+    return words + "."
+
+
+# ---- the document ----------------------------------------------------------------------------
+
+def markdown(summary: dict, command: str) -> str:
+    setup = summary["setup"]
+    n = summary["gain"]["gain"]["n"]
+    lines = ["# The study, with the search as the unit", "",
+             f"Does searching with the teacher find students that learn more from it, and do "
+             f"they beat hand design? {setup['dataset']}, the `{setup['space']}` space, "
+             f"{n} twin searches. Produced by", "", "```bash", command, "```", "",
+             "Every number below is computed from the result files kept beside this document "
+             "(`results/`); `tests/test_study.py` recomputes the main ones with code of its "
+             "own.", "", "## The answer", "", *headline(summary), "",
+             *setup_section(summary), "", *twins_section(summary), "",
+             *hand_section(summary), "", *strategies_section(summary), "",
+             *teachers_section(summary), "", *time_section(summary), ""]
+    return "\n".join(lines)
 
 
 def setup_section(summary: dict) -> list[str]:
-    s, parts = summary["setup"], summary["parts"]
-    rows = [f"- Search: {s['trials']} trainings per arm, {s['batch_size']} per controller step, "
-            f"controller `{s['controller']}`; each candidate trained on {s['proxy_images']:,} "
-            f"images for {s['proxy_epochs']} epoch(s); KD alpha {s['alpha']}, T "
-            f"{s['temperature']}; reward target {number(s['target_ms'], 3)} ms"
-            f"{' (measured on this machine)' if s['target_measured'] else ''}.",
-            f"- Searches: the twin search (akd with `{summary['teachers'][0]}`, nas) for "
-            f"{summary['search_seeds']} seeds, the akd arm alone with each further teacher.",
-            f"- Final stage: {s['final_train_images'] or 'all':} training images, "
-            f"{s['final_epochs']} epochs (chosen below), {summary['final_seeds']} seeds per "
-            f"mode, test accuracy on {s['final_test_images'] or 'all'} test images.",
-            "- Time per part: " + "; ".join(
-                f"{name} {part['seconds'] / 60:.1f} min{_machines(part['machines'])}"
-                for name, part in parts.items())
-            + f"; in all {sum(p['seconds'] for p in parts.values()) / 60:.1f} min."]
-    return ["## Setup", "", *rows]
+    s, o = summary["setup"], summary["options"]
+    sch = s["schedule"]
+    final = s["final"]
+    budget = summary["budget_check"]
+    lines = ["## Set-up", "",
+             f"- **Searches**, each with a seed of its own: {o['twins']} twin searches "
+             f"(`akd` arm distilled from `{o['teachers'][0]}`, `nas` arm on labels), "
+             f"{o['teacher_searches']} `akd`-arm searches with each of "
+             f"{', '.join(f'`{t}`' for t in o['teachers'][1:]) or 'no other teacher'}, "
+             f"{o['strategy_searches']} with each of "
+             f"{', '.join(f'`{t}`' for t in o['strategies'])}. Each arm spends "
+             f"{s['budget_samples']:,} training samples (the demo's compute) under "
+             f"{sch['name'].replace('_', ' ')} (rungs {sch['rungs']} epochs of "
+             f"{s['proxy_images']:,} images, eta {sch['eta']}, {sch['top_seeds']} seeds at the "
+             f"top; a winner is the best by reward of the top rung's seed means). KD alpha "
+             f"{s['alpha']}, temperature {s['temperature']}.",
+             f"- **Reward**: MnasNet's, with the demo's target rule measured once by the first "
+             f"twin ({number(s['search_target_ms'], 3)} ms) and given to every other search.",
+             f"- **Re-timing**: every winner, the {len(o['widths'])} hand-designed students "
+             f"(widths {o['widths']}) and the target's sample ({s['retiming']['students']} "
+             f"students) measured again one after the other on {s['retiming']['host']} in "
+             f"{s['retiming']['seconds']:.0f} s; the comparisons with hand design and the "
+             f"rewards below use these latencies and the re-timed target "
+             f"({number(s['retimed_target_ms'], 3)} ms).",
+             f"- **Final trainings** of {final['train_images']:,} images x {final['epochs']} "
+             f"epochs (batch {final['batch_size']}), "
+             f"{o['final_seeds']} seeds per student and mode, tested on "
+             f"{'the whole test split' if not final['test_images'] else final['test_images']}; "
+             f"a student found twice is trained once."]
+    if budget:
+        cls, kd = budget["cls"], budget["vgg"]
+        lines.append(
+            f"- **The final budget** was fixed before the study as the ladder's top rung (what "
+            f"the searches' schedule aims at), never chosen on the test split. On validation "
+            f"(the shipped ladder, {cls['students']} students, mean of 2 seeds) doubling it from "
+            f"{budget['half']} to {budget['full']} still gains {points(cls['doubling_gain'])} with labels and "
+            f"{points(kd['doubling_gain'])} with KD: the students are not converged at it, and "
+            f"the accuracies below are this budget's, not the students' best. Each final "
+            f"training records its validation accuracy beside its test accuracy; the test "
+            f"split is read once per training, at its end, and nothing is chosen on it.")
+    return lines
 
 
-def _machines(machines: dict[str, float]) -> str:
-    """Where a part ran: " (on M)", or each machine's share when it was resumed elsewhere; a
-    machine that only read a finished part back (under a second) is not named."""
-    worked = {m: s for m, s in machines.items() if s >= 1.0} or machines
-    if len(worked) == 1:
-        return f" (on {next(iter(worked))})"
-    return " (" + ", ".join(f"{s / 60:.1f} min on {m}" for m, s in worked.items()) + ")"
-
-
-def final_section(summary: dict) -> list[str]:
-    main = summary["main"]
-    lines = ["## The 2x2 table and the gain", "",
-             "Test accuracy (mean over seeds, 95% interval) of each arm's best student and the "
-             "hand-designed reference nearest their latency:", "",
-             "| student | latency ms | params | CLS | KD | architecture |",
+def twins_section(summary: dict) -> list[str]:
+    gain = summary["gain"]
+    lines = ["## The twin searches", "",
+             "Test accuracy at the top budget, mean of the training seeds; latency re-timed.", "",
+             "| search | akd winner: ms / CLS / KD | nas winner: ms / CLS / KD | same student | "
+             "AKD gain (points) | akd KD minus nas KD (points) |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for s in main["students"]:
-        lines.append(f"| {s['source']} #{s['rank']} | {number(s['latency_ms'], 3)} | "
-                     f"{s['params']:,} | {interval(s['cls'], difference=False)} | "
-                     f"{interval(s['kd'], difference=False)} | `{s['arch']}` |")
-    table = main["table_2x2"]
-    lines += ["", "| searched by \\ trained by | hard label | distillation |",
-              "| --- | --- | --- |"]
-    for searched, row in table.items():
-        lines.append(f"| {searched.replace('_', ' ')} | {fraction(row['trained_hard_label'])} | "
-                     f"{fraction(row['trained_distillation'])} |")
-    gain = main["gain"]
-    if gain:
-        lines += ["", f"Gain per seed: {', '.join(signed(g, 4) for g in gain['per_seed'])}; "
-                      f"mean {interval(gain)}."]
-    lines += ["", f"![final stage]({FIGURES['final']})"]
+    twins = [(name, s) for name, s in summary["searches"].items() if s["kind"] == "twin"]
+    for (name, s), g, d in zip(twins, gain["gain"]["per_search"],
+                               gain["kd_difference"]["per_search"]):
+        a, b = s["arms"]["akd"], s["arms"]["nas"]
+        lines.append(f"| {name.split('/')[-1]} | {_student(a)} | {_student(b)} | "
+                     f"{'yes' if a['arch'] == b['arch'] else 'no'} | {g * 100:+.2f} | "
+                     f"{d * 100:+.2f} |")
+    var = gain["variance"]
+    lines += ["", f"Over searches: AKD gain {points(gain['gain'])} (bootstrap "
+                  f"{_boot(gain['gain'])}), {verdict(gain['gain'])}; akd KD minus nas KD "
+                  f"{points(gain['kd_difference'])} (bootstrap {_boot(gain['kd_difference'])}), "
+                  f"{verdict(gain['kd_difference'])}."]
+    if var:
+        lines.append(f"Of the akd-minus-nas KD difference, the standard deviation between "
+                     f"searches is {var['between_sd'] * 100:.2f} points and between training "
+                     f"seeds within a search {var['within_sd'] * 100:.2f} points.")
+    lines += ["", f"![gain]({FIGURES['gain']})"]
     return lines
 
 
-def _next_doubling(summary: dict) -> str:
-    final = summary.get("parts", {}).get("final stage")
-    if not final or final["seconds"] < 1.0:
-        return ""
-    return (f": the final stage took {_duration(final['seconds'])} at this budget, so the next "
-            f"doubling would take about {_duration(2 * final['seconds'])} for it alone")
+def _student(a: dict) -> str:
+    return (f"{number(a['latency_ms'], 2)} / {fraction(a['cls_mean'])} / "
+            f"{fraction(a['kd_mean'])}")
 
 
-def budget_section(summary: dict) -> list[str]:
-    b = summary["final_budget"]
-    lines = ["## How the final budget was chosen", "",
-             f"The main search's best akd student (`{b['student']}`) trained with labels only "
-             f"and with KD at each budget; the study takes the first budget after which "
-             f"doubling gains less than {percent(b['tolerance'], 1)} in both modes (the "
-             f"largest probed if none): **{b['chosen']} epochs**.", ""]
-    last = b["last_doubling"]
-    if not b["converged"] and last:
-        lines += [f"No doubling converged: the last one, to {b['chosen']} epochs, still gained "
-                  f"{signed(last['cls'])} with labels only and {signed(last['kd'])} with KD. A "
-                  "converged final budget lies beyond the probed ones"
-                  f"{_next_doubling(summary)}.", ""]
-    seeds = min(acc[m]["n"] for acc in b["accuracy"].values() for m in ("cls", "kd"))
-    if 2 <= seeds <= 3:  # a probe of few seeds: say why its intervals look absurd
-        freedom = "one degree" if seeds == 2 else f"{seeds - 1} degrees"
-        lines += [f"Intervals over the probe's {seeds} seeds are t-intervals with {freedom} of "
-                  "freedom: wide, and they may reach past 0 and 1.", ""]
-    lines += ["| epochs | CLS | KD |", "| --- | --- | --- |"]
-    for e in b["epochs"]:
-        acc = b["accuracy"][str(e)]
-        lines.append(f"| {e} | {interval(acc['cls'], difference=False)} | "
-                     f"{interval(acc['kd'], difference=False)} |")
-    return lines + ["", f"![final budget]({FIGURES['budget']})"]
-
-
-def search_section(summary: dict) -> list[str]:
-    lines = ["## Did the searches converge?", "",
-             "| search | arm | trainings | best reward | val acc | latency ms | last improved "
-             "at | entropy / uniform, first -> last step |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, arms in summary["searches"].items():
-        for arm, s in arms.items():
-            entropy = (f"{number(s['entropy'][0], 3)} -> {number(s['entropy'][-1], 3)}"
-                       if s["entropy"] else "-")
-            lines.append(f"| {name} | {arm} | {s['trainings']} | {number(s['best']['reward'])} | "
-                         f"{fraction(s['best']['val_acc'])} | "
-                         f"{number(s['best']['latency_ms'], 3)} | {s['last_improvement']} | "
-                         f"{entropy} |")
-    return lines + ["", *search_convergence(summary), "", f"![searches]({FIGURES['searches']})"]
-
-
-HALF_UNIFORM = 0.5  # a policy at half the uniform entropy has clearly chosen where to search
-
-
-def search_convergence(summary: dict) -> list[str]:
-    """Whether the searches converged, from their best-so-far curves and policy entropies, and
-    (when not) the budget at which the entropies' measured rate would reach half the uniform."""
-    arms = [s for searches in summary["searches"].values() for s in searches.values()]
-    late = sum(s["last_improvement"] > 0.75 * s["trainings"] for s in arms)
-    text = (f"The best reward was still improving in the last quarter of the trainings in {late} "
-            f"of {len(arms)} arms.")
-    entropies = [s["entropy"] for s in arms if s["entropy"] and len(s["entropy"]) > 1]
-    if entropies:
-        fall = fmean((e[0] - e[-1]) / (len(e) - 1) for e in entropies)
-        last = fmean(e[-1] for e in entropies)
-        batch = summary["setup"]["batch_size"]
-        text += (f" The policy entropy fell by {fall:.4f} of the uniform policy's per controller "
-                 f"step of {batch} trainings on average, to {last:.3f}")
-        if fall > 0 and last > HALF_UNIFORM:
-            steps = math.ceil((last - HALF_UNIFORM) / fall)
-            text += (f": the controllers had not converged. At that rate (a straight-line "
-                     f"extrapolation) they would reach half the uniform entropy after about "
-                     f"{steps:,} more steps, {steps * batch:,} more trainings per arm"
-                     f"{_search_time(summary, arms, steps * batch)}.")
-        else:
-            text += "."
-    return [text]
-
-
-def _search_time(summary: dict, arms: list[dict], per_arm: int) -> str:
-    """What ``per_arm`` more trainings of every arm would take at the pace the searches kept."""
-    done = sum(s["trainings"] for s in arms)
-    seconds = summary.get("parts", {}).get("searches", {}).get("seconds", 0.0)
-    if not done or seconds < 1.0:
-        return ""
-    return (f", for all {len(arms)} arms about "
-            f"{_duration(per_arm * len(arms) * seconds / done)} at the searches' pace "
-            f"({seconds / done:.1f} s per training)")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} hours"
-
-
-def agreement_section(summary: dict) -> list[str]:
-    a = summary["agreement"]
-    random = a["random"]
-    lines = ["## Do searches with the same teacher converge to similar students?", "",
-             f"Policy distance: the mean over decisions of the total-variation distance between "
-             f"two searches' choice frequencies in their last quarter of trials (the same "
-             f"estimator for every controller). Best-student agreement: the share of decisions "
-             f"on which their best students agree. Random pairs: {random['pairs']:,} simulated "
-             f"pairs of random searches of the same length (the last {random['late_trials']} "
-             f"of their trials each). Two searches of one seed are never paired: they start "
-             f"from the same controller and draw the same random numbers.", "",
-             "| pairs | n | policy distance | best-student agreement |",
-             "| --- | --- | --- | --- |"]
-    for kind, k in a["kinds"].items():
-        lines.append(f"| {kind} | {k['policy_tv']['n']} | "
-                     f"{interval(k['policy_tv'], 3, difference=False)} | "
-                     f"{interval(k['best_agreement'], 3, difference=False)} |")
-    tv, agree = random["policy_tv"], random["best_agreement"]
-    lines.append(f"| random pairs (central 95%) | {random['pairs']} | {number(tv['mean'], 3)} "
-                 f"[{number(tv['central95'][0], 3)}, {number(tv['central95'][1], 3)}] | "
-                 f"{number(agree['mean'], 3)} [{number(agree['central95'][0], 3)}, "
-                 f"{number(agree['central95'][1], 3)}] |")
-    lines += ["", "| search | search | kind | policy distance | best-student agreement |",
-              "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {p['a']} | {p['b']} | {p['kind']} | {number(p['policy_tv'], 3)} | "
-              f"{number(p['best_agreement'], 3)} |" for p in a["pairs"]]
+def hand_section(summary: dict) -> list[str]:
+    lines = ["## Against hand design", "",
+             "The hand-designed MBConv6 students (re-timed, trained only where nearest a "
+             "winner):", "",
+             "| width | latency (ms) | CLS | KD | reward of KD |", "| --- | --- | --- | --- | --- |"]
+    for width, r in summary["references"].items():
+        lines.append(f"| {width} | {number(r['latency_ms'], 2)} | {fraction(r['cls_mean'])} | "
+                     f"{fraction(r['kd_mean'])} | {fraction(r['reward'])} |")
+    lines += ["", "Each winner minus the hand-designed student nearest it in latency, over "
+                  "searches (t interval; the smallest difference detectable with 80% power "
+                  "beside it):", "",
+              "| winners of | searches | KD accuracy (points) | detectable | reward | "
+              "latency / reference's |", "| --- | --- | --- | --- | --- | --- |"]
+    for group, h in summary["hand_design"].items():
+        lines.append(f"| {GROUP_NAMES.get(group, group)} | {h['accuracy']['n']} | "
+                     f"{points(h['accuracy'])} | {_mde(h['accuracy'])} | "
+                     f"{reward_diff(h['reward'])} | {number(h['latency_ratio']['mean'], 2)}x |")
+    lines += ["", f"![hand design]({FIGURES['hand']})"]
     return lines
+
+
+def _mde(result: dict) -> str:
+    return f"{result['detectable'] * 100:.2f}" if result.get("detectable") is not None else "-"
 
 
 def strategies_section(summary: dict) -> list[str]:
-    lines = ["## The strategies side by side", "",
-             "The akd arm with the first teacher, seed 0, the same budget of trainings and the "
-             "same latency target; each best student distilled at the final budget.", "",
-             "| strategy | trainings | candidates asked | best reward | latency ms | KD test acc "
-             "| minus lstm_ppo (paired) | architecture |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["## Strategies", "",
+             "Each strategy's winners over its searches (lstm_ppo: the twins' akd arms). "
+             "Reward: the winner's top-budget KD test accuracy at its re-timed latency; minus "
+             "lstm_ppo: Welch t interval over searches.", "",
+             "| strategy | searches | reward | KD accuracy | latency (ms) | reward minus "
+             "lstm_ppo | KD minus lstm_ppo (points) |", "| --- | --- | --- | --- | --- | --- | "
+             "--- |"]
     for name, s in summary["strategies"].items():
-        diff = "-" if name == "lstm_ppo" else interval(s["minus_lstm_ppo"])
-        lines.append(f"| {name} | {s['trainings']} | {s['asked']} | "
-                     f"{number(s['search_reward'])} | {number(s['latency_ms'], 3)} | "
-                     f"{interval(s['kd'], difference=False)} | {diff} | `{s['arch']}` |")
-    return lines + ["", f"![strategies]({FIGURES['strategies']})"]
+        minus = s.get("minus_lstm_ppo")
+        lines.append(
+            f"| {name} | {s['searches']} | {interval(s['reward'], 4, difference=False)} | "
+            f"{interval(s['kd'], 4, difference=False)} | "
+            f"{interval(s['latency_ms'], 2, difference=False)} | "
+            f"{reward_diff(minus['reward']) if minus else '-'} | "
+            f"{points(minus['kd']) if minus else '-'} |")
+    details = [f"{name}: reward {verdict(s['minus_lstm_ppo']['reward'], 'reward units', 1, 4)}"
+               for name, s in summary["strategies"].items() if "minus_lstm_ppo" in s]
+    if details:
+        lines += ["", "Against lstm_ppo: " + "; ".join(details) + "."]
+    return lines
+
+
+def teachers_section(summary: dict) -> list[str]:
+    t, c = summary["teachers"], summary["convergence"]
+    lines = ["## Same and different teachers, and convergence", "",
+             "Policy distance: mean total variation over the decisions between the choice "
+             "frequencies of the last quarter of two searches' sampled candidates.", "",
+             "| pairs | how many | mean policy distance |", "| --- | --- | --- |"]
+    for kind, k in t["kinds"].items():
+        lines.append(f"| {kind} | {k['pairs']} | {number(k['mean'], 3)} |")
+    r = t["random"]
+    lines += [f"| two random searches (simulated) | {r['pairs']} | {number(r['mean'], 3)} "
+              f"(central 95%: {number(r['central95'][0], 3)} to {number(r['central95'][1], 3)})"
+              f" |", "", _teacher_words(t), "", _convergence_words(c)]
+    return lines
+
+
+def time_section(summary: dict) -> list[str]:
+    lines = ["## Time", "", "| part | seconds | machine(s) |", "| --- | --- | --- |"]
+    for name, p in summary["parts"].items():
+        machines = "; ".join(f"{m}: {s:.0f} s" for m, s in p["machines"].items())
+        lines.append(f"| {name} | {p['seconds']:.0f} | {machines} |")
+    return lines
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+def plot_figures(summary: dict, out: Path) -> None:
+    gain = summary["gain"]
+    twins = [name.split("/")[-1] for name, s in summary["searches"].items()
+             if s["kind"] == "twin"]
+    groups = {name: {"AKD gain": {"mean": g}, "akd KD - nas KD": {"mean": d}}
+              for name, g, d in zip(twins, gain["gain"]["per_search"],
+                                    gain["kd_difference"]["per_search"])}
+    groups["over searches"] = {"AKD gain": gain["gain"], "akd KD - nas KD": gain["kd_difference"]}
+    plot_intervals(groups, out / FIGURES["gain"], "test accuracy difference",
+                   "each twin search, and over searches (95% t interval)")
+    _plot_hand(summary, out / FIGURES["hand"])
+
+
+def _plot_hand(summary: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, ax = plt.subplots(figsize=(6, 4))
+    for name, s in summary["searches"].items():
+        for arm, a in s["arms"].items():
+            if a["kd_mean"] is None:
+                continue
+            label = arm if s["kind"] == "twin" else s["strategy"]
+            ax.scatter(a["latency_ms"], a["kd_mean"], s=18, label=label,
+                       marker="o" if s["kind"] == "twin" else "^")
+    refs = [r for r in summary["references"].values() if r["kd_mean"] is not None]
+    ax.scatter([r["latency_ms"] for r in refs], [r["kd_mean"] for r in refs], marker="*",
+               s=120, color="black", label="hand-designed")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7)
+    ax.set_xlabel("latency, re-timed (ms)")
+    ax.set_ylabel("KD test accuracy, top budget")
+    ax.set_title("searched winners and hand-designed students", fontsize=10)
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+__all__ = ["FIGURES", "markdown", "percent", "verdict", "write_document"]
