@@ -52,6 +52,9 @@ class ControllerConfig:
     options: dict[str, Any] = option(factory=dict, help="keyword options, e.g. {lr: 0.001}")
 
 
+SCREENING_TARGETS = ("first", "top")  # what screening predicts under a schedule
+
+
 @dataclass(frozen=True)
 class ScreeningConfig:
     factor: int = option(1, help='ask factor x search.batch_size candidates a step, train only the '
@@ -67,6 +70,12 @@ class ScreeningConfig:
     warmup: int = option(0, help="trainings of each arm before screening starts when no table is "
                                  "used; 0: one controller update's worth (factor x "
                                  "search.batch_size)")
+    target: str = option("first", help='with search.schedule, what the predictor predicts: "first" '
+                                       '(the lowest rung: a benchmark table as prior, corrected on '
+                                       'the run\'s lowest-rung trainings) or "top" (the top rung: '
+                                       'a ladder\'s top rung as prior, table: auto finds the '
+                                       'shipped ladder, corrected on the run\'s top-rung results); '
+                                       'a flat search has one budget: first')
 
     def __post_init__(self) -> None:
         if self.factor < 1:
@@ -76,6 +85,9 @@ class ScreeningConfig:
         if self.model not in PREDICTOR_MODELS:
             raise ValueError(f"search.screening.model = {self.model!r}; allowed: "
                              f"{', '.join(PREDICTOR_MODELS)}")
+        if self.target not in SCREENING_TARGETS:
+            raise ValueError(f"search.screening.target = {self.target!r}; allowed: "
+                             f"{', '.join(SCREENING_TARGETS)}")
 
     @property
     def enabled(self) -> bool:
@@ -273,9 +285,10 @@ class SearchConfig:
         if self.schedule.name == "hyperband" and self.asynchronous:
             raise ValueError("search.schedule hyperband runs synchronous brackets; for "
                              "search.asynchronous use successive_halving (ASHA)")
-        if self.schedule.multi_fidelity and self.screening.enabled:
-            raise ValueError(f"search.schedule {self.schedule.name} with search.screening is "
-                             "not built yet; use one of them")
+        if self.screening.enabled and self.screening.target == "top" \
+                and not self.schedule.multi_fidelity:
+            raise ValueError("search.screening.target: top predicts a schedule's top rung; a flat "
+                             "search has one budget (target: first, or set search.schedule)")
         if self.kd.searched and not any_distills(self.arms):
             raise ValueError("search.kd: no arm of search.arms distils, so there are no KD "
                              "hyper-parameters to search; add the akd arm")

@@ -88,12 +88,21 @@ def test_the_table_must_fit_the_runs_dataset_and_space(tmp_path):
                           "search.screening.table=fashion_mnist-small28"))
     with pytest.raises(ConfigError, match="no such table"):
         find_table(config(f"search.screening.table={tmp_path / 'none.jsonl.gz'}"))
+    # predicting a schedule's top rung: the prior is a ladder's (auto: the shipped one)
+    top = ("search.schedule.name=successive_halving", "search.screening.target=top")
+    path, _ = find_table(config(*top))
+    assert path == SHIPPED / "fashion_mnist-small28-ladder" / "ladder.jsonl.gz"
+    with pytest.raises(ConfigError, match="no such ladder .*target: top predicts from a ladder"):
+        find_table(config(*top, "search.screening.table=fashion_mnist-small28"))
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["search.screening.factor=0"], "search.screening.factor must be >= 1"),
     (["search.screening.model=forest"], "allowed: neural, trees"),
     (["search.screening.factor=2", "search.asynchronous=true"], "needs search.asynchronous"),
+    (["search.screening.target=last"], "search.screening.target = 'last'; allowed: first, top"),
+    (["search.screening.factor=2", "search.screening.target=top"],
+     "target: top predicts a schedule's top rung; a flat search has one budget"),
 ])
 def test_bad_screening_settings_are_one_line_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -19,7 +19,7 @@ from akd.errors import ConfigError
 from akd.search import Trial, TrialStatus, top_trials
 from akd.search.first_rung import calibrated_table, table_error
 from akd.search.schedule import (Bracket, Training, asha_promotion, make_plan, pending_trainings,
-                                 told_values)
+                                 screened_values, told_values)
 
 
 def trial(candidate, rung, reward, seed=0, step=0, ok=True):
@@ -75,6 +75,28 @@ def test_promotions_go_to_the_best_reward_and_continue_the_chain():
     # a later bracket's candidate stopped at rung 0 above both earlier ones there
     later = done + [trial(9, 0, 0.65, step=1)]
     assert told_values(bracket, [9], later, "rank")[9] == pytest.approx((0 + 2 / 3) / 3)
+
+
+def test_screened_out_candidates_are_told_as_the_rung_below_the_lowest_by_hand():
+    """Screening kept 3 of a bracket's candidates out (rungs 0..2): raw, their predicted reward;
+    rank, rung -1 plus their percentile among every screened-out candidate so far, over 3
+    rungs, so below any trained candidate (whose rank values start at 0)."""
+    bracket = Bracket(0, 4, 2, 2, 2)
+
+    def predicted(candidate, reward, step=1):
+        return Trial("akd", step, candidate, candidate, f"arch{candidate}", [candidate], None,
+                     1.0, reward, 10, 10, TrialStatus.PREDICTED, None, 0.0)
+    earlier = [predicted(0, 0.40, step=0), predicted(1, 0.60, step=0)]
+    mine = [predicted(5, 0.50), predicted(6, 0.70), predicted(7, 0.50)]
+    assert screened_values(bracket, mine, earlier + mine, "raw") == {5: 0.5, 6: 0.7, 7: 0.5}
+    ranked = screened_values(bracket, mine, earlier + mine, "rank")
+    # 5: of the 4 others, 0.40 below, 0.50 tied (half): 1.5 / 4; 6: 4 of 4 below; 7 as 5
+    assert ranked == pytest.approx({5: (-1 + 1.5 / 4) / 3, 6: (-1 + 4 / 4) / 3,
+                                    7: (-1 + 1.5 / 4) / 3})
+    assert max(ranked.values()) <= 0 <= min(told_values(bracket, [9], [trial(9, 0, 0.1)],
+                                                        "rank").values())
+    # a hyperband bracket starting at rung 1: screened-out candidates rank as rung 0
+    assert screened_values(Bracket(1, 2, 2, 2, 2), mine[:1], mine[:1], "rank") == {5: 0.0}
 
 
 def test_asha_promotes_the_best_waiting_candidate_of_the_highest_rung_by_hand():
@@ -157,12 +179,21 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
     promoted measured; killed and resumed, the same trials as without."""
     schedule = ["search.schedule.name=successive_halving", "search.schedule.rungs=[1, 2]",
                 "search.schedule.eta=2", "search.schedule.budget=5000",
-                "search.schedule.first_rung_latency=table"]
+                "search.schedule.first_rung_latency=table", "search.screening.factor=2"]
     reference = tmp_path / "reference"
     assert main(["--config", "quick", "--out", str(reference), "--set", f"cache_dir={cache}",
                  "--set", "progress=false", *[a for s in schedule for a in ("--set", s)]]) == 0
-    trials = [json.loads(line) for line in (reference / "trials.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (reference / "trials.jsonl").read_text().splitlines()]
+    trials = [t for t in lines if t["status"] != "predicted"]
     for arm in ("akd", "nas"):
+        # screening, the rung below the lowest: 4 asked, the 2 predicted best trained, the other
+        # 2 recorded as predicted, never trained, at no rung and no cost
+        out = [t for t in lines if t["arm"] == arm and t["status"] == "predicted"]
+        assert len(out) == 2 and all(t["rung"] is None and t["samples"] is None
+                                     and t["predicted_acc"] is not None for t in out)
+        kept = {t["candidate_id"] for t in trials if t["arm"] == arm and t["rung"] == 0}
+        assert len(kept) == 2 and not kept & {t["candidate_id"] for t in out}
+        assert all(t["predicted_acc"] is not None for t in trials if t["arm"] == arm)
         mine = [t for t in trials if t["arm"] == arm]
         # 2 candidates at rung 0 (1 epoch), the better one 1 epoch more, its second seed 2
         # epochs from scratch: 4 trainings, 5,000 samples
@@ -223,10 +254,12 @@ def test_successive_halving_end_to_end_through_kill_9_and_resume(
     assert after[:len(before)] == before  # nothing recorded was lost or rewritten
 
     def key(t):
-        return t["arm"], t["step"], t["candidate_id"], t["rung"], t["seed"], t["arch"]
-    assert sorted(map(key, after)) == sorted(map(key, trials))  # the same trainings, once each
+        rung, seed = (-1 if t[k] is None else t[k] for k in ("rung", "seed"))
+        return t["arm"], t["step"], t["candidate_id"], rung, seed, t["arch"], t["status"]
+    # the same trainings and the same screened-out candidates, once each
+    assert sorted(map(key, after)) == sorted(map(key, lines))
     # and the same results: a chain continued after the crash is the uninterrupted training
-    accuracy = {key(t): t["val_acc"] for t in trials}
+    accuracy = {key(t): t["val_acc"] for t in lines}
     assert all(t["val_acc"] == accuracy[key(t)] for t in after)
     again = subprocess.run(command + ["--resume"], capture_output=True, text=True,
                            timeout=RUN_TIMEOUT)

@@ -16,7 +16,9 @@ told their predicted reward and recorded with status ``predicted``, outside the 
 With a multi-fidelity ``search.schedule`` (:mod:`akd.search.schedule`) a step is a bracket: each
 arm asks for the bracket's candidates at once, trains them rung by rung (the best of each rung
 continue from their checkpoints), and tells its controller every candidate's value when the
-bracket ends; ``search.schedule.budget`` (training samples) decides how many brackets run.
+bracket ends; ``search.schedule.budget`` (training samples) decides how many brackets run. With
+screening too, screening is the rung below the lowest: the bracket asks ``factor`` times its
+candidates and trains only its size of them, the best by predicted reward.
 
 With ``search.asynchronous`` there are no steps to wait for: whenever a candidate finishes, the
 next arm in turn asks for one more, keeping ``search.max_in_flight`` candidates in the evaluator.
@@ -60,9 +62,9 @@ from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .schedule import (Plan, Training, asha_promotion, default_budget, make_plan,
-                       pending_trainings, told_values)
+                       pending_trainings, screened_values, told_values)
 from .screener import Screener
-from .screening import build_screeners, candidate_cost
+from .screening import build_screeners, candidate_cost, top_target
 from .target import TARGET_FILE, resolve_target
 from .trial import (Task, Trial, TrialStatus, family_lines, family_summary, search_results,
                     top_trials, trials_table)
@@ -332,7 +334,7 @@ class Search:
             batch = arm.controller.pending  # the batch of a resumed step
             if not batch:
                 want = min(search.batch_size, search.trials - len(arm.trials))
-                screened = arm.screener is not None and arm.screener.ready(arm.trials)
+                screened = arm.screener is not None and arm.screener.ready(self._screened_on(arm))
                 batch = arm.controller.ask(want * search.screening.factor if screened else want)
                 arm.first_id = batch[0].id
                 arm.screen = {"keep": want} if screened else None
@@ -358,19 +360,28 @@ class Search:
         every candidate's value and log the step."""
         plan = self.plan
         for arm in arms:
+            bracket = plan.bracket(arm.step)
             batch = arm.controller.pending  # the bracket of a resumed step
             if not batch:
-                batch = arm.controller.ask(plan.bracket(arm.step).n)
+                # screening is the rung below the lowest: factor x the bracket's candidates
+                # asked, predicted, and only the bracket's size with the best predicted reward
+                # trained
+                screened = arm.screener is not None and arm.screener.ready(self._screened_on(arm))
+                factor = self.config.search.screening.factor if screened else 1
+                batch = arm.controller.ask(bracket.n * factor)
                 arm.first_id = batch[0].id
+                arm.screen = {"keep": bracket.n} if screened else None
                 self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
             arm.batch = {c.id: c for c in batch}
-            bracket = plan.bracket(arm.step)
+            first = [self._rung_task(self._task(arm, arm.step, c.id - arm.first_id, c),
+                                     plan.first_training(c.id, bracket)) for c in batch]
+            if arm.screen is not None:  # measures every candidate; records the screened-out
+                self._screen(arm, first, tell_now=False)
+                first = [t for t in first if t.candidate_id not in arm.screen["predicted"]]
             recorded = {t.candidate_id: t for t in arm.trials
                         if t.step == arm.step and t.rung == bracket.start and t.seed == 0}
-            for candidate in batch:  # latency once per candidate; a failure is its first rung's
-                task = self._rung_task(
-                    self._task(arm, arm.step, candidate.id - arm.first_id, candidate),
-                    plan.first_training(candidate.id, bracket))
+            for task in first:  # latency once per candidate; a failure is its first rung's
+                candidate = arm.batch[task.candidate_id]
                 if candidate.id in recorded:  # resumed: the trial holds the latency
                     if math.isfinite(recorded[candidate.id].latency_ms):
                         store = (self.table_latencies if self._priced_by_table(task)
@@ -382,7 +393,8 @@ class Search:
             tasks = []
             for arm in arms:
                 mine = [t for t in arm.trials if t.step == arm.step]
-                for training in pending_trainings(plan, plan.bracket(arm.step), arm.batch, mine):
+                for training in pending_trainings(plan, plan.bracket(arm.step),
+                                                  _bracket_candidates(arm), mine):
                     candidate = arm.batch[training.candidate_id]
                     task = self._task(arm, arm.step, candidate.id - arm.first_id, candidate)
                     task = self._rung_task(task, training)
@@ -390,7 +402,7 @@ class Search:
                     if self._priced_by_table(task) or self._measure(task):
                         tasks.append(task)
             if not tasks:
-                if any(pending_trainings(plan, plan.bracket(a.step), a.batch,
+                if any(pending_trainings(plan, plan.bracket(a.step), _bracket_candidates(a),
                                          [t for t in a.trials if t.step == a.step])
                        for a in arms):
                     continue  # a measurement failed and was recorded: the rung moves on
@@ -423,8 +435,10 @@ class Search:
     def _end_bracket(self, arm: Arm) -> None:
         """Tell the controller each candidate of the finished bracket (in the order it asked
         them), drop their checkpoints and log the step."""
-        values = told_values(self.plan.bracket(arm.step), arm.batch, arm.trials,
-                             self.config.search.schedule.tell)
+        bracket, rule = self.plan.bracket(arm.step), self.config.search.schedule.tell
+        values = told_values(bracket, _bracket_candidates(arm), arm.trials, rule)
+        values.update(screened_values(bracket, [t for t in arm.predicted if t.step == arm.step],
+                                      arm.predicted, rule))
         for candidate_id in sorted(arm.batch):
             _tell(arm, arm.batch[candidate_id], values[candidate_id])
         for candidate_id in arm.batch:  # no promotion will continue them now
@@ -579,17 +593,21 @@ class Search:
                     str(self.space.decode(decisions)),
                     self.config.search.kd.decode(extra) if extra else None, candidate.family)
 
-    def _screen(self, arm: Arm, tasks: list[Task]) -> list[Task]:
+    def _screen(self, arm: Arm, tasks: list[Task], tell_now: bool = True) -> list[Task]:
         """Rank a screened step's candidates (unless the checkpoint already holds the ranking),
-        record and tell the screened-out ones their predicted reward; the tasks to train."""
+        record the screened-out ones and (``tell_now``; a bracket tells at its end) tell them
+        their predicted reward; the tasks to train."""
         if "predicted" not in arm.screen:
             recorded = sum(t.step == arm.step for t in arm.trials)  # latency failures so far
-            candidates = [t for t in tasks if self._measure(t)]
+            # a bracket's first rung priced by the lookup table is ranked by that price: only
+            # the candidates promoted past it are measured
+            candidates = [t for t in tasks if self._measure(t, table=self._priced_by_table(t))]
             keep = max(0, arm.screen["keep"] - recorded - (len(tasks) - len(candidates)))
             start = time.perf_counter()
-            costs = [{**candidate_cost(t.arch, self.work), "latency_ms": self.latencies[t.arch]}
+            costs = [{**candidate_cost(t.arch, self.work), "latency_ms": self._latency_of(t)}
                      for t in candidates]
-            accuracy = arm.screener.predict([t.arch for t in candidates], costs, arm.trials)
+            accuracy = arm.screener.predict([t.arch for t in candidates], costs,
+                                            self._screened_on(arm))
             self.timing.screening += time.perf_counter() - start
             rewards = [mnas_reward(float(a), c["latency_ms"], arm.reward)
                        for a, c in zip(accuracy, costs)]
@@ -597,31 +615,46 @@ class Search:
                                                                   candidates[i].candidate_id))
             arm.screen["predicted_acc"] = {t.candidate_id: float(a)
                                            for t, a in zip(candidates, accuracy)}
-            arm.screen["latency_ms"] = {t.candidate_id: self.latencies[t.arch]
-                                        for t in candidates}
+            arm.screen["latency_ms"] = {t.candidate_id: self._latency_of(t) for t in candidates}
             arm.screen["predicted"] = {candidates[i].candidate_id: costs[i] for i in order[keep:]}
             self.run_dir.save_checkpoint(arm.name, _checkpoint(arm))
         train = []
+        recorded = {t.candidate_id for t in arm.predicted if t.step == arm.step}
         for task in tasks:
             if task.candidate_id in arm.screen["predicted"]:
-                self._record_predicted(arm, task)
+                if task.candidate_id not in recorded:  # (a resumed bracket recorded it)
+                    self._record_predicted(arm, task, tell_now)
             elif task.candidate_id in arm.screen["predicted_acc"]:  # not a latency failure
-                self.latencies[task.arch] = arm.screen["latency_ms"][task.candidate_id]
+                store = self.table_latencies if self._priced_by_table(task) else self.latencies
+                store[task.arch] = arm.screen["latency_ms"][task.candidate_id]
                 train.append(task)
         return train
 
-    def _record_predicted(self, arm: Arm, task: Task) -> None:
+    def _record_predicted(self, arm: Arm, task: Task, tell_now: bool = True) -> None:
         cost = arm.screen["predicted"][task.candidate_id]
         accuracy = arm.screen["predicted_acc"][task.candidate_id]
         reward = mnas_reward(accuracy, cost["latency_ms"], arm.reward)
-        _tell(arm, arm.batch.pop(task.candidate_id), reward)
-        trial = Trial(**task.record(), val_acc=None, latency_ms=cost["latency_ms"],
+        if tell_now:
+            _tell(arm, arm.batch.pop(task.candidate_id), reward)
+        # never trained: no rung, seed or budget of its own (a bracket's rung below the lowest)
+        record = {**task.record(), "rung": None, "seed": None, "epochs": None}
+        trial = Trial(**record, val_acc=None, latency_ms=cost["latency_ms"],
                       reward=reward, params=cost["params"], macs=cost["macs"],
                       status=TrialStatus.PREDICTED, error=None, seconds=0.0,
                       predicted_acc=accuracy)
         self.run_dir.append_trial(trial)
         arm.predicted.append(trial)
         arm.board.log_trial(trial)
+
+    def _screened_on(self, arm: Arm) -> list[Trial]:
+        """The arm's results the screener is corrected on, at the budget it predicts: every
+        training of a flat search; under a schedule the lowest rung's chain trainings
+        (target: first) or the top rung's candidates, mean of their seeds (target: top)."""
+        if self.plan is None:
+            return arm.trials
+        if top_target(self.config):
+            return [t for t in search_results(arm.trials) if t.rung == self.plan.top]
+        return [t for t in arm.trials if t.rung == 0 and t.seed == 0]
 
     def _measure(self, task: Task, table: bool = False) -> bool:
         """Measure ``task``'s latency into ``latencies`` (in this process, under the core lock;
@@ -720,7 +753,8 @@ class Search:
                 found = f"{len(arm.trials)} trials ({failed} failed{screened})"
             else:  # the results are the top rung's candidates, each the mean of its seeds
                 found = (f"{len(search_results(arm.trials))} candidates of the highest rung, "
-                         f"mean of their seeds ({len(arm.trials)} trainings, {failed} failed)")
+                         f"mean of their seeds ({len(arm.trials)} trainings, {failed} failed"
+                         f"{screened})")
             log.info(f"\n{arm.name}: best {len(best)} of {found}\n" + trials_table(best))
             families = family_summary(arm.trials)
             if families is not None:
@@ -741,6 +775,12 @@ class Search:
 def run_search(config: RunConfig, out: str | Path, resume: bool = False) -> dict[str, list[Trial]]:
     """Run (or resume) the search into run directory ``out``; the trials of each arm."""
     return Search(config, out, resume).run()
+
+
+def _bracket_candidates(arm: Arm) -> dict[int, Candidate]:
+    """The bracket's candidates that train: those asked, less the ones screening kept out."""
+    out = (arm.screen or {}).get("predicted", {})
+    return {cid: c for cid, c in arm.batch.items() if cid not in out}
 
 
 def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:

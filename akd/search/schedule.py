@@ -218,6 +218,26 @@ def told_values(bracket: Bracket, candidates: Iterable[int], arm_trials: Sequenc
     return values
 
 
+def screened_values(bracket: Bracket, screened: Sequence[Trial], every_screened: Sequence[Trial],
+                    rule: str) -> dict[int, float]:
+    """What the controller learns of a bracket's candidates that screening kept out (the rung
+    below the bracket's lowest, predicted, never trained): ``raw``, the predicted reward;
+    ``rank``, that rung plus the percentile of the predicted reward among ``every_screened``
+    candidate's so far, over the number of rungs, so that any trained candidate ranks above
+    them."""
+    values = {}
+    for trial in screened:
+        if rule == "raw":
+            values[trial.candidate_id] = trial.reward
+            continue
+        others = [t.reward for t in every_screened if t.candidate_id != trial.candidate_id]
+        below = sum(v < trial.reward for v in others) + 0.5 * sum(v == trial.reward
+                                                                  for v in others)
+        values[trial.candidate_id] = (bracket.start - 1 + below / max(1, len(others))) \
+            / (bracket.top + 1)
+    return values
+
+
 def asha_promotion(plan: Plan, recorded: Iterable[Trial], started: set[tuple[int, int]]
                    ) -> tuple[int, int] | None:
     """ASHA's next promotion, ``(candidate id, rung to reach)``, or None: from the highest rung

@@ -33,7 +33,7 @@ from ..errors import AkdError, ConfigError
 from ..execution import Workspace
 from ..predict import LABELS, teacher_embedding
 from ..predict.probes import EMBEDDING_IMAGES
-from ..tables import SHIPPED, load_table, table_path
+from ..tables import LADDER_FILE, SHIPPED, TABLE_FILE, load_ladder, load_table, table_path
 from .screener import RUN_MODE, Screener
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def build_screeners(config: RunConfig, space: SearchSpace, work: Workspace) -> d
                                                         len(work.dataset.proxy))))
     if found is not None:
         path, table_config = found
-        table = load_table(path)
+        # to predict a schedule's top rung, the prior is a ladder's top rung (a long training)
+        table = load_ladder(path).at(-1) if top_target(config) else load_table(path)
         temperature = table_config.proxy.temperature  # the table's embeddings and the run's alike
         embeddings = _table_embeddings(config, table_config, table.teachers, images,
                                        temperature)
@@ -74,6 +75,11 @@ def build_screeners(config: RunConfig, space: SearchSpace, work: Workspace) -> d
             for arm in config.search.arms}
 
 
+def top_target(config: RunConfig) -> bool:
+    """Whether the predictor predicts the schedule's top rung (else the lowest rung)."""
+    return config.search.screening.target == "top"
+
+
 def warmup(config: RunConfig) -> int:
     screening = config.search.screening
     return screening.warmup or screening.factor * config.search.batch_size
@@ -82,22 +88,25 @@ def warmup(config: RunConfig) -> int:
 def find_table(config: RunConfig) -> tuple[Path, RunConfig] | None:
     """The table screening starts from with its config: the one ``search.screening.table``
     names (ConfigError when it does not fit this run), with ``auto`` a shipped table of this
-    dataset and space, or None."""
+    dataset and space, or None; a ladder (its file) when the predictor targets the top rung."""
     wanted = config.search.screening.table
+    file, kind = (LADDER_FILE, "ladder") if top_target(config) else (TABLE_FILE, "table")
     if wanted is None:
         return None
     if wanted == "auto":
         for directory in sorted(SHIPPED.iterdir()) if SHIPPED.is_dir() else []:
-            path = table_path(directory)
+            path = table_path(directory, file)
             if path.is_file():
                 table_config = _table_config(path)  # read once: checked, then returned
                 if _mismatch(config, table_config) is None:
                     return path, table_config
         return None
-    path = table_path(wanted)
+    path = table_path(wanted, file)
     if not path.is_file():
-        raise ConfigError(f"search.screening.table = {wanted!r}: no such table file or shipped "
-                          "table")
+        target = " (search.screening.target: top predicts from a ladder)" if kind == "ladder" \
+            else ""
+        raise ConfigError(f"search.screening.table = {wanted!r}: no such {kind} file or shipped "
+                          f"{kind}{target}")
     table_config = _table_config(path)
     mismatch = _mismatch(config, table_config)
     if mismatch:
