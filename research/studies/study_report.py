@@ -178,7 +178,10 @@ def setup_section(summary: dict) -> list[str]:
              f"top; a winner is the best by reward of the top rung's seed means). KD alpha "
              f"{s['alpha']}, temperature {s['temperature']}.",
              f"- **Reward**: MnasNet's, with the demo's target rule measured once by the first "
-             f"twin ({number(s['search_target_ms'], 3)} ms) and given to every other search.",
+             f"twin ({number(s['search_target_ms'], 3)} ms) and given to every other search. "
+             f"The searches spent {_latency_seconds(summary):.0f} s measuring latency; every "
+             f"other latency came from the shared latency cache, which may hold measurements "
+             f"of earlier sittings on this CPU model: the reason for the re-timing.",
              f"- **Re-timing**: every winner, the {len(o['widths'])} hand-designed students "
              f"(widths {o['widths']}) and the target's sample ({s['retiming']['students']} "
              f"students) measured again one after the other on {s['retiming']['host']} in "
@@ -202,6 +205,10 @@ def setup_section(summary: dict) -> list[str]:
             f"training records its validation accuracy beside its test accuracy; the test "
             f"split is read once per training, at its end, and nothing is chosen on it.")
     return lines
+
+
+def _latency_seconds(summary: dict) -> float:
+    return sum((s["seconds"] or {}).get("latency", 0.0) for s in summary["searches"].values())
 
 
 def twins_section(summary: dict) -> list[str]:

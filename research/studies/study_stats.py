@@ -194,9 +194,14 @@ def summarize(out: str | Path) -> dict:
             "budget_check": budget_check(first)}
 
 
-def _seconds(path: Path) -> float | None:
+def _seconds(path: Path) -> dict | None:
+    """The search's wall time and the part of it spent measuring latency (its last session's;
+    a latency read from the cache costs nothing)."""
     timing = path / "timing.json"
-    return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
+    if not timing.exists():
+        return None
+    recorded = json.loads(timing.read_text())
+    return {"total": recorded["total_seconds"], "latency": recorded["latency_seconds"]}
 
 
 def _setup(out: Path, config, target: float, retimed: dict) -> dict:
