@@ -98,8 +98,10 @@ def _hand_words(hand: dict) -> str:
             f"latency: KD accuracy {points(hand['accuracy'])}, {verdict(hand['accuracy'])}; "
             f"reward {reward_diff(hand['reward'])}, "
             f"{verdict(hand['reward'], 'reward units', 1, 4)}; the winners run at "
-            f"{number(hand['latency_ratio']['mean'], 2)}x the reference's latency on average. "
-            f"So the search {hand_verdict(hand)} hand design at this budget.")
+            f"{number(hand['latency_ratio']['mean'], 2)}x the reference's latency on average "
+            f"(the {hand['matched_accuracy']['n']} within 10% of it: KD accuracy "
+            f"{points(hand['matched_accuracy'])}). So the search {hand_verdict(hand)} hand "
+            f"design on KD accuracy at this budget.")
 
 
 def _strategy_words(strategies: dict) -> str:
@@ -255,11 +257,14 @@ def hand_section(summary: dict) -> list[str]:
                   "searches (t interval; the smallest difference detectable with 80% power "
                   "beside it):", "",
               "| winners of | searches | KD accuracy (points) | detectable | reward | "
-              "latency / reference's |", "| --- | --- | --- | --- | --- | --- |"]
+              "latency / reference's | KD accuracy, winners within 10% of its latency |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     for group, h in summary["hand_design"].items():
+        matched = h["matched_accuracy"]
         lines.append(f"| {GROUP_NAMES.get(group, group)} | {h['accuracy']['n']} | "
                      f"{points(h['accuracy'])} | {_mde(h['accuracy'])} | "
-                     f"{reward_diff(h['reward'])} | {number(h['latency_ratio']['mean'], 2)}x |")
+                     f"{reward_diff(h['reward'])} | {number(h['latency_ratio']['mean'], 2)}x | "
+                     f"{points(matched)} ({matched['n']} searches) |")
     lines += ["", f"![hand design]({FIGURES['hand']})"]
     return lines
 
