@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from akd.common import run_command, write_json
+from akd.errors import RunError
 from research import PRESETS
 from research.common import add_output_options
 from research.studies.study import keep, kept_command, load_study, run_study
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.report_only:
             kept = Path(args.report_only)
             results = kept / "results"
+            if not (results / "command.txt").is_file():
+                raise RunError(f"{kept} holds no kept study (no results/command.txt); keep one "
+                               "with --keep first")
             print(f"study document: "
                   f"{write_document(summarize(results), kept, kept_command(results))}")
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from akd.common import fraction, interval, number, percent, signed, write_text
+from akd.common import fraction, interval, number, signed, write_text
 from akd.reporting import plot_intervals
 
 FIGURES = {"gain": "study-gain.png", "hand": "study-hand-design.png"}
@@ -359,6 +359,3 @@ def _plot_hand(summary: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-__all__ = ["FIGURES", "markdown", "percent", "verdict", "write_document"]

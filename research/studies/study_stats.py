@@ -184,7 +184,7 @@ def summarize(out: str | Path) -> dict:
                                 "seed": s.seed, "arms": arms,
                                 "seconds": _seconds(path)}
     return {"options": read_json(out / "options.json"),
-            "setup": _setup(out, first, target, retimed),
+            "setup": _setup(out / searches[0].folder, first, target, retimed),
             "parts": _parts(out), "searches": per_search,
             "references": _references(retimed, runs, reward_of),
             "gain": akd_gain(per_search),
@@ -205,9 +205,9 @@ def _seconds(path: Path) -> dict | None:
     return {"total": recorded["total_seconds"], "latency": recorded["latency_seconds"]}
 
 
-def _setup(out: Path, config, target: float, retimed: dict) -> dict:
+def _setup(first_search: Path, config, target: float, retimed: dict) -> dict:
     schedule = config.search.schedule
-    recorded = read_json(out / planned_first_folder(out) / TARGET_FILE)
+    recorded = read_json(first_search / TARGET_FILE)
     return {"dataset": config.data.name, "space": config.space.preset or config.space.name,
             "schedule": {"name": schedule.name, "rungs": list(schedule.rungs), "eta": schedule.eta,
                          "top_seeds": schedule.top_seeds},
@@ -221,11 +221,6 @@ def _setup(out: Path, config, target: float, retimed: dict) -> dict:
                       "epochs": config.final.training.epochs,
                       "batch_size": config.final.training.batch_size,
                       "test_images": config.final.test_images}}
-
-
-def planned_first_folder(out: Path) -> str:
-    options = dacite.from_dict(StudyOptions, read_json(out / "options.json"))
-    return planned_searches(options)[0].folder
 
 
 def _parts(out: Path) -> dict:
