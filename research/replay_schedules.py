@@ -30,6 +30,7 @@ from .studies.schedules import Setting, fitted_hyperband, pool_from_ladder, repl
 LADDER = "fashion_mnist-small28-ladder"
 CONTROLLERS = ("random", "tpe", "lstm_ppo")
 TABLE_RUNG, BRACKET = 0, 32
+SCHEDULES = ("successive_halving", "hyperband")  # the multi-fidelity ones, told rank or raw
 
 
 def settings(controllers: tuple[str, ...], top: int) -> list[Setting]:
@@ -38,7 +39,8 @@ def settings(controllers: tuple[str, ...], top: int) -> list[Setting]:
         rows += [Setting(controller, "flat", rung=TABLE_RUNG), Setting(controller, "flat", rung=top),
                  Setting(controller, "successive_halving", n=BRACKET, tell="rank"),
                  Setting(controller, "successive_halving", n=BRACKET, tell="raw"),
-                 Setting(controller, "hyperband", tell="rank")]
+                 Setting(controller, "hyperband", tell="rank"),
+                 Setting(controller, "hyperband", tell="raw")]
     return rows
 
 
@@ -129,13 +131,13 @@ def compare(result: dict) -> None:
                 if r["schedule"] == schedule and (rung is None or r["rung"] == rung)
                 and (tell is None or r["tell"] == tell)}
     flat_table, flat_top = base("flat", TABLE_RUNG), base("flat", top)
-    raw = base("successive_halving", tell="raw")
+    raw = {schedule: base(schedule, tell="raw") for schedule in SCHEDULES}
     for row in result["rows"]:
         key = (row["controller"], row["budget"])
         row["vs_flat_table"] = welch(row["truths"], flat_table[key]["truths"])
         row["vs_flat_top"] = welch(row["truths"], flat_top[key]["truths"])
-        if row["schedule"] == "successive_halving" and row["tell"] == "rank" and key in raw:
-            row["rank_vs_raw"] = welch(row["truths"], raw[key]["truths"])
+        if row["schedule"] in raw and row["tell"] == "rank" and key in raw[row["schedule"]]:
+            row["rank_vs_raw"] = welch(row["truths"], raw[row["schedule"]][key]["truths"])
 
 
 def welch(a: list[float], b: list[float]) -> dict:
@@ -172,10 +174,19 @@ def markdown(result: dict) -> str:
                          f" | {_ci(low['difference'], low['ci95'], sign=True)} | "
                          f"{_ci(high['difference'], high['ci95'], sign=True)} | "
                          f"{row['within_noise']:.0%} |")
-        lines += ["", "Successive halving, rank rule minus raw rule: " + "; ".join(
-            f"{r['controller']} {_ci(r['rank_vs_raw']['difference'], r['rank_vs_raw']['ci95'], sign=True)}"
-            for r in result["rows"] if r["budget"] == budget and "rank_vs_raw" in r) + ".", ""]
+        lines.append("")
+        for schedule in SCHEDULES:
+            told = [r for r in result["rows"] if r["budget"] == budget
+                    and r["schedule"] == schedule and "rank_vs_raw" in r]
+            if told:
+                differences = (f"{r['controller']} {_difference(r['rank_vs_raw'])}" for r in told)
+                lines += [schedule.replace("_", " ").capitalize() + ", rank rule minus raw rule: "
+                          + "; ".join(differences) + ".", ""]
     return "\n".join(lines)
+
+
+def _difference(welch_result: dict) -> str:
+    return _ci(welch_result["difference"], welch_result["ci95"], sign=True)
 
 
 def _ci(value, ci, sign: bool = False) -> str:

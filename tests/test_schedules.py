@@ -119,3 +119,28 @@ def test_welchs_interval_by_hand():
     assert result["ci95"] == pytest.approx([1 - half, 1 + half])
     assert welch([2.0, 2.0], [1.0, 1.0]) == {"difference": 1.0, "ci95": [1.0, 1.0]}
     assert welch([1.0], [1.0, 2.0]) == {"difference": None, "ci95": None}
+
+
+def test_each_schedules_rank_rule_is_compared_with_its_own_raw_rule():
+    """Hyperband told ranks is set against Hyperband told raw values, not successive halving's:
+    the differences by hand (means 0.90 - 0.80 and 0.70 - 0.60, no variance, so the point)."""
+    from research.replay_schedules import compare, markdown
+
+    def row(schedule, tell, truths, rung=0):
+        return {"setting": f"{schedule} {tell}", "controller": "tpe", "schedule": schedule,
+                "rung": rung, "tell": tell, "budget": 1000, "truths": truths, "picked": 2,
+                "truth": {"mean": float(np.mean(truths)), "ci95": None}, "within_noise": 0.5}
+    rows = [row("flat", "rank", [0.5, 0.5]), row("flat", "rank", [0.6, 0.6], rung=2),
+            row("successive_halving", "rank", [0.9, 0.9]),
+            row("successive_halving", "raw", [0.8, 0.8]),
+            row("hyperband", "rank", [0.7, 0.7]), row("hyperband", "raw", [0.6, 0.6])]
+    result = {"rows": rows, "command": "replay", "seeds": 2, "ladder": "l", "mode": "vgg",
+              "pool": {"students": 3, "costs": [10, 40, 160], "best": 0.9, "noise": 0.01}}
+    compare(result)
+    assert rows[2]["rank_vs_raw"]["difference"] == pytest.approx(0.1)
+    assert rows[4]["rank_vs_raw"]["difference"] == pytest.approx(0.1)
+    assert rows[4]["rank_vs_raw"]["ci95"] == pytest.approx([0.1, 0.1])
+    assert "rank_vs_raw" not in rows[3] and "rank_vs_raw" not in rows[0]
+    text = markdown(result)
+    assert "Successive halving, rank rule minus raw rule: tpe +0.1000" in text
+    assert "Hyperband, rank rule minus raw rule: tpe +0.1000" in text

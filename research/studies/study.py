@@ -337,8 +337,8 @@ KEPT = ("config.yaml", "trials.jsonl", TARGET_FILE, "timing.json")
 
 def keep(out: str | Path, dest: str | Path, command: str) -> Path:
     """Keep a finished study in ``dest`` (e.g. docs/study): under results/ every file the
-    statistics read, copied from study directory ``out`` (the searches' TensorBoard files too;
-    no weights, no checkpoints), and ``command``; an earlier copy is replaced whole. The kept
+    statistics read, copied from study directory ``out`` (the arms' TensorBoard files, where the
+    policy entropy is; not the per-training ones, no weights, no checkpoints), and ``command``; an earlier copy is replaced whole. The kept
     results directory."""
     out, dest = Path(out), Path(dest)
     if not (out / FINAL_RUNS).exists() or not (out / RETIMED).exists():
@@ -359,7 +359,8 @@ def keep(out: str | Path, dest: str | Path, command: str) -> Path:
             if (run / name).exists():
                 shutil.copy2(run / name, target / name)
         if (run / "tensorboard").exists():
-            shutil.copytree(run / "tensorboard", target / "tensorboard")
+            shutil.copytree(run / "tensorboard", target / "tensorboard",
+                            ignore=shutil.ignore_patterns("trials"))
     # the earlier copy moves aside and goes only once the new one is in place: a crash leaves
     # one whole copy under results/ or results.old/, never a half-deleted one
     shutil.rmtree(old, ignore_errors=True)

@@ -69,8 +69,8 @@ def headline(summary: dict) -> list[str]:
         f"The two arms picked the same student in {gain['same_winner']} of {n} searches."]
     hand = summary["hand_design"].get("akd")
     if hand:
-        lines.append(
-            f"- **Do the searched students beat hand design?** {_hand_words(hand)}")
+        lines.append(f"- **Do the searched students beat hand design?** {_hand_words(hand)} "
+                     f"{_other_groups_words(summary['hand_design'])}")
     lines.append(f"- **Strategies** (reward of the winner's top-budget KD accuracy at its "
                  f"re-timed latency, minus lstm_ppo's): {_strategy_words(summary['strategies'])}")
     lines.append(f"- **Same against different teachers**: {_teacher_words(summary['teachers'])}")
@@ -102,6 +102,23 @@ def _hand_words(hand: dict) -> str:
             f"(the {hand['matched_accuracy']['n']} within 10% of it: KD accuracy "
             f"{points(hand['matched_accuracy'])}). So the search {hand_verdict(hand)} hand "
             f"design on KD accuracy at this budget.")
+
+
+def _other_groups_words(groups: dict) -> str:
+    """The other groups of winners against hand design, and how many groups beat it on KD
+    accuracy or on the reward (an interval above zero)."""
+    others = [f"{GROUP_NAMES.get(name, name)}: {points(h['accuracy'])}, {verdict(h['accuracy'])}"
+              for name, h in groups.items() if name != "akd"]
+    beat = [name for name, h in groups.items()
+            if any((h[what].get("ci95") or [0])[0] > 0 for what in ("accuracy", "reward"))]
+    words = ("The other winners minus their nearest hand-designed student, KD accuracy: "
+             + "; ".join(others) + ". ") if others else ""
+    if beat:
+        return words + (f"Above hand design on KD accuracy or the reward: {', '.join(beat)} "
+                        f"(of {len(groups)} groups of winners).")
+    return words + (f"None of the {len(groups)} groups of searched winners is above hand "
+                    "design, on KD accuracy or on the reward: at this budget the search does "
+                    "not beat hand design.")
 
 
 def _strategy_words(strategies: dict) -> str:
@@ -264,9 +281,17 @@ def hand_section(summary: dict) -> list[str]:
         lines.append(f"| {GROUP_NAMES.get(group, group)} | {h['accuracy']['n']} | "
                      f"{points(h['accuracy'])} | {_mde(h['accuracy'])} | "
                      f"{reward_diff(h['reward'])} | {number(h['latency_ratio']['mean'], 2)}x | "
-                     f"{points(matched)} ({matched['n']} searches) |")
+                     f"{points(matched)} ({_searches(matched['n'])}) |")
     lines += ["", f"![hand design]({FIGURES['hand']})"]
     return lines
+
+
+def _sentence(words: str) -> str:
+    return words[:1].upper() + words[1:]
+
+
+def _searches(n: int) -> str:
+    return f"{n} search" if n == 1 else f"{n} searches"
 
 
 def _mde(result: dict) -> str:
@@ -307,15 +332,24 @@ def teachers_section(summary: dict) -> list[str]:
     r = t["random"]
     lines += [f"| two random searches (simulated) | {r['pairs']} | {number(r['mean'], 3)} "
               f"(central 95%: {number(r['central95'][0], 3)} to {number(r['central95'][1], 3)})"
-              f" |", "", _teacher_words(t), "", _convergence_words(c)]
+              f" |", "", _sentence(_teacher_words(t)), "", _sentence(_convergence_words(c))]
     return lines
 
 
 def time_section(summary: dict) -> list[str]:
-    lines = ["## Time", "", "| part | seconds | machine(s) |", "| --- | --- | --- |"]
+    lines = ["## Time", "",
+             "Wall time of the sittings that finished each part (a sitting killed part-way "
+             "records none; its finished work is kept and not redone).", "",
+             "| part | seconds | machine(s) |", "| --- | --- | --- |"]
     for name, p in summary["parts"].items():
         machines = "; ".join(f"{m}: {s:.0f} s" for m, s in p["machines"].items())
         lines.append(f"| {name} | {p['seconds']:.0f} | {machines} |")
+    final = summary["parts"].get("final trainings", {})
+    if final.get("trainings"):
+        lines += ["", f"The {final['trainings']} final trainings took "
+                      f"{final['training_seconds']:.0f} s of their own in all, whichever sitting "
+                      f"ran them ({final['training_seconds'] / final['trainings']:.0f} s each "
+                      "on average, on the evaluator's workers side by side)."]
     return lines
 
 

@@ -224,12 +224,19 @@ def _setup(first_search: Path, config, target: float, retimed: dict) -> dict:
 
 
 def _parts(out: Path) -> dict:
-    """Each part's seconds in all and per machine."""
+    """Each part's seconds in all and per machine, over the sittings that finished it (a
+    sitting killed part-way records none), and the final trainings' own seconds summed over
+    every training, whichever sitting ran it."""
     parts: dict[str, dict] = {}
     for line in read_lines(out / "parts.jsonl", repair=False):
         part = parts.setdefault(line["part"], {"seconds": 0.0, "machines": {}})
         part["seconds"] += line["seconds"]
         part["machines"][line["host"]] = part["machines"].get(line["host"], 0.0) + line["seconds"]
+    trainings = [r["seconds"] for r in read_lines(out / FINAL_RUNS, repair=False)
+                 if r.get("seconds") is not None]
+    if "final trainings" in parts:
+        parts["final trainings"].update(trainings=len(trainings),
+                                        training_seconds=float(sum(trainings)))
     return parts
 
 
