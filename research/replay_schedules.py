@@ -14,6 +14,8 @@ share of searches whose pick is within the top rung's seed noise of the pool's b
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from scipy import stats
 from tqdm import tqdm
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/schedules", help="report folder")
     parser.add_argument("--report-only", action="store_true",
                         help="only write replay.md again from the kept replay.json")
+    argv = sys.argv[1:] if argv is None else argv  # recorded as the command that made it
     args = parser.parse_args(argv)
     return run_command(lambda: run(args, argv))
 

@@ -373,13 +373,16 @@ def _plot_hand(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, ax = plt.subplots(figsize=(6, 4))
-    for name, s in summary["searches"].items():
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for s in summary["searches"].values():
         for arm, a in s["arms"].items():
-            if a["kd_mean"] is None:
-                continue
-            label = arm if s["kind"] == "twin" else s["strategy"]
-            ax.scatter(a["latency_ms"], a["kd_mean"], s=18, label=label,
-                       marker="o" if s["kind"] == "twin" else "^")
+            if a["kd_mean"] is not None:
+                label = arm if s["kind"] == "twin" else s["strategy"]
+                groups.setdefault(label, []).append((a["latency_ms"], a["kd_mean"]))
+    markers = "osv^D<>p"  # one marker and one colour per group of winners, not per search
+    for i, (label, points_) in enumerate(groups.items()):
+        ax.scatter(*zip(*points_), s=22, label=label, marker=markers[i % len(markers)],
+                   color=f"C{i % 10}")
     refs = [r for r in summary["references"].values() if r["kd_mean"] is not None]
     ax.scatter([r["latency_ms"] for r in refs], [r["kd_mean"] for r in refs], marker="*",
                s=120, color="black", label="hand-designed")
