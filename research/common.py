@@ -3,10 +3,18 @@ command reads and behaves alike (its --out rule is akd.common.check_out, applied
 starts)."""
 
 import argparse
+import shlex
+import sys
 import textwrap
 from pathlib import Path
 
 from akd.common import write_text
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command that ran research module ``module`` with ``argv`` (the process's own when
+    None), as a shell would take it back: what a result records as having made it."""
+    return shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
 
 
 def command_parser(name: str, doc: str, uses: str | None = None) -> argparse.ArgumentParser:

@@ -13,14 +13,13 @@ they say how sure these two students differ, not how the schedules do.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from akd.common import check_out, mean_ci, run_command, write_json, write_text
 from akd.errors import RunError
 from akd.reporting import load_run
 
-from .common import command_parser
+from .common import command_line, command_parser
 from .replay_schedules import welch
 
 
@@ -121,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if flat["final_training"] != other["final_training"]:
             raise RunError("the two final stages trained different budgets "
                            f"({flat['final_training']} and {other['final_training']})")
-        given = sys.argv[1:] if argv is None else argv
-        result = {"command": "python -m research.live_schedules " + " ".join(given),
+        result = {"command": command_line("research.live_schedules", argv),
                   "runs": [flat, other], "difference": compare(flat, other)}
         write_json(out / "live.json", result)
         write_text(out / "live.md", markdown(result))

@@ -14,8 +14,6 @@ share of searches whose pick is within the top rung's seed noise of the pool's b
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from scipy import stats
 from tqdm import tqdm
@@ -26,7 +24,7 @@ from akd.common import check_out, mean_ci, read_json, run_command, write_json, w
 from akd.errors import ConfigError
 from akd.tables import load_ladder
 
-from .common import command_parser
+from .common import command_line, command_parser
 from .studies.schedules import Setting, fitted_hyperband, pool_from_ladder, replay
 
 LADDER = "fashion_mnist-small28-ladder"
@@ -57,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/schedules", help="report folder")
     parser.add_argument("--report-only", action="store_true",
                         help="only write replay.md again from the kept replay.json")
-    argv = sys.argv[1:] if argv is None else argv  # recorded as the command that made it
     args = parser.parse_args(argv)
     return run_command(lambda: run(args, argv))
 
@@ -71,6 +68,8 @@ def run(args, argv: list[str] | None) -> None:
         write_text(out / "replay.md", markdown(result))
         print(markdown(result))
         return
+    if args.seeds < 2:  # an interval over searches needs two of them
+        raise ConfigError(f"--seeds {args.seeds}: at least 2 searches per setting")
     try:
         budgets = [int(b) for b in args.budgets.split(",")]
     except ValueError:
@@ -105,7 +104,7 @@ def run(args, argv: list[str] | None) -> None:
     result = {"ladder": args.ladder, "mode": args.mode, "seeds": args.seeds,
               "pool": {"students": len(pool.archs), "costs": pool.costs, "best": pool.best,
                        "noise": pool.noise},
-              "command": "python -m research.replay_schedules " + " ".join(argv or []),
+              "command": command_line("research.replay_schedules", argv),
               "rows": rows}
     compare(result)
     write_json(out / "replay.json", result)

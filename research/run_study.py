@@ -18,14 +18,13 @@ document and figures recomputed from them in DIR.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
 from akd.common import run_command, write_json
 from akd.errors import RunError
 from research import PRESETS
-from research.common import add_output_options
+from research.common import add_output_options, command_line
 from research.studies.study import keep, kept_command, load_study, run_study
 from research.studies.study_report import write_document
 from research.studies.study_stats import summarize
@@ -45,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", metavar="DIR",
                         help="only write the document of the study kept in DIR (its results/)")
     args = parser.parse_args(argv)
-    command = shlex.join(["python", "-m", "research.run_study",
-                          *(argv if argv is not None else sys.argv[1:])])
+    command = command_line("research.run_study", argv)
 
     def work() -> None:
         if args.report_only:

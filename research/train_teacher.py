@@ -12,7 +12,6 @@ import dataclasses
 import json
 import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import torch
 from akd.data import DataConfig, default_cache_dir, load_dataset
 from akd.distill import PRETRAINED, TEACHERS, TeacherConfig, load_teacher, teacher_record
 from akd.latency import device_name
+
+from .common import command_line
 
 
 def main() -> None:
@@ -55,7 +56,7 @@ def main() -> None:
                 "training_seconds": record["seconds"], "threads": args.threads,
                 "machine": device_name("cpu"), "python": platform.python_version(),
                 "torch": torch.__version__, "recipe": record["recipe"],
-                "command": "python -m research.train_teacher " + " ".join(sys.argv[1:])}
+                "command": command_line("research.train_teacher", None)}
         (PRETRAINED / f"{path.stem}.json").write_text(json.dumps(made, indent=1) + "\n")
         print(f"shipped as {PRETRAINED / path.name}")
 

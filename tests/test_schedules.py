@@ -144,3 +144,20 @@ def test_each_schedules_rank_rule_is_compared_with_its_own_raw_rule():
     text = markdown(result)
     assert "Successive halving, rank rule minus raw rule: tpe +0.1000" in text
     assert "Hyperband, rank rule minus raw rule: tpe +0.1000" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "1"], "--seeds 1: at least 2 searches per setting"),
+    (["--budgets", "12x"], "--budgets '12x': expected training samples"),
+    (["--controllers", "lstm,tpe"], "--controllers: unknown lstm"),
+    (["--budgets", "10"], "does not fit one round of Hyperband"),
+])
+def test_bad_replay_settings_are_one_line_errors_before_anything_is_written(
+        tmp_path, capsys, args, message):
+    from research.replay_schedules import main
+
+    out = tmp_path / "replay"
+    assert main([*args, "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert not out.exists()

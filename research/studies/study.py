@@ -338,8 +338,8 @@ KEPT = ("config.yaml", "trials.jsonl", TARGET_FILE, "timing.json")
 def keep(out: str | Path, dest: str | Path, command: str) -> Path:
     """Keep a finished study in ``dest`` (e.g. docs/study): under results/ every file the
     statistics read, copied from study directory ``out`` (the arms' TensorBoard files, where the
-    policy entropy is; not the per-training ones, no weights, no checkpoints), and ``command``; an earlier copy is replaced whole. The kept
-    results directory."""
+    policy entropy is; not the per-training ones, no weights, no checkpoints), and ``command``;
+    an earlier copy is replaced whole. The kept results directory."""
     out, dest = Path(out), Path(dest)
     if not (out / FINAL_RUNS).exists() or not (out / RETIMED).exists():
         raise RunError(f"{out} holds no finished study (no {FINAL_RUNS}); run it first")

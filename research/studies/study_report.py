@@ -26,16 +26,21 @@ def write_document(summary: dict, out: Path, command: str) -> Path:
 
 # ---- words -----------------------------------------------------------------------------------
 
+def direction(result: dict) -> int:
+    """+1 when the interval of a difference lies above zero, -1 below, 0 when it holds zero or
+    there is none: the one rule every verdict of the document follows."""
+    ci = result.get("ci95")
+    return 0 if not ci else 1 if ci[0] > 0 else -1 if ci[1] < 0 else 0
+
+
 def verdict(result: dict, unit: str = "points", scale: float = 100, digits: int = 2) -> str:
     """What an interval of a difference says: its direction when it excludes zero, "not
     distinguishable" (with what could have been detected) when it does not."""
-    ci, mde = result.get("ci95"), result.get("detectable")
-    if not ci:
+    mde = result.get("detectable")
+    if not result.get("ci95"):
         return "no interval (too few searches)"
-    if ci[0] > 0:
-        return "above zero"
-    if ci[1] < 0:
-        return "below zero"
+    if direction(result):
+        return "above zero" if direction(result) > 0 else "below zero"
     if mde is None:
         return "not distinguishable from zero"
     return (f"not distinguishable from zero (the design could have detected about "
@@ -85,12 +90,8 @@ def _boot(result: dict) -> str:
 
 def hand_verdict(hand: dict) -> str:
     """"beats", "loses to" or "is not distinguishable from" hand design, on KD accuracy."""
-    ci = hand["accuracy"].get("ci95")
-    if ci and ci[0] > 0:
-        return "beats"
-    if ci and ci[1] < 0:
-        return "loses to"
-    return "is not distinguishable from"
+    return {1: "beats", -1: "loses to", 0: "is not distinguishable from"}[
+        direction(hand["accuracy"])]
 
 
 def _hand_words(hand: dict) -> str:
@@ -110,7 +111,7 @@ def _other_groups_words(groups: dict) -> str:
     others = [f"{GROUP_NAMES.get(name, name)}: {points(h['accuracy'])}, {verdict(h['accuracy'])}"
               for name, h in groups.items() if name != "akd"]
     beat = [name for name, h in groups.items()
-            if any((h[what].get("ci95") or [0])[0] > 0 for what in ("accuracy", "reward"))]
+            if direction(h["accuracy"]) > 0 or direction(h["reward"]) > 0]
     words = ("The other winners minus their nearest hand-designed student, KD accuracy: "
              + "; ".join(others) + ". ") if others else ""
     if beat:
