@@ -1,26 +1,37 @@
-"""The one runner of the research's searches: strategies x seeds, each search in a subfolder named
-for what it is, resumed after a kill and read back when finished.
+"""The one runner of the research's experiments: what they run, resumed after a kill (even
+``kill -9``) and read back when finished.
 
-The study, the efficiency benchmark and the screening benchmark plan their searches as
-:class:`Planned` (a name and the dotted config keys it changes, applied through the config's
-own override path) and hand them to :func:`run_searches`, which builds and checks every config
-before the first training, so that a misspelt strategy or a bad change is refused before an
-hour of searching; the strategies the research compares are defined here once.
+* Searches (the study, the efficiency benchmark, the screening benchmark): strategies x seeds,
+  each search in a subfolder named for what it is. They plan their searches as :class:`Planned`
+  (a name and the dotted config keys it changes, applied through the config's own override
+  path) and hand them to :func:`run_searches`, which builds and checks every config before the
+  first training, so that a misspelt strategy or a bad change is refused before an hour of
+  searching; the strategies the research compares are defined here once.
+* Trainings (the benchmark table's and the ladder's builds): students trained one by one, not
+  searched. :func:`run_trainings` trains the tasks a ``trainings.jsonl`` does not hold yet on the
+  project's evaluator, appends each record the moment it finishes and keeps this session's line
+  of ``sessions.jsonl`` current, so that a kill loses only the trainings in flight.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from akd.common import check_out, read_json, write_json
+from tqdm import tqdm
+
+from akd.common import (CoreLock, append_line, check_out, read_json, read_lines, write_json,
+                        write_lines)
 from akd.components import preflight
 from akd.config import RunConfig, with_changes
 from akd.errors import ConfigError
+from akd.execution import Outcome, make_evaluator
 from akd.search import RunDir, Trial, run_search
 
 log = logging.getLogger(__name__)
@@ -151,3 +162,97 @@ def run_seconds(path: Path) -> float | None:
     """The search's wall time (its last session's, for a resumed one) from ``timing.json``."""
     timing = path / "timing.json"
     return json.loads(timing.read_text())["total_seconds"] if timing.exists() else None
+
+
+# --- trainings ---------------------------------------------------------------------------------
+
+TRAININGS_FILE = "trainings.jsonl"  # one record per finished training, appended as it finishes
+SESSIONS_FILE = "sessions.jsonl"  # one line per session: its wall time, host and trainings
+
+
+class TrainingTask(Protocol):
+    """What :func:`run_trainings` needs of a task: the key its record is found by."""
+
+    @property
+    def key(self) -> Hashable: ...
+
+
+@dataclass(frozen=True)
+class Trainings:
+    """How an experiment's tasks are trained and recorded by :func:`run_trainings`."""
+
+    entry: Callable[..., Outcome]  # the evaluator's work: (task, config, lock) -> Outcome
+    record: Callable[[Any, Outcome], dict]  # a finished task's line of trainings.jsonl
+    key_of: Callable[[dict], Hashable]  # a record's task key, to find what is done
+    publish: Callable[[], None] = lambda: None  # after each training: refresh what readers load
+    size: Callable[[Any], int] = lambda task: 1  # a task's share of the progress bar
+    unit: str = "run"  # of the progress bar
+
+
+def run_trainings(config: RunConfig, tasks: Sequence[TrainingTask], out: Path,
+                  trainings: Trainings, host: str, lock: CoreLock | None = None,
+                  started: float | None = None) -> int:
+    """Train every task of ``tasks`` whose key ``out/trainings.jsonl`` does not hold yet, on
+    ``config``'s evaluator; each record is appended (and fsynced) the moment its training
+    finishes, then this session's line of ``sessions.jsonl`` is rewritten and ``publish`` runs,
+    so that a kill loses only the trainings in flight. The session's time counts from
+    ``started`` (a ``time.perf_counter()``: the build's start, set-up included). The number of
+    trainings this session finished."""
+    start = time.perf_counter() if started is None else started
+    path = out / TRAININGS_FILE
+    done = {trainings.key_of(record) for record in read_lines(path)}
+    todo = [task for task in tasks if task.key not in done]
+    session = _Session(out / SESSIONS_FILE, config, host, start, len(todo))
+    bar = tqdm(total=sum(trainings.size(t) for t in tasks),
+               initial=sum(trainings.size(t) for t in tasks if t.key in done),
+               desc="trainings" if trainings.unit == "run" else f"training {trainings.unit}s",
+               unit=trainings.unit, unit_scale=trainings.unit != "run", smoothing=0.02,
+               disable=not config.progress)
+    try:
+        if todo:
+            with make_evaluator(config, trainings.entry, lock or CoreLock()) as evaluator:
+                for task in todo:
+                    evaluator.submit(task)
+                while evaluator.in_flight:
+                    task, outcome = evaluator.next_finished()
+                    append_line(path, trainings.record(task, outcome))
+                    session.finished()
+                    trainings.publish()
+                    bar.update(trainings.size(task))
+                    bar.set_postfix(done=f"{len(tasks) - len(todo) + session.trainings}/"
+                                         f"{len(tasks)}", **_postfix(task, outcome))
+    finally:
+        bar.close()
+        session.finished(count=False)
+        trainings.publish()
+    log.info(f"{len(done) + session.trainings} of {len(tasks)} trainings in {out}; this session "
+             f"trained {session.trainings} in {time.perf_counter() - start:.0f} s")
+    return session.trainings
+
+
+def _postfix(task: Any, outcome: Outcome) -> dict:
+    shown = {name: getattr(task, name) for name in ("rung", "mode") if hasattr(task, name)}
+    if outcome.status == "ok":
+        shown["val_acc"] = f"{outcome.accuracy:.3f}"
+    return shown
+
+
+class _Session:
+    """This session's line of ``sessions.jsonl``, rewritten as each training finishes (a killed
+    session keeps its time up to its last training)."""
+
+    def __init__(self, path: Path, config: RunConfig, host: str, start: float, todo: int) -> None:
+        self.path, self.start, self.todo, self.trainings = path, start, todo, 0
+        self.line = {"session": uuid.uuid4().hex[:12], "seconds": 0.0, "trainings": 0,
+                     "backend": config.evaluator.backend, "workers": config.evaluator.workers,
+                     "host": host, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "complete": todo == 0}
+        append_line(path, self.line)
+
+    def finished(self, count: bool = True) -> None:
+        self.trainings += count
+        self.line.update(seconds=round(time.perf_counter() - self.start, 1),
+                         trainings=self.trainings, complete=self.trainings == self.todo)
+        lines = [self.line if r.get("session") == self.line["session"] else r
+                 for r in read_lines(self.path)]
+        write_lines(self.path, lines)

@@ -4,8 +4,9 @@ each teacher, over seeds, at one fixed proxy budget, on the project's evaluators
 The output directory holds ``table.json`` (the settings, the pool and each student's measured
 latency), ``trainings.jsonl`` (one record per finished training, appended and fsynced as it
 finishes, so ``kill -9`` loses at most the trainings in flight), ``sessions.jsonl`` (each
-session's wall time and trainings, for the trainings-per-minute figure) and, when a session
-ends, ``table.jsonl.gz``: the records in table order, what :func:`load_table` reads. Rerunning
+session's wall time and trainings, for the trainings-per-minute figure) and ``table.jsonl.gz``
+(the records in table order, what :func:`load_table` reads; rewritten after each training).
+The trainings run through the research's one runner (:func:`..runner.run_trainings`). Rerunning
 the same command trains only what is missing; teachers and seeds may be added to a table later,
 while what decides its students and their accuracies (data, space, budget, seed, pool size)
 must stay the same. A copy of a shipped table's directory (its ``table.json``, ``config.yaml``
@@ -24,24 +25,23 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from akd.common import (CoreLock, append_line, check_out, read_json, read_lines, write_json,
-                        write_lines)
+from akd.common import CoreLock, check_out, read_json, read_lines, write_json, write_lines
 from akd.components import build_space, preflight, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split, load_dataset
 from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
 from akd.errors import ConfigError, RunError
-from akd.execution import Outcome, make_evaluator, train_student, workspace
+from akd.execution import Outcome, train_student, workspace
 from akd.latency import device_name
 from akd.tables import LABELS, load_table, save_table
 
+from ..runner import TRAININGS_FILE, Trainings, run_trainings
 from ..saved import deciding_settings, read_saved
 from .pool import draw_pool
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "table.json"
-TRAININGS_FILE = "trainings.jsonl"
 TABLE_FILE = "table.jsonl.gz"
 
 
@@ -121,40 +121,17 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     if not (out / TRAININGS_FILE).exists() and (out / TABLE_FILE).exists():
         # a copy of a shipped table (no trainings.jsonl): continue from its records
         write_lines(out / TRAININGS_FILE, load_table(out / TABLE_FILE).records)
-    done = {(r["arch"], r["mode"], r["seed"]) for r in read_lines(out / TRAININGS_FILE)}
-    todo = [task for task in options.tasks([s["arch"] for s in pool]) if task.key not in done]
-    total = len(options.tasks([s["arch"] for s in pool]))
+    archs = [s["arch"] for s in pool]
     students = {s["arch"]: s for s in pool}
     host = device_name(resolve_device(config.proxy.device))
     budget = training_budget(config, dataset, options)
-    finished = 0
-    bar = tqdm(total=total, initial=total - len(todo), desc="trainings", unit="run",
-               disable=not config.progress, smoothing=0.05)
-    try:
-        if todo:
-            with make_evaluator(config, train_table_entry, lock) as evaluator:
-                for task in todo:
-                    evaluator.submit(task)
-                while evaluator.in_flight:
-                    task, outcome = evaluator.next_finished()
-                    append_line(out / TRAININGS_FILE, table_record(
-                        task, outcome, students[task.arch], budget,
-                        teacher_acc.get(task.mode), host))
-                    finished += 1
-                    bar.update()
-                    if outcome.status == "ok":
-                        bar.set_postfix(mode=task.mode, val_acc=f"{outcome.accuracy:.3f}")
-    finally:
-        bar.close()
-        seconds = time.perf_counter() - start
-        append_line(out / "sessions.jsonl", {"seconds": seconds, "trainings": finished,
-                                             "backend": config.evaluator.backend,
-                                             "workers": config.evaluator.workers, "host": host,
-                                             "complete": finished == len(todo)})
-        records = read_lines(out / TRAININGS_FILE)
-        save_table(records, out / TABLE_FILE, order=[s["arch"] for s in pool])
-    log.info(f"{len(records)} of {total} trainings in {out / TABLE_FILE}; this session "
-             f"trained {finished} in {seconds:.0f} s")
+    trainings = Trainings(
+        entry=train_table_entry, key_of=lambda r: (r["arch"], r["mode"], r["seed"]),
+        record=lambda task, outcome: table_record(task, outcome, students[task.arch], budget,
+                                                  teacher_acc.get(task.mode), host),
+        publish=lambda: save_table(read_lines(out / TRAININGS_FILE), out / TABLE_FILE,
+                                   order=archs))
+    run_trainings(config, options.tasks(archs), out, trainings, host, lock, started=start)
     return out / TABLE_FILE
 
 

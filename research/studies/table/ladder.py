@@ -7,8 +7,8 @@ why each was chosen), ``trainings.jsonl`` (one record per finished training, app
 fsynced as it finishes), ``sessions.jsonl`` (each session's wall time, host and trainings,
 rewritten as each training finishes so that ``kill -9`` loses at most the trainings in flight)
 and ``ladder.jsonl.gz`` (the records in ladder order, what :func:`akd.tables.load_ladder` reads;
-also rewritten as each training finishes). Rerunning the same command trains only what is
-missing; a copy of a shipped ladder's directory continues the same way. Teachers and seeds may be
+also rewritten as each training finishes), through the research's one runner of trainings
+(:func:`..runner.run_trainings`). Rerunning the same command trains only what is missing; a copy of a shipped ladder's directory continues the same way. Teachers and seeds may be
 added later; what decides the students and their accuracies may not change.
 """
 
@@ -17,24 +17,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-
-from akd.common import CoreLock, append_line, check_out, read_lines, write_json, write_lines
+from akd.common import CoreLock, check_out, read_lines, write_json, write_lines
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split
 from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
 from akd.errors import ConfigError
-from akd.execution import Outcome, make_evaluator, train_student, workspace
+from akd.execution import Outcome, train_student, workspace
 from akd.latency import device_name
 from akd.tables import (LABELS, LADDER_FIELDS, LADDER_FILE, Rung, Table, load_ladder, load_table,
                         save_table)
 
+from ..runner import TRAININGS_FILE, Trainings, run_trainings
 from ..saved import deciding_settings, read_saved
 from .build import table_record
 from .pool import spread_by_cost
@@ -42,8 +40,6 @@ from .pool import spread_by_cost
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "ladder.json"
-TRAININGS_FILE = "trainings.jsonl"
-SESSIONS_FILE = "sessions.jsonl"
 
 # 1x (the table's own budget), 4x, 16x and 32x its training samples; from 4x on the first 6,000
 # images, so that the top rung has the images and epochs of the study's 16-epoch final training
@@ -202,38 +198,15 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
         # a copy of a shipped ladder (no trainings.jsonl): continue from its records
         write_lines(out / TRAININGS_FILE, load_ladder(out / LADDER_FILE).records)
     archs = [s["arch"] for s in students]
-    every = options.tasks(archs)
-    done = {(r["arch"], r["mode"], r["seed"], r["rung"]) for r in read_lines(out / TRAININGS_FILE)}
-    todo = [task for task in every if task.key not in done]
     by_arch = {s["arch"]: s for s in students}
     host = device_name(resolve_device(config.proxy.device))
-    session = _Session(out / SESSIONS_FILE, config, host, start)
-    bar = tqdm(total=sum(t.samples for t in every), initial=sum(t.samples for t in every
-                                                                 if t.key in done),
-               desc="training samples", unit="img", unit_scale=True, smoothing=0.02,
-               disable=not config.progress)
-    try:
-        if todo:
-            with make_evaluator(config, train_ladder_entry, CoreLock()) as evaluator:
-                for task in todo:
-                    evaluator.submit(task)
-                while evaluator.in_flight:
-                    task, outcome = evaluator.next_finished()
-                    append_line(out / TRAININGS_FILE, ladder_record(
-                        task, outcome, by_arch[task.arch], _budget(config, task),
-                        teacher_acc.get(task.mode), host))
-                    session.finished(len(todo))
-                    _publish(out, archs)
-                    bar.update(task.samples)
-                    bar.set_postfix(done=f"{len(every) - len(todo) + session.trainings}/"
-                                         f"{len(every)}", rung=task.rung, mode=task.mode)
-    finally:
-        bar.close()
-        session.finished(len(todo), count=False)
-        _publish(out, archs)
-    log.info(f"{len(read_lines(out / TRAININGS_FILE))} of {len(every)} trainings in "
-             f"{out / LADDER_FILE}; this session trained {session.trainings} in "
-             f"{time.perf_counter() - start:.0f} s")
+    trainings = Trainings(
+        entry=train_ladder_entry, key_of=lambda r: (r["arch"], r["mode"], r["seed"], r["rung"]),
+        record=lambda task, outcome: ladder_record(task, outcome, by_arch[task.arch],
+                                                   _budget(config, task),
+                                                   teacher_acc.get(task.mode), host),
+        publish=lambda: _publish(out, archs), size=lambda task: task.samples, unit="sample")
+    run_trainings(config, options.tasks(archs), out, trainings, host, started=start)
     return out / LADDER_FILE
 
 
@@ -287,26 +260,6 @@ def _rounded(values: list) -> list:
 def _publish(out: Path, archs: Sequence[str]) -> None:
     save_table(read_lines(out / TRAININGS_FILE), out / LADDER_FILE, order=archs,
                fields=LADDER_FIELDS)
-
-
-class _Session:
-    """This session's line of ``sessions.jsonl``, rewritten as each training finishes."""
-
-    def __init__(self, path: Path, config: RunConfig, host: str, start: float) -> None:
-        self.path, self.start, self.trainings = path, start, 0
-        self.line = {"session": uuid.uuid4().hex[:12], "seconds": 0.0, "trainings": 0,
-                     "backend": config.evaluator.backend, "workers": config.evaluator.workers,
-                     "host": host, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                     "complete": False}
-        append_line(path, self.line)
-
-    def finished(self, todo: int, count: bool = True) -> None:
-        self.trainings += count
-        self.line.update(seconds=round(time.perf_counter() - self.start, 1),
-                         trainings=self.trainings, complete=self.trainings == todo)
-        lines = [self.line if r.get("session") == self.line["session"] else r
-                 for r in read_lines(self.path)]
-        write_lines(self.path, lines)
 
 
 # --- what a worker needs: the training images and each teacher's logits of them --------------
