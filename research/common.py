@@ -3,12 +3,16 @@ command reads and behaves alike (its --out rule is akd.common.check_out, applied
 starts)."""
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from akd.common import write_text
+from akd.common import help_of, run_command, write_text
+from akd.config import load_config
+from akd.errors import ConfigError
 
 
 def command_line(module: str, argv: list[str] | None) -> str:
@@ -82,3 +86,92 @@ def publish(text: str, path: Path) -> None:
     """A benchmark's markdown summary: written to ``path`` (atomically), then printed."""
     write_text(path, text)
     print(text)
+
+
+# --- a command's options from its Options dataclass ---------------------------------------------
+
+def add_options(parser: argparse.ArgumentParser, options: type) -> None:
+    """One ``--flag`` per field of the dataclass ``options`` (``akd.common.option`` fields: the
+    help is the field's), typed by its default: an integer, a text (or None), a tuple of names
+    given comma-separated, or what the field's ``parse`` metadata reads (``show`` writes its
+    default back). The command's options and their help are declared once, on the class."""
+    for item in dataclasses.fields(options):
+        default = item.default if item.default is not dataclasses.MISSING else \
+            item.default_factory()
+        parse, show = item.metadata.get("parse"), item.metadata.get("show")
+        listed = parse is None and isinstance(default, tuple)  # names, comma-separated
+        if listed:
+            parse, show = names, ",".join
+        shown = show(default) if show else default
+        kind = int if isinstance(default, int) and parse is None else str
+        metavar = item.metadata.get("metavar") or ("N" if kind is int else
+                                                   "A,B" if listed else None)
+        text = help_of(item)
+        text += f" (default {shown if shown not in ('', None) else 'none'})"
+        parser.add_argument(f"--{item.name.replace('_', '-')}", dest=item.name, type=kind,
+                            default=shown, metavar=metavar,
+                            help=text.replace("%", "%%"))
+
+
+def options_from(args: argparse.Namespace, options: type):
+    """The ``options`` dataclass that :func:`add_options`' flags say (its checks run as it is
+    made, so a bad value is a one-line error before any work)."""
+    values = {}
+    for item in dataclasses.fields(options):
+        value = getattr(args, item.name)
+        parse = item.metadata.get("parse")
+        if parse is None and isinstance(item.default, tuple):
+            parse = names
+        values[item.name] = parse(value) if parse and value is not None else value
+    return options(**values)
+
+
+def options_command(name: str, doc: str, options: type, run: Callable, *, uses: str, out: str,
+                    config: Path | None, config_help: str, backend: bool = True,
+                    config_of: Callable[[argparse.Namespace], Path | str] | None = None
+                    ) -> Callable[[Sequence[str] | None], int]:
+    """The ``main(argv)`` of a research command that runs ``run(config, options, out)``: its
+    --config (default ``config``, or ``config_of(args)`` when that is None), --set (and
+    --backend, where the work runs on the evaluator), one flag per field of ``options`` and
+    --out; a user error is one line, and a kill is resumed by the same command."""
+    def parser() -> argparse.ArgumentParser:
+        made = command_parser(name, doc, uses=uses)
+        add_config_option(made, config, config_help)
+        if backend:
+            add_build_options(made)
+        else:
+            made.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                              help="override one config key (repeatable), e.g. --set "
+                                   "proxy.epochs=3")
+        add_options(made, options)
+        made.add_argument("--out", default=out, help=f"output directory (default {out})")
+        return made
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        args = parser().parse_args(argv)
+
+        def work() -> None:
+            file = args.config or (config_of(args) if config_of else None)
+            overrides = build_overrides(args) if backend else args.set
+            run(load_config(file, overrides), options_from(args, options), args.out)
+        return run_command(work, interrupted="rerun the same command to continue")
+    return main
+
+
+def check_teachers(flags: dict[str, Sequence[str]]) -> None:
+    """Every name of every flag (``{"--teachers": ("vgg",)}``) a zoo teacher: a one-line error
+    naming the first that is not, and the flag, before any work."""
+    from akd.distill import TEACHERS  # the zoo's names; akd.distill is heavier than a parser
+
+    for flag, given in flags.items():
+        unknown = [name for name in given if name not in TEACHERS]
+        if unknown:
+            raise ConfigError(f"unknown teacher {unknown[0]!r} in {flag}; allowed: "
+                              f"{', '.join(TEACHERS)}")
+
+
+def check_at_least(flags: dict[str, tuple[object, int]]) -> None:
+    """Every flag's value (``{"--seeds": (value, 1)}``) an integer at least its bound."""
+    for flag, (value, least) in flags.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import research.studies.arch_knowledge
+from research import PRESETS
 from akd.common.stats import kendall, spearman
 from research.studies.arch_knowledge import choose_students, ordinal_ranks, summarize
 
@@ -26,7 +27,7 @@ def cache(module_cache):
     return module_cache
 
 
-TINY = str(cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
+TINY = str(PRESETS / "arch_knowledge" / "tiny.yaml")
 
 
 def tiny(out, cache, *extra):

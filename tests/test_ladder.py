@@ -439,7 +439,7 @@ def test_the_bottom_rung_repeats_the_tables_training(cache):
             table_build._teacher_signal(config, ladder_build.workspace(config).dataset, mode)
         table = table_build.train_table_entry(table_build.Training(arch, mode, 1, 100), config)
         ladder = ladder_build.train_ladder_entry(ladder_build.Training(
-            arch, mode, 1, 0, config.data.proxy_size, config.proxy.epochs, 100, 4), config)
+            arch, mode, 1, 100, 0, config.data.proxy_size, config.proxy.epochs, 4), config)
         assert table.status == ladder.status == "ok"
         assert (ladder.accuracy, ladder.test_accuracy) == (table.accuracy, table.test_accuracy)
         assert ladder.curve["val_acc"] == [ladder.accuracy]

@@ -86,3 +86,55 @@ def test_planned_searches_are_checked_before_any_runs(tmp_path):
     with pytest.raises(RunError, match="holds other files and no searches.json"):
         plan_configs(base, plans, tmp_path / "foreign")
     assert not (tmp_path / "out").exists()  # checking writes nothing
+
+
+@pytest.mark.parametrize("module", ["research.studies.table.build", "research.studies.table.ladder",
+                                    "research.studies.arch_knowledge"])
+def test_a_commands_flags_are_its_options_fields(module):
+    """Every field of an experiment's Options is a --flag with the field's help and default, and
+    the flags given back build the same Options: declared once, on the class."""
+    import argparse
+    import dataclasses
+    import importlib
+
+    from research.common import add_options, options_from
+
+    options = importlib.import_module(module).Options
+    parser = argparse.ArgumentParser()
+    add_options(parser, options)
+    assert options_from(parser.parse_args([]), options) == options()
+    text = " ".join(parser.format_help().split())
+    for item in dataclasses.fields(options):
+        assert f"--{item.name.replace('_', '-')}" in text
+        assert " ".join(item.metadata["help"].split()) in text
+    changed = options_from(parser.parse_args(["--seeds", "3", "--teachers", "resnet, vgg"]),
+                           options)
+    assert (changed.seeds, changed.teachers) == (3, ("resnet", "vgg"))
+
+
+def test_the_ladders_rungs_flag_reads_and_writes_its_pairs():
+    import argparse
+
+    from research.common import add_options, options_from
+    from research.studies.table.ladder import Options
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Options)
+    assert "3000x1,6000x2,6000x8,6000x16" in parser.format_help()
+    assert options_from(parser.parse_args(["--rungs", "10x1, 20x2"]), Options).rungs == \
+        ((10, 1), (20, 2))
+    with pytest.raises(ConfigError, match="--rungs '10x': give IMAGESxEPOCHS pairs"):
+        options_from(parser.parse_args(["--rungs", "10x"]), Options)
+
+
+def test_a_copy_of_a_published_build_continues_from_its_records(tmp_path):
+    """A shipped build holds what publish wrote and no trainings.jsonl: its records are the
+    ones done, and only the rest train."""
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "published.json").write_text(json.dumps([{"name": "ab", "status": "ok", "acc": 0.2}]))
+    copied = Trainings(entry=score, record=lambda task, outcome: {"name": task.name},
+                       key_of=lambda record: record["name"], published=out / "published.json",
+                       load_published=lambda path: json.loads(path.read_text()))
+    assert run_trainings(config(tmp_path), [Task("ab"), Task("abc")], out, copied, "host") == 1
+    assert [r["name"] for r in lines(out / "trainings.jsonl")] == ["ab", "abc"]

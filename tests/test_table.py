@@ -23,6 +23,7 @@ from akd.components import build_space
 from akd.config import load_config
 from akd.errors import DataError, RunError
 from akd.tables import FIELDS, Table, save_table
+from research import PRESETS
 from research.studies.predictor_bench import run_benchmark
 from research.studies.saved import read_saved
 from research.studies.table.analysis import (bootstrap_ci, compare_modes, decision_labels,
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 build_cli = importlib.import_module("research.build_table")
 report_cli = importlib.import_module("research.table_report")
-TINY = str(build_cli.DEFAULT_CONFIG.with_name("tiny.yaml"))
+TINY = str(PRESETS / "table" / "tiny.yaml")
 SPACE = get_space("mnasnet", preset="small28")
 
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from search_spaces import count_cost
 
-from akd.common import (CoreLock, append_line, check_out, csv_cell, kendall, percent, read_lines,
+from akd.common import (CoreLock, append_line, check_out, csv_cell, kendall, option, percent, read_lines,
                         signed, spearman, write_atomic, write_json, write_text)
 from akd.components import build_space, run_latency
 from akd.config import RunConfig, cache_dir, save_config
@@ -39,6 +39,7 @@ from akd.distill import TEACHERS, CachedTeacher, load_teacher
 from akd.errors import ConfigError, RunError
 from akd.execution import train_student
 
+from ..common import check_teachers
 from .saved import deciding_settings, read_saved
 
 log = logging.getLogger(__name__)
@@ -49,16 +50,17 @@ POOL_FACTOR = 4  # the pool the students are chosen from: this many times as man
 
 @dataclass(frozen=True)
 class Options:
-    students: int = 5  # students at similar latency, chosen from the sampled ones
-    teachers: tuple[str, ...] = tuple(TEACHERS)  # zoo teachers to distil from
-    seeds: int = 2  # trainings per student and column, seeds 0..seeds-1
-    samples: int = 64  # architectures sampled (seed: search.seed) to choose the students from
+    """What the experiment trains; each field is also its command's ``--flag``."""
+
+    students: int = option(5, help="students at similar latency, chosen from the sampled ones")
+    teachers: tuple[str, ...] = option(tuple(TEACHERS), help="comma-separated zoo teachers to "
+                                                             "distil from")
+    seeds: int = option(2, help="trainings per student and column, seeds 0..N-1")
+    samples: int = option(64, help="architectures sampled (seed: search.seed) to choose the "
+                                   "students from")
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.teachers if name not in TEACHERS]
-        if unknown:
-            raise ConfigError(f"unknown teacher {unknown[0]!r} in --teachers; allowed: "
-                              f"{', '.join(TEACHERS)}")
+        check_teachers({"--teachers": self.teachers})
         if not self.teachers or len(set(self.teachers)) != len(self.teachers):
             raise ConfigError(f"--teachers {','.join(self.teachers)!r} must name one or more "
                               f"distinct zoo teachers from {', '.join(TEACHERS)}")

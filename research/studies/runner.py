@@ -187,6 +187,9 @@ class Trainings:
     publish: Callable[[], None] = lambda: None  # after each training: refresh what readers load
     size: Callable[[Any], int] = lambda task: 1  # a task's share of the progress bar
     unit: str = "run"  # of the progress bar
+    published: Path | None = None  # what publish writes: a copy of a shipped build holds it
+    # and no trainings.jsonl, and continues from its records (``load_published``)
+    load_published: Callable[[Path], Sequence[dict]] | None = None
 
 
 def run_trainings(config: RunConfig, tasks: Sequence[TrainingTask], out: Path,
@@ -200,6 +203,8 @@ def run_trainings(config: RunConfig, tasks: Sequence[TrainingTask], out: Path,
     trainings this session finished."""
     start = time.perf_counter() if started is None else started
     path = out / TRAININGS_FILE
+    if not path.exists() and trainings.published and trainings.published.exists():
+        write_lines(path, trainings.load_published(trainings.published))
     done = {trainings.key_of(record) for record in read_lines(path)}
     todo = [task for task in tasks if task.key not in done]
     session = _Session(out / SESSIONS_FILE, config, host, start, len(todo))

@@ -25,16 +25,17 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from akd.common import CoreLock, check_out, read_json, read_lines, write_json, write_lines
+from akd.common import CoreLock, check_out, option, read_json, read_lines, write_json
 from akd.components import build_space, preflight, run_latency
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split, load_dataset
-from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
+from akd.distill import CachedTeacher, load_teacher, resolve_device
 from akd.errors import ConfigError, RunError
 from akd.execution import Outcome, train_student, workspace
 from akd.latency import device_name
 from akd.tables import LABELS, load_table, save_table
 
+from ...common import check_at_least, check_teachers
 from ..runner import TRAININGS_FILE, Trainings, run_trainings
 from ..saved import deciding_settings, read_saved
 from .pool import draw_pool
@@ -47,31 +48,31 @@ TABLE_FILE = "table.jsonl.gz"
 
 @dataclass(frozen=True)
 class Options:
-    archs: int = 300  # students in the pool
-    teachers: tuple[str, ...] = ("vgg", "resnet")  # zoo teachers, each with every seed
-    seeds: int = 2  # trainings per student and mode: seeds 0..seeds-1
-    extra_teachers: tuple[str, ...] = ()  # more zoo teachers, seed 0 only, trained last
-    eval_images: int = 2000  # validation and test images each training is scored on
-    draw_factor: int = 4  # the pool is chosen from draw_factor * archs seeded samples
-    pool_from: str | None = None  # another table's directory: its first `archs` students (and
-    # their latencies) instead of a new pool, to train the same students at another budget
+    """What a table build trains; each field is also the build command's ``--flag``."""
+
+    archs: int = option(300, help="students in the pool")
+    teachers: tuple[str, ...] = option(("vgg", "resnet"), help="comma-separated zoo teachers, "
+                                                               "every seed")
+    seeds: int = option(2, help="trainings per student and mode, seeds 0..N-1")
+    extra_teachers: tuple[str, ...] = option((), help="more zoo teachers, seed 0 only, trained "
+                                                      "after the rest")
+    eval_images: int = option(2000, help="validation and test images each training is scored on")
+    draw_factor: int = option(4, help="the pool is spread over the cost range of this many times "
+                                      "--archs seeded samples")
+    pool_from: str | None = dataclasses.field(default=None, metadata={
+        "metavar": "DIR", "help": "train the first --archs students of the table in DIR (with "
+                                  "their latencies) instead of drawing a pool: the same students "
+                                  "at another budget"})
 
     def __post_init__(self) -> None:
-        for flag, names in (("--teachers", self.teachers), ("--extra-teachers",
-                                                            self.extra_teachers)):
-            unknown = [name for name in names if name not in TEACHERS]
-            if unknown:
-                raise ConfigError(f"unknown teacher {unknown[0]!r} in {flag}; allowed: "
-                                  f"{', '.join(TEACHERS)}")
+        check_teachers({"--teachers": self.teachers, "--extra-teachers": self.extra_teachers})
         every = (*self.teachers, *self.extra_teachers)
         if len(set(every)) != len(every):
             raise ConfigError(f"--teachers and --extra-teachers name a teacher twice "
                               f"({','.join(every)}); name each once")
-        for flag, value, least in (("--archs", self.archs, 2), ("--seeds", self.seeds, 1),
-                                   ("--eval-images", self.eval_images, 1),
-                                   ("--draw-factor", self.draw_factor, 1)):
-            if not isinstance(value, int) or value < least:
-                raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")
+        check_at_least({"--archs": (self.archs, 2), "--seeds": (self.seeds, 1),
+                        "--eval-images": (self.eval_images, 1),
+                        "--draw-factor": (self.draw_factor, 1)})
 
     def tasks(self, archs: Sequence[str]) -> list[Training]:
         """Every training of the table, student by student (all main modes and seeds of the
@@ -100,27 +101,17 @@ class Training:
 def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
     """Build (or finish) the table in ``out``; the path of its ``table.jsonl.gz``."""
     start = time.perf_counter()
-    out = Path(out)
-    check_out(out, SETTINGS_FILE, "a benchmark table")
-    if not config.proxy.alpha > 0:
-        raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
-                          "the teacher; use an alpha in (0, 1]")
+    out = check_build(config, out, SETTINGS_FILE, "a benchmark table")
     preflight(config)
     # a saved table of other settings (or a damaged one) is refused before any work
     read_saved(out / SETTINGS_FILE, _settings(config, options), "a table")
     dataset = load_dataset(config.data, cache_dir(config))
-    for name, split in (("validation", dataset.val), ("test", dataset.test)):
-        if options.eval_images > len(split):
-            raise ConfigError(f"--eval-images {options.eval_images} is more than the "
-                              f"{len(split)} {name} images of {dataset.name}")
+    check_eval_images(options.eval_images, dataset)
     teacher_acc = {mode: _teacher_signal(config, dataset, mode)[1]
                    for mode in (*options.teachers, *options.extra_teachers)}
     lock = CoreLock()
     pool = _pool(config, options, dataset, out, lock)
     save_config(config, out / "config.yaml")
-    if not (out / TRAININGS_FILE).exists() and (out / TABLE_FILE).exists():
-        # a copy of a shipped table (no trainings.jsonl): continue from its records
-        write_lines(out / TRAININGS_FILE, load_table(out / TABLE_FILE).records)
     archs = [s["arch"] for s in pool]
     students = {s["arch"]: s for s in pool}
     host = device_name(resolve_device(config.proxy.device))
@@ -130,9 +121,28 @@ def build_table(config: RunConfig, options: Options, out: str | Path) -> Path:
         record=lambda task, outcome: table_record(task, outcome, students[task.arch], budget,
                                                   teacher_acc.get(task.mode), host),
         publish=lambda: save_table(read_lines(out / TRAININGS_FILE), out / TABLE_FILE,
-                                   order=archs))
+                                   order=archs),
+        published=out / TABLE_FILE, load_published=lambda path: load_table(path).records)
     run_trainings(config, options.tasks(archs), out, trainings, host, lock, started=start)
     return out / TABLE_FILE
+
+
+def check_build(config: RunConfig, out: str | Path, settings_file: str, what: str) -> Path:
+    """What a build of trainings with and without a teacher refuses before any work: an
+    ``--out`` that is a file or another command's folder, and a KD weight that leaves the
+    teacher out. The output directory."""
+    out = check_out(out, settings_file, what)
+    if not config.proxy.alpha > 0:
+        raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
+                          "the teacher; use an alpha in (0, 1]")
+    return out
+
+
+def check_eval_images(eval_images: int, dataset: Dataset) -> None:
+    for name, split in (("validation", dataset.val), ("test", dataset.test)):
+        if eval_images > len(split):
+            raise ConfigError(f"--eval-images {eval_images} is more than the "
+                              f"{len(split)} {name} images of {dataset.name}")
 
 
 def training_budget(config: RunConfig, dataset: Dataset, options: Options) -> dict:

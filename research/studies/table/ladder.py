@@ -22,18 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from akd.common import CoreLock, check_out, read_lines, write_json, write_lines
+from akd.common import CoreLock, option, read_lines, write_json
 from akd.config import RunConfig, cache_dir, save_config
 from akd.data import Dataset, Split
-from akd.distill import TEACHERS, CachedTeacher, load_teacher, resolve_device
+from akd.distill import CachedTeacher, load_teacher, resolve_device
 from akd.errors import ConfigError
 from akd.execution import Outcome, train_student, workspace
 from akd.latency import device_name
 from akd.tables import (LABELS, LADDER_FIELDS, LADDER_FILE, Rung, Table, load_ladder, load_table,
                         save_table)
 
+from ...common import check_at_least, check_teachers
 from ..runner import TRAININGS_FILE, Trainings, run_trainings
 from ..saved import deciding_settings, read_saved
+from . import build as table_build
 from .build import table_record
 from .pool import spread_by_cost
 
@@ -48,34 +50,49 @@ SETTINGS_FILE = "ladder.json"
 DEFAULT_RUNGS = ((3000, 1), (6000, 2), (6000, 8), (6000, 16))
 
 
+def parse_rungs(text: str) -> tuple[tuple[int, int], ...]:
+    """``3000x1,6000x2`` -> ((3000, 1), (6000, 2)): the ``--rungs`` flag."""
+    try:
+        return tuple((int(images), int(epochs)) for images, epochs in
+                     (rung.strip().split("x") for rung in text.split(",") if rung.strip()))
+    except ValueError:
+        raise ConfigError(f"--rungs {text!r}: give IMAGESxEPOCHS pairs joined by commas, e.g. "
+                          "3000x1,6000x2") from None
+
+
+def show_rungs(rungs: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"{images}x{epochs}" for images, epochs in rungs)
+
+
 @dataclass(frozen=True)
 class Options:
-    table: str = "fashion_mnist-small28"  # the benchmark table whose students are chosen
-    students: int = 32  # students of the ladder
-    extremes: int = 5  # the table's best and worst this many under each mode are all in it
-    rungs: tuple[tuple[int, int], ...] = DEFAULT_RUNGS  # (train_images, epochs), cheapest first
-    teachers: tuple[str, ...] = ("vgg",)  # KD from these at every rung (and labels only)
-    top_teachers: tuple[str, ...] = ("resnet",)  # KD from these at the top rung only, last
-    seeds: int = 2  # trainings per student, rung and mode: seeds 0..seeds-1
-    eval_images: int = 2000  # validation and test images each training is scored on
-    curve_every: int = 8  # steps whose training losses each point of the curve averages
+    """What a ladder build trains; each field is also the build command's ``--flag``."""
+
+    table: str = option("fashion_mnist-small28", help="the benchmark table whose students are "
+                                                      "chosen: a shipped name or a table "
+                                                      "directory")
+    students: int = option(32, help="students of the ladder")
+    extremes: int = option(5, help="the table's N best and N worst under each mode are all "
+                                   "included")
+    rungs: tuple[tuple[int, int], ...] = dataclasses.field(default=DEFAULT_RUNGS, metadata={
+        "help": "budgets as IMAGESxEPOCHS, cheapest first", "metavar": "IxE,IxE",
+        "parse": parse_rungs, "show": show_rungs})
+    teachers: tuple[str, ...] = option(("vgg",), help="zoo teachers distilled from at every "
+                                                      "rung (and labels only)")
+    top_teachers: tuple[str, ...] = option(("resnet",), help="more zoo teachers, at the top rung "
+                                                             "only, trained last ('' for none)")
+    seeds: int = option(2, help="trainings per student, rung and mode: seeds 0..N-1")
+    eval_images: int = option(2000, help="validation and test images each training is scored on "
+                                         "(as the table)")
+    curve_every: int = option(8, help="steps each recorded training loss averages")
 
     def __post_init__(self) -> None:
-        for flag, names in (("--teachers", self.teachers), ("--top-teachers",
-                                                            self.top_teachers)):
-            unknown = [name for name in names if name not in TEACHERS]
-            if unknown:
-                raise ConfigError(f"unknown teacher {unknown[0]!r} in {flag}; allowed: "
-                                  f"{', '.join(TEACHERS)}")
+        check_teachers({"--teachers": self.teachers, "--top-teachers": self.top_teachers})
         if not self.teachers:
             raise ConfigError("--teachers is empty; name at least one zoo teacher")
-        for flag, value, least in (("--students", self.students, 2),
-                                   ("--extremes", self.extremes, 0),
-                                   ("--seeds", self.seeds, 1),
-                                   ("--eval-images", self.eval_images, 1),
-                                   ("--curve-every", self.curve_every, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")
+        check_at_least({"--students": (self.students, 2), "--extremes": (self.extremes, 0),
+                        "--seeds": (self.seeds, 1), "--eval-images": (self.eval_images, 1),
+                        "--curve-every": (self.curve_every, 1)})
         if not self.rungs or any(len(r) != 2 or min(r) < 1 for r in self.rungs):
             raise ConfigError(f"--rungs {self.rungs!r}: give IMAGESxEPOCHS pairs of positive "
                               "integers, e.g. 3000x1,6000x2")
@@ -95,8 +112,8 @@ class Options:
         cheap, top, between = rungs[:2], rungs[-1:] if len(rungs) > 2 else [], rungs[2:-1]
 
         def trainings(of: list[Rung], modes: Sequence[str]) -> list[Training]:
-            return [Training(arch, mode, seed, rung.index, rung.train_images, rung.epochs,
-                             self.eval_images, self.curve_every)
+            return [Training(arch, mode, seed, self.eval_images, rung.index, rung.train_images,
+                             rung.epochs, self.curve_every)
                     for rung in of for arch in archs for mode in modes
                     for seed in range(self.seeds)]
         main = (LABELS, *self.teachers)
@@ -112,17 +129,14 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Training:
-    """One training of the ladder: the evaluator's task."""
+class Training(table_build.Training):
+    """One training of the ladder: a table's training at one rung's budget, its learning curve
+    kept; the evaluator's task."""
 
-    arch: str
-    mode: str  # "cls" or a teacher's name
-    seed: int
-    rung: int
-    train_images: int
-    epochs: int
-    eval_images: int
-    curve_every: int
+    rung: int = 0
+    train_images: int = 0
+    epochs: int = 0
+    curve_every: int = 1
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -175,11 +189,7 @@ def choose_students(table: Table, modes: Sequence[str], count: int, extremes: in
 def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
     """Build (or finish) the ladder in ``out``; the path of its ``ladder.jsonl.gz``."""
     start = time.perf_counter()
-    out = Path(out)
-    check_out(out, SETTINGS_FILE, "a ladder table")
-    if not config.proxy.alpha > 0:
-        raise ConfigError(f"proxy.alpha = {config.proxy.alpha} leaves the KD trainings without "
-                          "the teacher; use an alpha in (0, 1]")
+    out = table_build.check_build(config, out, SETTINGS_FILE, "a ladder table")
     # a saved ladder of other settings (or a damaged one) is refused before any work
     settings = {**deciding_settings(config), **options.settings()}
     saved = read_saved(out / SETTINGS_FILE, settings, "a ladder table")
@@ -194,9 +204,6 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
                                        *((m, {top}) for m in options.top_teachers)]
                    for images in sorted(sizes)}
     save_config(config, out / "config.yaml")
-    if not (out / TRAININGS_FILE).exists() and (out / LADDER_FILE).exists():
-        # a copy of a shipped ladder (no trainings.jsonl): continue from its records
-        write_lines(out / TRAININGS_FILE, load_ladder(out / LADDER_FILE).records)
     archs = [s["arch"] for s in students]
     by_arch = {s["arch"]: s for s in students}
     host = device_name(resolve_device(config.proxy.device))
@@ -205,16 +212,14 @@ def build_ladder(config: RunConfig, options: Options, out: str | Path) -> Path:
         record=lambda task, outcome: ladder_record(task, outcome, by_arch[task.arch],
                                                    _budget(config, task),
                                                    teacher_acc.get(task.mode), host),
-        publish=lambda: _publish(out, archs), size=lambda task: task.samples, unit="sample")
+        publish=lambda: _publish(out, archs), size=lambda task: task.samples, unit="sample",
+        published=out / LADDER_FILE, load_published=lambda path: load_ladder(path).records)
     run_trainings(config, options.tasks(archs), out, trainings, host, started=start)
     return out / LADDER_FILE
 
 
 def _check_sizes(options: Options, dataset: Dataset) -> None:
-    for name, split in (("validation", dataset.val), ("test", dataset.test)):
-        if options.eval_images > len(split):
-            raise ConfigError(f"--eval-images {options.eval_images} is more than the "
-                              f"{len(split)} {name} images of {dataset.name}")
+    table_build.check_eval_images(options.eval_images, dataset)
     largest = max(images for images, _ in options.rungs)
     if largest > len(dataset.train):
         raise ConfigError(f"a rung trains on {largest} images, more than the {len(dataset.train)} "
