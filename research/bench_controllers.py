@@ -13,7 +13,6 @@ would pick.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -23,9 +22,14 @@ from controllers import available_controllers, get_controller
 from controllers.synthetic import TargetMatch, run_search
 from search_spaces import get_space
 
+from akd.common import run_command
+from akd.errors import ConfigError
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+from .common import check_at_least, command_parser, flag_value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("bench_controllers", __doc__)
     parser.add_argument("--space", default="small28",
                         help="'toy', or a mnasnet preset ('small28', 'imagenet224')")
     parser.add_argument("--samples", type=int, nargs="+", default=[100, 200, 400],
@@ -35,10 +39,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="candidates evaluated at once, finishing in random order")
     parser.add_argument("--controllers", nargs="+", default=available_controllers())
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args))
 
+
+def run(args) -> None:
+    unknown = [name for name in args.controllers if name not in available_controllers()]
+    if unknown:
+        raise ConfigError(f"--controllers: unknown {', '.join(unknown)}; allowed: "
+                          f"{', '.join(available_controllers())}")
+    check_at_least({"--seeds": (args.seeds, 1), "--workers": (args.workers, 1),
+                    "--samples": (min(args.samples), 1)})
+    if args.noise < 0:
+        raise ConfigError(f"--noise {args.noise}: a standard deviation, >= 0")
     torch.set_num_threads(1)
-    space = get_space("toy") if args.space == "toy" else get_space("mnasnet", preset=args.space)
+    space = flag_value("--space", lambda: get_space("toy") if args.space == "toy"
+                       else get_space("mnasnet", preset=args.space))
     budgets = sorted(args.samples)
     print(f"{args.space} space: {len(space.choices)} decisions, {space.size:.2e} architectures; "
           f"noise {args.noise}, {args.workers} worker(s), seeds 0..{args.seeds - 1}\n")
@@ -58,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -25,17 +25,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from search_spaces import build_model, get_space
+from search_spaces import build_model
 
 from akd import CoreLock, LatencyCache, LatencyConfig, LatencyTable, latency_of
 from akd.latency import device_name, measure_with
-from research.common import add_space_options
+from akd.common import run_command
+from akd.errors import ConfigError
+from research.common import add_space_options, check_at_least, checked_space, command_parser
 
 FAST_ARCH = "cn_r1_k3_s2_c8|cn_r1_k1_s1_c32"  # two layers: well under 0.5 ms at 1x28x28
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("bench_latency", __doc__)
     add_space_options(parser)
     parser.add_argument("--archs", type=int, default=100, help="architectures to sample")
     parser.add_argument("--threads", type=int, default=1)
@@ -46,10 +48,17 @@ def main() -> None:
                         help="measurements of each repeated student for the CV")
     parser.add_argument("--minutes", type=float, default=3.0,
                         help="time the rounds are spread over")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args))
 
+
+def run(args) -> None:
+    check_at_least({"--archs": (args.archs, 2), "--threads": (args.threads, 1),
+                    "--rounds": (args.rounds, 2)})
+    if not args.minutes > 0:
+        raise ConfigError(f"--minutes {args.minutes}: a time, > 0")
+    space = checked_space(args)
     config = LatencyConfig(tuple(args.input), args.threads, args.device, method=args.method)
-    space = get_space("mnasnet", preset=args.preset)
     rng = np.random.default_rng(args.seed)
     archs = [space.decode(space.sample(rng)) for _ in range(args.archs)]
     print(f"{device_name(config.device)}, {config.threads} thread(s), torch {torch.__version__}, "
@@ -138,4 +147,4 @@ def _load() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -29,9 +29,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from akd.common import run_command
 from akd.config import PRESETS, load_config
+from akd.errors import ConfigError
 from akd.execution import Outcome, make_evaluator, workspace
 from akd.search import run_search
+
+from .common import check_at_least, command_parser, names
 
 BUDGETS = {"quick": ("quick.yaml", []), "demo": ("demo.yaml", ["search.trials=8"])}
 
@@ -69,25 +73,38 @@ def search_seconds(base: list[str], overrides: list[str], preset: str, startup: 
             / candidates, "overhead": overhead}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("bench_scaling", __doc__)
     parser.add_argument("--budget", choices=BUDGETS, default="quick")
     parser.add_argument("--backends", default="process,ray")
     parser.add_argument("--trials", type=int, help="trials per arm (default: the budget's)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each setting, interleaved; the median is reported")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> None:
+    check_at_least({"--repeats": (args.repeats, 1),
+                    **({"--trials": (args.trials, 1)} if args.trials is not None else {})})
     preset, budget = BUDGETS[args.budget]
     base = ["progress=false", "final.enabled=false", *budget]
-    if args.trials:
+    if args.trials is not None:
         base.append(f"search.trials={args.trials}")
+    backends = names(args.backends)
+    unknown = [backend for backend in backends if backend not in ("process", "ray")]
+    if unknown or not backends:
+        raise ConfigError(f"--backends {args.backends!r}: process and/or ray (the settings "
+                          "compared run 2 workers; the serial backend runs one at a time)")
+    # every backend's config loaded (and a misspelt one refused) before anything is timed
+    configs = {backend: load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
+                                                              "evaluator.workers=2"])
+               for backend in backends}
     workspace(load_config(PRESETS / preset, base))  # teacher and logits cached before timing
-    backends = args.backends.split(",")
     settings = ((1, "sync"), (2, "sync"), (2, "async"))
     costs, instance = {}, {}
     for backend in backends:
-        config = load_config(PRESETS / preset, base + [f"evaluator.backend={backend}",
-                                                       "evaluator.workers=2"])
+        config = configs[backend]
         if backend == "ray":  # started once per program (none to start on a running cluster)
             from akd.common import connect
             start = time.perf_counter()
@@ -133,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

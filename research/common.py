@@ -175,3 +175,27 @@ def check_at_least(flags: dict[str, tuple[object, int]]) -> None:
     for flag, (value, least) in flags.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise ConfigError(f"{flag} must be an integer >= {least}, got {value!r}")
+
+
+def flag_value(flag: str, make: Callable[[], object]):
+    """``make()``, whose ValueError or KeyError (an unknown name or a bad value, as the space,
+    controller and training classes raise them) is the user's: a one-line error naming
+    ``flag``. Wrap only the call that reads the flag, so that a bug elsewhere keeps its
+    traceback."""
+    try:
+        return make()
+    except (ValueError, KeyError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"{flag}: {error.args[0] if error.args else error}") from None
+
+
+def checked_space(args: argparse.Namespace):
+    """The mnasnet space :func:`add_space_options` names (a bad preset: one line)."""
+    from search_spaces import get_space
+
+    check_at_least({"--classes": (args.classes, 2)})
+    if min(args.input) < 1:
+        raise ConfigError(f"--input {' '.join(map(str, args.input))}: three positive sizes "
+                          "C H W")
+    return flag_value("--preset", lambda: get_space("mnasnet", preset=args.preset))

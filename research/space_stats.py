@@ -16,23 +16,29 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from search_spaces import build_model, count_cost, get_space
+from search_spaces import build_model, count_cost
 
-from research.common import add_space_options
+from akd.common import run_command
+from research.common import add_space_options, check_at_least, checked_space, command_parser
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("space_stats", __doc__)
     add_space_options(parser)
     parser.add_argument("--samples", type=int, default=1000, help="architectures to sample")
     parser.add_argument("--train-images", type=int, default=10_000,
                         help="images in the timed epoch (0 skips timing)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args))
 
+
+def run(args: argparse.Namespace) -> None:
+    check_at_least({"--samples": (args.samples, 1), "--train-images": (args.train_images, 0),
+                    "--batch-size": (args.batch_size, 1), "--threads": (args.threads, 1)})
+    space = checked_space(args)
     torch.set_num_threads(args.threads)
-    space = get_space("mnasnet", preset=args.preset)
     rng = np.random.default_rng(args.seed)
     archs = [space.decode(space.sample(rng)) for _ in range(args.samples)]
     costs = [count_cost(a, tuple(args.input), args.classes) for a in tqdm(archs, desc="fvcore")]
@@ -72,4 +78,4 @@ def time_epoch(arch, args: argparse.Namespace) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

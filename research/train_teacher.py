@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import platform
@@ -21,12 +20,14 @@ from akd.data import DataConfig, default_cache_dir, load_dataset
 from akd.distill import PRETRAINED, TEACHERS, TeacherConfig, load_teacher, teacher_record
 from akd.latency import device_name
 
-from .common import command_line
+from akd.common import run_command
+
+from .common import check_at_least, command_line, command_parser, flag_value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     default = TeacherConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_parser("train_teacher", __doc__)
     parser.add_argument("--teacher", default=default.name, choices=sorted(TEACHERS))
     parser.add_argument("--dataset", default=DataConfig.name)
     parser.add_argument("--epochs", type=int, default=default.training.epochs)
@@ -34,14 +35,20 @@ def main() -> None:
     parser.add_argument("--ship", action="store_true",
                         help=f"copy the teacher into {PRETRAINED} with a record of how it was "
                              "made, so that akd ships it (for the default recipe only)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return run_command(lambda: run(args))
 
+
+def run(args) -> None:
+    default = TeacherConfig()
+    check_at_least({"--threads": (args.threads, 1)})
+    config = TeacherConfig(name=args.teacher,
+                           training=dataclasses.replace(default.training, epochs=args.epochs))
+    flag_value("--epochs", config.training.check)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     cache_dir = default_cache_dir()
     data = load_dataset(DataConfig(name=args.dataset), cache_dir)
-    config = TeacherConfig(name=args.teacher,
-                           training=dataclasses.replace(default.training, epochs=args.epochs))
     teacher = load_teacher(config, data, cache_dir)
     path = Path(teacher.description.split(" ", 1)[1])
     record = teacher_record(path)
@@ -62,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

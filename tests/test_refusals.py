@@ -210,3 +210,42 @@ def test_every_name_of_a_list_is_checked_before_the_first_training(command, extr
     errors = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(errors) == 1 and message in errors[0], errors
     assert not out.exists() and not (tmp_path / "cache").exists()  # nothing made, not even data
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("bench_controllers", ["--controllers", "random", "nosuch"], "--controllers: unknown nosuch"),
+    ("bench_controllers", ["--space", "nosuch"], "--space: unknown mnasnet preset 'nosuch'"),
+    ("bench_controllers", ["--seeds", "0"], "--seeds must be an integer >= 1"),
+    ("bench_controllers", ["--samples", "10", "-5"], "--samples must be an integer >= 1"),
+    ("bench_latency", ["--archs", "0"], "--archs must be an integer >= 2"),
+    ("bench_latency", ["--device", "tpu"], "latency.device = 'tpu' is not a device"),
+    ("bench_latency", ["--preset", "nosuch"], "--preset: unknown mnasnet preset 'nosuch'"),
+    ("bench_kd_cache", ["--teacher", "nosuch"], "--teacher 'nosuch': a zoo teacher"),
+    ("bench_kd_cache", ["--student", "garbage"], "--student: block 'garbage'"),
+    ("bench_kd_cache", ["--epochs", "0"], "--epochs or --augment-padding: epochs = 0"),
+    ("bench_scaling", ["--backends", "process,serial"], "--backends 'process,serial': process"),
+    ("bench_scaling", ["--trials", "0"], "--trials must be an integer >= 1"),
+    ("space_stats", ["--samples", "0"], "--samples must be an integer >= 1"),
+    ("space_stats", ["--preset", "nosuch"], "--preset: unknown mnasnet preset 'nosuch'"),
+    ("train_teacher", ["--epochs", "0"], "--epochs: epochs = 0"),
+    ("train_teacher", ["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+])
+def test_a_benchmarks_bad_flag_is_one_line_before_any_work(module, args, message, capsys,
+                                                          tmp_path, monkeypatch):
+    """The benchmark commands that print rather than write follow the same rule: a bad flag is
+    one line and exit 2, before any data, teacher or measurement is made."""
+    monkeypatch.setenv("AKD_CACHE", str(tmp_path / "cache"))
+    code = importlib.import_module(f"research.{module}").main(args)
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(errors) == 1 and message in errors[0], errors
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_study_option_of_the_wrong_type_is_worded_as_written(tmp_path, capsys, monkeypatch):
+    module, args = COMMANDS["run_study"]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["run_study", *args, "--set", "study.strategies=tpe,nosuch",
+                                      "--out", str(tmp_path / "out")])
+    assert importlib.import_module(module).main() == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == ["error: study.strategies = 'tpe,nosuch' has the wrong type; expected list"]

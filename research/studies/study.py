@@ -100,6 +100,13 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, 
     config, own = load_config_and_section(path, overrides, "study")
     try:
         options = dacite.from_dict(StudyOptions, own, config=dacite.Config(strict=True))
+    except dacite.WrongTypeError as error:  # worded as the config's own keys are
+        expected = getattr(error.field_type, "__name__", str(error.field_type))
+        given = own  # the value as written: dacite's may be its half-built collection
+        for part in error.field_path.split("."):
+            given = given.get(part) if isinstance(given, dict) else given
+        raise ConfigError(f"study.{error.field_path} = {given!r} has the wrong type; "
+                          f"expected {expected}") from None
     except dacite.DaciteError as error:
         raise ConfigError(f"study: {error}") from None
     check_study(config)

@@ -40,7 +40,7 @@ class TablePool:
     def __init__(self, table: Table, mode: str, seed: int = 0) -> None:
         rows = [r for r in table.records if r["mode"] == mode and r["status"] == "ok"]
         if not rows:
-            raise ValueError(f"the table has no successful trainings of mode {mode!r}; it has "
+            raise ConfigError(f"the table has no successful trainings of mode {mode!r}; it has "
                              f"{', '.join(table.modes)}")
         by_arch: dict[str, list[dict]] = {}
         for row in rows:
