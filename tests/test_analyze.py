@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import end_to_end
 
+from akd.errors import RunError
 from akd.reporting.analysis import load_run
 from akd.reporting.report import CSV_COLUMNS, analyze, gain_in_words
 
@@ -121,10 +122,24 @@ def test_gain_in_words_covers_every_case():
     assert "needs both arms" in gain_in_words(None)
 
 
-def test_an_empty_directory_is_reported_not_crashed_on(tmp_path):
+def test_a_folder_with_nothing_of_a_run_is_refused_and_nothing_written(tmp_path):
+    """An empty folder, or someone else's (akd analyze /etc wrote /etc/report before): one
+    line, no report."""
     (tmp_path / "empty").mkdir()
-    text = analyze([tmp_path / "empty"], tmp_path / "out").read_text()
-    assert "config.yaml is missing" in text and "No trials recorded" in text
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    for folder in ("empty", "foreign"):
+        with pytest.raises(RunError, match=f"{folder} is not a run directory .none of "
+                                           "config.yaml, trials.jsonl"):
+            analyze([tmp_path / folder])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty", "foreign", "notes.txt"]
+
+
+def test_a_run_with_only_its_config_is_reported_with_what_is_missing(tmp_path):
+    (tmp_path / "started").mkdir()
+    (tmp_path / "started" / "config.yaml").write_text("{}\n")
+    text = analyze([tmp_path / "started"], tmp_path / "out").read_text()
+    assert "trials.jsonl is missing" in text and "No trials recorded" in text
     assert "No final stage results" in text
 
 

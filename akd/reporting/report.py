@@ -379,12 +379,20 @@ def _target_ms(run: Run) -> float | None:
     return reward.target_ms if reward else None
 
 
+RUN_FILES = ("config.yaml", "trials.jsonl", "final.json", "final_runs.jsonl")  # any one: a run,
+# perhaps a partial or damaged one, which the report describes
+
+
 def analyze(paths: list[str | Path], out: str | Path | None = None) -> Path:
     """``write_report`` with the default output directory: RUN/report for one run, else a
     ``report`` folder beside the first run."""
     for path in paths:
         if not Path(path).is_dir():
             raise RunError(f"{path} is not a run directory (no such directory)")
+        if not any((Path(path) / name).exists() for name in RUN_FILES):
+            # nothing of a run: the report would be empty, and written into a foreign folder
+            raise RunError(f"{path} is not a run directory (none of {', '.join(RUN_FILES)}); "
+                           "name the --out of an akd search")
     if out is None:
         first = Path(paths[0])
         out = first / "report" if len(paths) == 1 else first.parent / "report"
