@@ -30,17 +30,20 @@ from .studies.schedules import Setting, fitted_hyperband, pool_from_ladder, repl
 LADDER = "fashion_mnist-small28-ladder"
 CONTROLLERS = ("random", "tpe", "lstm_ppo")
 TABLE_RUNG, BRACKET = 0, 32
-SCHEDULES = ("successive_halving", "hyperband")  # the multi-fidelity ones, told rank or raw
+SCHEDULES = ("successive_halving", "hyperband")  # the multi-fidelity ones, each with every tell
+TELLS = ("rank", "raw", "per_budget")  # per_budget: BOHB's model, so the tpe controller's only
 
 
-def settings(controllers: tuple[str, ...], top: int) -> list[Setting]:
+def settings(controllers: tuple[str, ...], top: int, tells: tuple[str, ...] = ("rank", "raw"),
+             flat: bool = True) -> list[Setting]:
     rows = []
     for controller in controllers:
-        rows += [Setting(controller, "flat", rung=TABLE_RUNG), Setting(controller, "flat", rung=top),
-                 Setting(controller, "successive_halving", n=BRACKET, tell="rank"),
-                 Setting(controller, "successive_halving", n=BRACKET, tell="raw"),
-                 Setting(controller, "hyperband", tell="rank"),
-                 Setting(controller, "hyperband", tell="raw")]
+        if flat:
+            rows += [Setting(controller, "flat", rung=TABLE_RUNG),
+                     Setting(controller, "flat", rung=top)]
+        told = [t for t in tells if t != "per_budget" or controller == "tpe"]
+        rows += [Setting(controller, "successive_halving", n=BRACKET, tell=t) for t in told]
+        rows += [Setting(controller, "hyperband", tell=t) for t in told]
     return rows
 
 
@@ -52,7 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="960000,1920000",
                         help="training samples per search, comma-separated")
     parser.add_argument("--controllers", default=",".join(CONTROLLERS))
+    parser.add_argument("--tells", default="rank,raw",
+                        help="what the controller is told at a bracket's end, comma-separated: "
+                             "rank, raw, per_budget (BOHB's model per rung; tpe only)")
     parser.add_argument("--out", default="docs/schedules", help="report folder")
+    parser.add_argument("--no-flat", action="store_true",
+                        help="replay the multi-fidelity schedules only (to compare tell rules: "
+                             "tpe at flat@0 rebuilds its model for every training, a minute a "
+                             "replay at 3.84M samples)")
     parser.add_argument("--report-only", action="store_true",
                         help="only write replay.md again from the kept replay.json")
     args = parser.parse_args(argv)
@@ -79,11 +89,17 @@ def run(args, argv: list[str] | None) -> None:
     if unknown:
         raise ConfigError(f"--controllers: unknown {', '.join(unknown)}; allowed: "
                           f"{', '.join(available_controllers())}")
+    tells = tuple(args.tells.split(","))
+    unknown = [t for t in tells if t not in TELLS]
+    if unknown or "raw" not in tells:
+        raise ConfigError(f"--tells {args.tells!r}: every rule is compared with raw, so name raw "
+                          f"and any of {', '.join(t for t in TELLS if t != 'raw')}")
     try:
         pool = pool_from_ladder(load_ladder(args.ladder), args.mode)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    grid = settings(tuple(args.controllers.split(",")), len(pool.costs) - 1)
+    grid = settings(tuple(args.controllers.split(",")), len(pool.costs) - 1, tells,
+                    flat=not args.no_flat)
     for budget in budgets:  # before any replay: a budget too small for a schedule
         try:
             fitted_hyperband(pool.costs, grid[-1].eta, grid[-1].top_seeds, budget)
@@ -116,7 +132,8 @@ def summary(setting: Setting, budget: int, searches: list[dict]) -> dict:
     truths = [s["truth"] for s in searches if s["truth"] is not None]
     return {"setting": setting.name(), "controller": setting.controller,
             "schedule": setting.schedule, "rung": setting.rung, "tell": setting.tell,
-            "budget": budget, "truths": truths, "picked": len(truths),
+            "budget": budget, "truths": truths, "picks": [s["pick"] for s in searches],
+            "picked": len(truths),
             "truth": mean_ci(truths), "within_noise": float(np.mean(
                 [s["within_noise"] for s in searches])),
             "spent": max(s["spent"] for s in searches)}
@@ -124,7 +141,7 @@ def summary(setting: Setting, budget: int, searches: list[dict]) -> dict:
 
 def compare(result: dict) -> None:
     """Each row's difference from flat at the table's budget and from flat at the top rung, with
-    its controller and budget, and successive halving's rank rule against its raw rule: Welch's
+    its controller and budget, and each schedule's other tell rules against its raw rule: Welch's
     interval over the two sets of searches (its half-width is the smallest difference the
     replays could show)."""
     top = max(r["rung"] for r in result["rows"])
@@ -136,10 +153,16 @@ def compare(result: dict) -> None:
     raw = {schedule: base(schedule, tell="raw") for schedule in SCHEDULES}
     for row in result["rows"]:
         key = (row["controller"], row["budget"])
-        row["vs_flat_table"] = welch(row["truths"], flat_table[key]["truths"])
-        row["vs_flat_top"] = welch(row["truths"], flat_top[key]["truths"])
-        if row["schedule"] in raw and row["tell"] == "rank" and key in raw[row["schedule"]]:
-            row["rank_vs_raw"] = welch(row["truths"], raw[row["schedule"]][key]["truths"])
+        row.pop("rank_vs_raw", None)  # the name before other rules were compared
+        for name, flat in (("vs_flat_table", flat_table), ("vs_flat_top", flat_top)):
+            if key in flat:
+                row[name] = welch(row["truths"], flat[key]["truths"])
+        if row["schedule"] in raw and row["tell"] != "raw" and key in raw[row["schedule"]]:
+            twin = raw[row["schedule"]][key]
+            row["vs_raw"] = welch(row["truths"], twin["truths"])
+            if "picks" in row and "picks" in twin:  # search seed i of both rules: paired
+                row["vs_raw"]["same_pick"] = sum(a == b for a, b in zip(row["picks"],
+                                                                        twin["picks"]))
 
 
 def welch(a: list[float], b: list[float]) -> dict:
@@ -171,24 +194,29 @@ def markdown(result: dict) -> str:
                   "vs flat at the top [95%] | within noise |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for row in (r for r in result["rows"] if r["budget"] == budget):
-            truth, low, high = row["truth"], row["vs_flat_table"], row["vs_flat_top"]
+            truth, none = row["truth"], {"difference": None, "ci95": None}
+            low, high = row.get("vs_flat_table", none), row.get("vs_flat_top", none)
             lines.append(f"| {row['setting']} | {row['picked']} | {_ci(truth['mean'], truth['ci95'])}"
                          f" | {_ci(low['difference'], low['ci95'], sign=True)} | "
                          f"{_ci(high['difference'], high['ci95'], sign=True)} | "
                          f"{row['within_noise']:.0%} |")
         lines.append("")
         for schedule in SCHEDULES:
-            told = [r for r in result["rows"] if r["budget"] == budget
-                    and r["schedule"] == schedule and "rank_vs_raw" in r]
-            if told:
-                differences = (f"{r['controller']} {_difference(r['rank_vs_raw'])}" for r in told)
-                lines += [schedule.replace("_", " ").capitalize() + ", rank rule minus raw rule: "
-                          + "; ".join(differences) + ".", ""]
+            for tell in TELLS:
+                told = [r for r in result["rows"] if r["budget"] == budget and "vs_raw" in r
+                        and r["schedule"] == schedule and r["tell"] == tell]
+                if told:
+                    differences = (f"{r['controller']} {_difference(r['vs_raw'])}" for r in told)
+                    lines += [f"{schedule.replace('_', ' ').capitalize()}, {tell} rule minus raw "
+                              "rule: " + "; ".join(differences) + ".", ""]
     return "\n".join(lines)
 
 
 def _difference(welch_result: dict) -> str:
-    return _ci(welch_result["difference"], welch_result["ci95"], sign=True)
+    text = _ci(welch_result["difference"], welch_result["ci95"], sign=True)
+    if "same_pick" in welch_result:
+        text += f" (same pick with the same search seed: {welch_result['same_pick']})"
+    return text
 
 
 def _ci(value, ci, sign: bool = False) -> str:

@@ -121,28 +121,38 @@ def test_welchs_interval_by_hand():
     assert welch([1.0], [1.0, 2.0]) == {"difference": None, "ci95": None}
 
 
-def test_each_schedules_rank_rule_is_compared_with_its_own_raw_rule():
-    """Hyperband told ranks is set against Hyperband told raw values, not successive halving's:
-    the differences by hand (means 0.90 - 0.80 and 0.70 - 0.60, no variance, so the point)."""
+def test_each_schedules_rules_are_compared_with_its_own_raw_rule():
+    """Hyperband told ranks is set against Hyperband told raw values, not successive halving's,
+    and so is BOHB's per-budget rule: the differences by hand (means 0.90 - 0.80, 0.70 - 0.60
+    and 0.85 - 0.80, no variance, so the point), and the searches of the same seed that picked
+    the same student."""
     from research.replay_schedules import compare, markdown
 
-    def row(schedule, tell, truths, rung=0):
+    def row(schedule, tell, truths, rung=0, picks=(1, 2)):
         return {"setting": f"{schedule} {tell}", "controller": "tpe", "schedule": schedule,
                 "rung": rung, "tell": tell, "budget": 1000, "truths": truths, "picked": 2,
-                "truth": {"mean": float(np.mean(truths)), "ci95": None}, "within_noise": 0.5}
+                "picks": list(picks), "truth": {"mean": float(np.mean(truths)), "ci95": None},
+                "within_noise": 0.5}
     rows = [row("flat", "rank", [0.5, 0.5]), row("flat", "rank", [0.6, 0.6], rung=2),
             row("successive_halving", "rank", [0.9, 0.9]),
             row("successive_halving", "raw", [0.8, 0.8]),
-            row("hyperband", "rank", [0.7, 0.7]), row("hyperband", "raw", [0.6, 0.6])]
+            row("hyperband", "rank", [0.7, 0.7]), row("hyperband", "raw", [0.6, 0.6]),
+            row("successive_halving", "per_budget", [0.85, 0.85], picks=(1, 0))]
+    rows[2]["rank_vs_raw"] = {"difference": 9.0}  # a kept file's name from before: dropped
     result = {"rows": rows, "command": "replay", "seeds": 2, "ladder": "l", "mode": "vgg",
               "pool": {"students": 3, "costs": [10, 40, 160], "best": 0.9, "noise": 0.01}}
     compare(result)
-    assert rows[2]["rank_vs_raw"]["difference"] == pytest.approx(0.1)
-    assert rows[4]["rank_vs_raw"]["difference"] == pytest.approx(0.1)
-    assert rows[4]["rank_vs_raw"]["ci95"] == pytest.approx([0.1, 0.1])
-    assert "rank_vs_raw" not in rows[3] and "rank_vs_raw" not in rows[0]
+    assert rows[2]["vs_raw"]["difference"] == pytest.approx(0.1)
+    assert rows[4]["vs_raw"]["difference"] == pytest.approx(0.1)
+    assert rows[4]["vs_raw"]["ci95"] == pytest.approx([0.1, 0.1])
+    assert rows[6]["vs_raw"]["difference"] == pytest.approx(0.05)
+    assert (rows[2]["vs_raw"]["same_pick"], rows[6]["vs_raw"]["same_pick"]) == (2, 1)
+    assert "vs_raw" not in rows[3] and "vs_raw" not in rows[0]
+    assert "rank_vs_raw" not in rows[2]
     text = markdown(result)
-    assert "Successive halving, rank rule minus raw rule: tpe +0.1000" in text
+    assert ("Successive halving, rank rule minus raw rule: tpe +0.1000 [+0.1000, +0.1000] (same "
+            "pick with the same search seed: 2)") in text
+    assert "Successive halving, per_budget rule minus raw rule: tpe +0.0500" in text
     assert "Hyperband, rank rule minus raw rule: tpe +0.1000" in text
 
 
@@ -151,6 +161,8 @@ def test_each_schedules_rank_rule_is_compared_with_its_own_raw_rule():
     (["--budgets", "12x"], "--budgets '12x': expected training samples"),
     (["--controllers", "lstm,tpe"], "--controllers: unknown lstm"),
     (["--budgets", "10"], "does not fit one round of Hyperband"),
+    (["--tells", "rank"], "--tells 'rank': every rule is compared with raw"),
+    (["--tells", "raw,bohb"], "--tells 'raw,bohb': every rule is compared with raw"),
 ])
 def test_bad_replay_settings_are_one_line_errors_before_anything_is_written(
         tmp_path, capsys, args, message):
@@ -161,3 +173,38 @@ def test_bad_replay_settings_are_one_line_errors_before_anything_is_written(
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1
     assert not out.exists()
+
+
+def test_bohbs_per_budget_model_fits_the_highest_rung_with_enough_results():
+    """BOHB's rule by hand: the model is fitted on the highest rung holding at least `startup`
+    results; below that, the lowest rung (TPE's own random start-up)."""
+    from research.studies.schedules import PerBudgetTPE
+
+    model = PerBudgetTPE(students=5, seed=0, startup=3)
+    assert model.model_rung() == 0  # nothing observed yet
+    for student in range(3):
+        model.observe(student, 0, 0.1 * student)
+    model.observe(2, 1, 0.5)
+    model.observe(1, 1, 0.4)
+    assert model.model_rung() == 0  # rung 1 has 2 results, fewer than startup
+    model.observe(0, 1, 0.3)
+    assert model.model_rung() == 1
+    model.observe(4, 2, 0.9)
+    assert model.model_rung() == 1
+    asked = model.ask(4)
+    assert [c.id for c in asked] == [0, 1, 2, 3] and model.asked == 4
+    assert all(0 <= c.decisions[0] < 5 for c in asked)
+    again = PerBudgetTPE(students=5, seed=0, startup=3)
+    again.results = model.results
+    assert [c.decisions for c in again.ask(4)] == [c.decisions for c in asked]  # seeded
+
+
+def test_the_per_budget_rule_is_tpes_and_a_multi_fidelity_schedules_only():
+    pool = pool_from_ladder(_ladder(VAL, TEST), "vgg")
+    for setting in (Setting("random", "successive_halving", n=3, eta=2, tell="per_budget"),
+                    Setting("tpe", "flat", tell="per_budget")):
+        with pytest.raises(ValueError, match="tell=per_budget is BOHB's TPE model"):
+            replay(pool, setting, 10_000, 0)
+    setting = Setting("tpe", "successive_halving", n=3, eta=2, top_seeds=2, tell="per_budget")
+    result = replay(pool, setting, Bracket(0, 3, 2, 1, 2).cost(pool.costs, continued=False), 0)
+    assert result["spent"] == 3 * 100 + 1 * 2 * 400 and result["pick"] in (0, 1, 2)
