@@ -12,7 +12,7 @@ from pathlib import Path
 
 from akd.common import help_of, run_command, write_text
 from akd.config import load_config
-from akd.errors import ConfigError
+from akd.errors import AkdError, ConfigError
 
 
 def command_line(module: str, argv: list[str] | None) -> str:
@@ -185,7 +185,7 @@ def flag_value(flag: str, make: Callable[[], object]):
     try:
         return make()
     except (ValueError, KeyError) as error:
-        if isinstance(error, ConfigError):
+        if isinstance(error, AkdError):  # already one line of its own
             raise
         raise ConfigError(f"{flag}: {error.args[0] if error.args else error}") from None
 
