@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ladder", default=LADDER, help=f"ladder (default {LADDER})")
     parser.add_argument("--mode", default="vgg", help="the ladder's mode: a teacher, or cls")
     parser.add_argument("--seeds", type=int, default=20, help="searches per setting")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the searches' seeds are first-seed .. first-seed + seeds - 1 (a "
+                             "confirmation on searches not yet looked at)")
     parser.add_argument("--budgets", default="960000,1920000",
                         help="training samples per search, comma-separated")
     parser.add_argument("--controllers", default=",".join(CONTROLLERS))
@@ -80,6 +83,8 @@ def run(args, argv: list[str] | None) -> None:
         return
     if args.seeds < 2:  # an interval over searches needs two of them
         raise ConfigError(f"--seeds {args.seeds}: at least 2 searches per setting")
+    if args.first_seed < 0:
+        raise ConfigError(f"--first-seed {args.first_seed}: a seed, >= 0")
     try:
         budgets = [int(b) for b in args.budgets.split(",")]
     except ValueError:
@@ -112,12 +117,13 @@ def run(args, argv: list[str] | None) -> None:
     for budget in budgets:
         for setting in grid:
             searches = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 searches.append(replay(pool, setting, budget, seed))
                 bar.update()
             rows.append(summary(setting, budget, searches))
     bar.close()
     result = {"ladder": args.ladder, "mode": args.mode, "seeds": args.seeds,
+              "first_seed": args.first_seed,
               "pool": {"students": len(pool.archs), "costs": pool.costs, "best": pool.best,
                        "noise": pool.noise},
               "command": command_line("research.replay_schedules", argv),

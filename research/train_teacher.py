@@ -45,10 +45,10 @@ def run(args) -> None:
     config = TeacherConfig(name=args.teacher,
                            training=dataclasses.replace(default.training, epochs=args.epochs))
     flag_value("--epochs", config.training.check)
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     cache_dir = default_cache_dir()
-    data = load_dataset(DataConfig(name=args.dataset), cache_dir)
+    data = load_dataset(DataConfig(name=args.dataset), cache_dir)  # an unknown one: refused
+    torch.set_num_threads(args.threads)  # only now: a refused command changes nothing
     teacher = load_teacher(config, data, cache_dir)
     path = Path(teacher.description.split(" ", 1)[1])
     record = teacher_record(path)

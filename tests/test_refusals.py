@@ -235,10 +235,15 @@ def test_a_benchmarks_bad_flag_is_one_line_before_any_work(module, args, message
     """The benchmark commands that print rather than write follow the same rule: a bad flag is
     one line and exit 2, before any data, teacher or measurement is made."""
     monkeypatch.setenv("AKD_CACHE", str(tmp_path / "cache"))
-    code = importlib.import_module(f"research.{module}").main(args)
+    threads = torch.get_num_threads()
+    try:
+        code = importlib.import_module(f"research.{module}").main(args)
+    finally:  # a leaked thread count would change later tests' trainings in this process
+        changed, _ = torch.get_num_threads(), torch.set_num_threads(threads)
     errors = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(errors) == 1 and message in errors[0], errors
     assert not (tmp_path / "cache").exists()
+    assert changed == threads  # refused before it set anything of the process's
 
 
 def test_a_study_option_of_the_wrong_type_is_worded_as_written(tmp_path, capsys, monkeypatch):

@@ -163,6 +163,7 @@ def test_each_schedules_rules_are_compared_with_its_own_raw_rule():
     (["--budgets", "10"], "does not fit one round of Hyperband"),
     (["--tells", "rank"], "--tells 'rank': every rule is compared with raw"),
     (["--tells", "raw,bohb"], "--tells 'raw,bohb': every rule is compared with raw"),
+    (["--first-seed", "-1"], "--first-seed -1: a seed, >= 0"),
 ])
 def test_bad_replay_settings_are_one_line_errors_before_anything_is_written(
         tmp_path, capsys, args, message):
