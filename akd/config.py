@@ -95,7 +95,7 @@ class ScreeningConfig:
 
 
 SCHEDULES = ("flat", "successive_halving", "hyperband")
-TELL_RULES = ("rank", "raw")
+TELL_RULES = ("rank", "raw", "per_budget")
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,11 @@ class ScheduleConfig:
     tell: str = option("rank", help="what the controller learns when a bracket ends: rank (the "
                                     "rung reached plus the percentile among that rung's results, "
                                     "over the number of rungs: a stopped candidate never looks "
-                                    "worse only for training less) or raw (the reward at the "
-                                    "highest rung reached)")
+                                    "worse only for training less), raw (the reward at the "
+                                    "highest rung reached) or per_budget (BOHB's model, for the "
+                                    "tpe and gp controllers: the reward at every rung reached, "
+                                    "kept per rung; the model fits the highest rung with enough "
+                                    "results; synchronous searches)")
     first_rung_latency: str = option("measured", help="multi-fidelity search: measured (time "
                                                       "every candidate) or table (the per-layer "
                                                       "lookup table, scaled to the measurements of "
@@ -282,6 +285,11 @@ class SearchConfig:
             raise ValueError("search.screening's predictor was fitted at fixed KD "
                              "hyper-parameters, so it cannot rank searched ones; use "
                              "search.kd or search.screening, not both")
+        if self.schedule.tell == "per_budget" and (self.asynchronous
+                                                   or not self.schedule.multi_fidelity):
+            raise ValueError("search.schedule.tell: per_budget keeps a model per rung of a "
+                             "synchronous successive_halving or hyperband search; use it with one "
+                             "and search.asynchronous: false")
         if self.schedule.name == "hyperband" and self.asynchronous:
             raise ValueError("search.schedule hyperband runs synchronous brackets; for "
                              "search.asynchronous use successive_halving (ASHA)")
@@ -434,6 +442,11 @@ class RunConfig:
                                  "stage trains to convergence (final.training.patience); the "
                                  "search's candidates train for a fixed budget, so that their "
                                  "rewards compare")
+        if self.search.schedule.tell == "per_budget" and self.controller.name not in ("tpe", "gp"):
+            raise ValueError(f"search.schedule.tell: per_budget is BOHB's model per rung, which "
+                             f"the tpe and gp controllers keep; controller.name = "
+                             f"{self.controller.name!r} learns one value per candidate (tell: "
+                             "rank or raw)")
         if self.latency.where == "worker" and self.evaluator.backend != "ray":
             raise ValueError("latency.where: worker runs on Ray; it needs evaluator.backend: ray")
         if self.search.schedule.first_rung_latency == "table" and (

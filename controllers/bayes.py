@@ -14,10 +14,17 @@ Parallel asks: the candidates of one ``ask(n)`` are proposed one after another, 
 earlier ones as running trials, so a batch is not ``n`` copies of one point: TPE's constant liar
 counts a running trial as a bad result near which it does not sample again, and the GP sampler
 conditions its acquisition on the running points (Optuna's batch-aware GP).
+
+Multi-fidelity (BOHB's model, Falkner et al. 2018): a search that trains candidates at several
+budgets may tell a candidate its reward at every rung it reached (``tell_rungs``). The results
+are then kept per rung, and each proposal fits the model on the highest rung that holds at
+least ``startup`` of them (the lowest while none does), so that nothing is compared across
+budgets.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -47,6 +54,8 @@ class OptunaController(Controller):
         self._optuna = import_optuna(self.name)
         self.seed = seed
         self.told: list[tuple[int, list[int], float]] = []  # (id, decisions, reward), tell order
+        # (id, decisions, rung, reward) for each rung a candidate told by tell_rungs reached
+        self.rung_results: list[tuple[int, list[int], int, float]] = []
         self._distributions = {f"d{i}": self._optuna.distributions.CategoricalDistribution(
                                    range(n))
                                for i, n in enumerate(self.choices)}
@@ -66,12 +75,43 @@ class OptunaController(Controller):
         params = optuna_proposal(self._optuna, sampler, self._distributions, self._history(batch))
         return [int(params[f"d{i}"]) for i in range(len(self.choices))]
 
+    def tell_rungs(self, candidate: Candidate, results: dict[int, float],
+                   reward: float) -> dict[str, float]:
+        """Tell ``candidate`` as a multi-fidelity search does: ``results`` maps each rung it
+        reached to its reward there (empty for one that never trained), kept per rung for the
+        model; ``reward`` is what ``tell`` records for it."""
+        if not all(math.isfinite(value) for value in results.values()):
+            raise ValueError(f"rung results {results!r} for candidate {candidate.id} are "
+                             "invalid; allowed: finite numbers")
+        stats = self.tell(candidate, reward)  # checks the candidate is pending, as asked
+        self.rung_results += [(candidate.id, list(candidate.decisions), int(rung), float(value))
+                              for rung, value in sorted(results.items())]
+        return stats
+
+    def model_rung(self) -> int | None:
+        """The rung the next proposal's model is fitted on (None: no rung results, the model
+        uses every told reward)."""
+        counts: dict[int, int] = {}
+        for _, _, rung, _ in self.rung_results:
+            counts[rung] = counts.get(rung, 0) + 1
+        if not counts:
+            return None
+        enough = [rung for rung, n in counts.items() if n >= self.config.startup]
+        return max(enough) if enough else min(counts)
+
     def _history(self, batch: list[list[int]]) -> list[tuple[dict, float | None]]:
         """Every candidate asked so far (and the ones proposed earlier in this ask) in ask order,
-        as (parameters, reward), the reward None while it is pending."""
-        rewards = {i: r for i, _, r in self.told}
-        asked = sorted([(i, d) for i, d, _ in self.told] +
-                       [(c.id, c.decisions) for c in self.pending])
+        as (parameters, reward), the reward None while it is pending; with rung results, those
+        of the model's rung and the pending candidates."""
+        rung = self.model_rung()
+        if rung is None:
+            rewards = {i: r for i, _, r in self.told}
+            asked = sorted([(i, d) for i, d, _ in self.told] +
+                           [(c.id, c.decisions) for c in self.pending])
+        else:
+            rewards = {i: r for i, _, at, r in self.rung_results if at == rung}
+            asked = sorted([(i, d) for i, d, at, _ in self.rung_results if at == rung] +
+                           [(c.id, c.decisions) for c in self.pending])
         asked += [(self.num_asked + k, d) for k, d in enumerate(batch)]
         return [({f"d{k}": choice for k, choice in enumerate(decisions)}, rewards.get(i))
                 for i, decisions in asked]
@@ -81,12 +121,15 @@ class OptunaController(Controller):
         return {}
 
     def _extra_state(self) -> dict:
-        return {"seed": self.seed, "told": [[i, list(d), r] for i, d, r in self.told]}
+        return {"seed": self.seed, "told": [[i, list(d), r] for i, d, r in self.told],
+                "rung_results": [[i, list(d), g, r] for i, d, g, r in self.rung_results]}
 
     def _load_extra_state(self, state: dict) -> None:
         told = [(int(i), [int(c) for c in d], float(r)) for i, d, r in state["told"]]
+        rung_results = [(int(i), [int(c) for c in d], int(g), float(r))
+                        for i, d, g, r in state.get("rung_results", [])]  # absent before BOHB
         self.seed = int(state["seed"])
-        self.told = told
+        self.told, self.rung_results = told, rung_results
 
 
 @register_controller("tpe")

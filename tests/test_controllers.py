@@ -330,3 +330,29 @@ def test_an_optuna_state_is_plain_data_and_replays_the_told_trials():
     restored = get_controller("tpe", CHOICES, seed=5, startup=2)
     restored.load_state_dict(state)
     assert restored.ask(3) == ctrl.ask(3)
+
+
+@pytest.mark.parametrize("name", ["tpe", "gp"])
+def test_a_per_budget_model_fits_the_highest_rung_with_enough_results(name):
+    """BOHB's rule by hand: results told by rung are kept per rung; the model's rung is the
+    highest holding at least `startup` results, and the history a proposal sees is that rung's
+    results plus the pending candidates; the state keeps it (weights_only) and replays it."""
+    ctrl = get_controller(name, CHOICES, seed=0, startup=2)
+    assert ctrl.model_rung() is None
+    first = ctrl.ask(3)
+    ctrl.tell_rungs(first[0], {0: 0.1, 1: 0.4}, 0.4)
+    ctrl.tell_rungs(first[1], {0: 0.2}, 0.2)
+    assert ctrl.model_rung() == 0  # rung 1 holds 1 result, fewer than startup
+    ctrl.tell_rungs(first[2], {0: 0.3, 1: 0.5}, 0.5)
+    assert ctrl.model_rung() == 1
+    pending = ctrl.ask(1)[0]
+    history = ctrl._history([[0] * len(CHOICES)])
+    assert [reward for _, reward in history] == [0.4, 0.5, None, None]  # rung 1, then running
+    assert history[2][0] == {f"d{i}": c for i, c in enumerate(pending.decisions)}
+    with pytest.raises(ValueError, match="was already told"):
+        ctrl.tell_rungs(first[0], {0: 0.1}, 0.1)
+    assert len(ctrl.rung_results) == 5  # a refused tell adds nothing
+    state = round_trip(ctrl.state_dict())
+    restored = get_controller(name, CHOICES, seed=7, startup=2)
+    restored.load_state_dict(state)
+    assert restored.model_rung() == 1 and restored.ask(2) == ctrl.ask(2)

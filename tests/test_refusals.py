@@ -49,6 +49,13 @@ def refuse(tmp_path, capsys, *overrides, out=None):
     ("search.schedule.rungs=[4, 2]", "search.schedule.rungs = [4, 2]: epochs of each rung"),
     ("search.schedule.top_seeds=1", "search.schedule.top_seeds must be >= 2"),
     ("search.schedule={name: hyperband, tell: mean}", "search.schedule.tell = 'mean'; allowed"),
+    ("search.schedule={name: hyperband, tell: per_budget}",
+     "search.schedule.tell: per_budget is BOHB's model per rung, which the tpe and gp "
+     "controllers keep; controller.name = 'lstm_ppo'"),
+    ("search.schedule.tell=per_budget", "search.schedule.tell: per_budget keeps a model per rung "
+                                        "of a synchronous successive_halving or hyperband"),
+    ("search={asynchronous: true, schedule: {name: successive_halving, tell: per_budget}}",
+     "search.schedule.tell: per_budget keeps a model per rung"),
     # flat's 4 x 400 images against hyperband's first bracket on 400 images: 2 candidates x 1
     # epoch, the best continued 1 more, and its second seed 2 epochs from scratch
     ("search.schedule={name: hyperband, rungs: [1, 2]}", "search.schedule: a budget of 1,600 "

@@ -300,3 +300,30 @@ def test_asha_keeps_the_budget_and_tells_every_candidate_through_kill_9_and_resu
         state = torch.load(run / "checkpoints" / f"{arm}.pt", weights_only=True)
         assert state["controller"]["pending"] == []
     assert not any((run / "checkpoints" / "rungs").iterdir())  # no chain left to continue
+
+
+def test_a_per_budget_search_tells_tpe_every_rungs_reward(tmp_path):
+    """tell: per_budget (BOHB's model) in the live loop, 3 brackets of 2 on synthetic data: the
+    controller's checkpoint holds, for every trained candidate, its reward at each rung it
+    reached (the mean of its seeds at the top), as the trial log says, and its model has moved
+    to the top rung once that holds `startup` results."""
+    run = tmp_path / "run"
+    assert main(["--config", "quick", "--out", str(run), "--set", "data.name=synthetic",
+                 "--set", "search.arms=[nas]", "--set", f"cache_dir={tmp_path / 'cache'}",
+                 "--set", "progress=false", "--set", "controller.name=tpe",
+                 "--set", "controller.options.startup=2", "--set", "final.enabled=false",
+                 "--set", "final.test_images=0",
+                 "--set", "search.schedule={name: successive_halving, rungs: [1, 2], eta: 2, "
+                          "tell: per_budget, budget: 15000}"]) == 0
+    trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    assert len(trials) == 12 and all(t["status"] == "ok" for t in trials)
+    by_rung = {}
+    for t in trials:
+        by_rung.setdefault((t["candidate_id"], t["rung"]), []).append(t["reward"])
+    expected = sorted((c, r, sum(v) / len(v)) for (c, r), v in by_rung.items())
+    state = torch.load(run / "checkpoints" / "nas.pt", weights_only=True)["controller"]
+    kept = sorted((i, g, r) for i, _, g, r in state["rung_results"])
+    assert [(c, g) for c, g, _ in kept] == [(c, g) for c, g, _ in expected]
+    assert [r for _, _, r in kept] == pytest.approx([r for _, _, r in expected])
+    assert sum(g == 1 for _, g, _ in kept) == 3  # one promoted a bracket: the model's rung
+    assert [i for i, _, _ in state["told"]] == list(range(6)) and not state["pending"]

@@ -62,7 +62,7 @@ from .first_rung import CALIBRATION_FILE, calibrated_table, table_error
 from .reward import FAILED_REWARD, mnas_reward
 from .rundir import RunDir
 from .schedule import (Plan, Training, asha_promotion, default_budget, make_plan,
-                       pending_trainings, screened_values, told_values)
+                       pending_trainings, rung_values, screened_values, told_values)
 from .screener import Screener
 from .screening import build_screeners, candidate_cost, top_target
 from .target import TARGET_FILE, resolve_target
@@ -439,8 +439,15 @@ class Search:
         values = told_values(bracket, _bracket_candidates(arm), arm.trials, rule)
         values.update(screened_values(bracket, [t for t in arm.predicted if t.step == arm.step],
                                       arm.predicted, rule))
+        trained = _bracket_candidates(arm)
         for candidate_id in sorted(arm.batch):
-            _tell(arm, arm.batch[candidate_id], values[candidate_id])
+            if rule == "per_budget":  # every rung's reward, for the model of each rung
+                stats = arm.controller.tell_rungs(
+                    arm.batch[candidate_id], rung_values(candidate_id, arm.trials)
+                    if candidate_id in trained else {}, values[candidate_id])
+                arm.stats = stats or arm.stats
+            else:
+                _tell(arm, arm.batch[candidate_id], values[candidate_id])
         for candidate_id in arm.batch:  # no promotion will continue them now
             for path in chain_checkpoints(self.run_dir.chains, arm.name, candidate_id):
                 path.unlink()

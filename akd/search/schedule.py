@@ -209,13 +209,20 @@ def told_values(bracket: Bracket, candidates: Iterable[int], arm_trials: Sequenc
             continue
         rung = max(reached)
         mine = results[candidate, rung]
-        if rule == "raw":
+        if rule in ("raw", "per_budget"):  # per_budget: also each rung's, by rung_values
             values[candidate] = mine
             continue
         others = [v for (c, r), v in results.items() if r == rung and c != candidate]
         below = sum(v < mine for v in others) + 0.5 * sum(v == mine for v in others)
         values[candidate] = (rung + below / max(1, len(others))) / (bracket.top + 1)
     return values
+
+
+def rung_values(candidate: int, arm_trials: Sequence[Trial]) -> dict[int, float]:
+    """Rung -> ``candidate``'s reward there (the mean of its seeds at the top): what a per-budget
+    model (``tell: per_budget``) keeps of it."""
+    return {rung: value for (c, rung), value in rung_results(arm_trials).items()
+            if c == candidate}
 
 
 def screened_values(bracket: Bracket, screened: Sequence[Trial], every_screened: Sequence[Trial],
@@ -227,7 +234,7 @@ def screened_values(bracket: Bracket, screened: Sequence[Trial], every_screened:
     them."""
     values = {}
     for trial in screened:
-        if rule == "raw":
+        if rule in ("raw", "per_budget"):
             values[trial.candidate_id] = trial.reward
             continue
         others = [t.reward for t in every_screened if t.candidate_id != trial.candidate_id]
