@@ -176,28 +176,30 @@ def test_bad_replay_settings_are_one_line_errors_before_anything_is_written(
     assert not out.exists()
 
 
-def test_bohbs_per_budget_model_fits_the_highest_rung_with_enough_results():
-    """BOHB's rule by hand: the model is fitted on the highest rung holding at least `startup`
-    results; below that, the lowest rung (TPE's own random start-up)."""
-    from research.studies.schedules import PerBudgetTPE
+def test_the_per_budget_replay_tells_tpe_each_rungs_mean():
+    """A replayed bracket tells the tpe controller, for every candidate, its mean at each rung
+    it reached (the live search's tell_rungs): by hand on the 3-student ladder."""
+    pool = pool_from_ladder(_ladder(VAL, TEST), "vgg")
+    setting = Setting("tpe", "successive_halving", n=3, eta=2, top_seeds=2, tell="per_budget")
+    told = []
+    from controllers import TPEController
 
-    model = PerBudgetTPE(students=5, seed=0, startup=3)
-    assert model.model_rung() == 0  # nothing observed yet
-    for student in range(3):
-        model.observe(student, 0, 0.1 * student)
-    model.observe(2, 1, 0.5)
-    model.observe(1, 1, 0.4)
-    assert model.model_rung() == 0  # rung 1 has 2 results, fewer than startup
-    model.observe(0, 1, 0.3)
-    assert model.model_rung() == 1
-    model.observe(4, 2, 0.9)
-    assert model.model_rung() == 1
-    asked = model.ask(4)
-    assert [c.id for c in asked] == [0, 1, 2, 3] and model.asked == 4
-    assert all(0 <= c.decisions[0] < 5 for c in asked)
-    again = PerBudgetTPE(students=5, seed=0, startup=3)
-    again.results = model.results
-    assert [c.decisions for c in again.ask(4)] == [c.decisions for c in asked]  # seeded
+    original = TPEController.tell_rungs
+
+    def spy(self, candidate, results, reward):
+        told.append((candidate.decisions[0], dict(results), reward))
+        return original(self, candidate, results, reward)
+    TPEController.tell_rungs = spy
+    try:
+        replay(pool, setting, Bracket(0, 3, 2, 1, 2).cost(pool.costs, continued=False), 0)
+    finally:
+        TPEController.tell_rungs = original
+    assert len(told) == 3 and sum(1 in results for _, results, _ in told) == 1
+    for student, results, reward in told:
+        low, high = sorted(VAL[student, 0])  # its seeds drawn at rung 0, or their mean
+        assert low <= results[0] <= high and (1 in results or reward == results[0])
+        if 1 in results:  # the promoted one: both seeds at the top, and it is told their mean
+            assert results[1] == pytest.approx(sum(VAL[student, 1]) / 2) == reward
 
 
 def test_the_per_budget_rule_is_tpes_and_a_multi_fidelity_schedules_only():

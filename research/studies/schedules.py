@@ -26,10 +26,11 @@ What the controller learns from (``tell``), when a bracket ends:
 * ``rank``: its rung, plus its percentile among every result at that rung so far, over the
   number of rungs (comparable across rungs: promoted candidates rank above stopped ones, and
   within a rung by how they did there, as BOHB keeps one model per budget).
-* ``per_budget`` (TPE only): BOHB's own rule (Falkner et al. 2018). The controller keeps every
-  candidate's result at each rung it reached, one set per rung, and fits Optuna's TPE (the
-  ``tpe`` controller's settings) on the highest rung that has at least ``startup`` results;
-  until one has, TPE draws at random. Nothing is compared across rungs.
+* ``per_budget`` (TPE only): BOHB's own rule (Falkner et al. 2018), as the live search has it
+  (``search.schedule.tell: per_budget``): the ``tpe`` controller is told every candidate's
+  result at each rung it reached (``tell_rungs``), keeps them per rung and fits its model on
+  the highest rung that has at least ``startup`` results; until one has, TPE draws at random.
+  Nothing is compared across rungs.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import optuna
-
-from controllers import Candidate, get_controller
+from controllers import get_controller
 
 from akd.search import Bracket, hyperband_brackets
 from akd.tables import Ladder
@@ -151,51 +150,6 @@ class Setting:
         return f"{self.controller} {self.schedule} eta={self.eta} tell={self.tell}"
 
 
-class PerBudgetTPE:
-    """BOHB's model over one categorical decision (the pool's students): results kept per rung,
-    each proposal from Optuna's multivariate TPE (constant liar, ``startup`` random draws, as the
-    ``tpe`` controller builds it) fitted on the highest rung with at least ``startup`` results;
-    the candidates asked earlier in the same ask are running trials there."""
-
-    def __init__(self, students: int, seed: int, startup: int = 10) -> None:
-        self.seed, self.startup = seed, startup
-        self.results: dict[int, list[tuple[int, float]]] = defaultdict(list)  # rung -> results
-        self.asked = 0
-        self._distribution = optuna.distributions.CategoricalDistribution(range(students))
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-    def model_rung(self) -> int:
-        """The rung the next proposal's model is fitted on: the highest with enough results
-        (the lowest while none has)."""
-        enough = [rung for rung, results in self.results.items() if len(results) >= self.startup]
-        return max(enough, default=min(self.results, default=0))
-
-    def ask(self, n: int) -> list[Candidate]:
-        history = self.results.get(self.model_rung(), [])
-        batch = []
-        for _ in range(n):
-            seed = int(np.random.SeedSequence([self.seed, self.asked]).generate_state(1)[0])
-            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
-                                                 n_startup_trials=self.startup)
-            study = optuna.create_study(direction="maximize", sampler=sampler)
-            for student, value in history:
-                study.add_trial(optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.COMPLETE, value=value,
-                    params={"student": student}, distributions={"student": self._distribution}))
-            for candidate in batch:
-                study.add_trial(optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.RUNNING,
-                    params={"student": candidate.decisions[0]},
-                    distributions={"student": self._distribution}))
-            student = study.ask({"student": self._distribution}).params["student"]
-            batch.append(Candidate(self.asked, [int(student)]))
-            self.asked += 1
-        return batch
-
-    def observe(self, student: int, rung: int, value: float) -> None:
-        self.results[rung].append((student, value))
-
-
 def replay(pool: Pool, setting: Setting, budget: int, seed: int) -> dict:
     """One replayed search of ``budget`` training samples; the student it picks and its truth."""
     rng = np.random.default_rng(seed)
@@ -204,9 +158,7 @@ def replay(pool: Pool, setting: Setting, budget: int, seed: int) -> dict:
         if setting.controller != "tpe" or setting.schedule == "flat":
             raise ValueError("tell=per_budget is BOHB's TPE model: controller tpe, a "
                              "multi-fidelity schedule")
-        controller = PerBudgetTPE(len(pool.archs), seed)
-    else:
-        controller = get_controller(setting.controller, [len(pool.archs)], seed=seed)
+    controller = get_controller(setting.controller, [len(pool.archs)], seed=seed)
     top = len(pool.costs) - 1
     if setting.schedule == "flat":
         pick = _flat(trainer, controller, setting, budget)
@@ -256,9 +208,10 @@ def _brackets(trainer: Trainer, controller, setting: Setting, brackets: list[Bra
         finished += list(alive.values())
         for candidate in asked:
             student, rung = candidate.decisions[0], reached[candidate.id]
-            if setting.tell == "per_budget":
-                for below in range(bracket.start, rung + 1):
-                    controller.observe(student, below, trainer.mean(student, below))
+            if setting.tell == "per_budget":  # the live search's own per-budget TPE
+                controller.tell_rungs(candidate, {below: trainer.mean(student, below)
+                                                  for below in range(bracket.start, rung + 1)},
+                                      trainer.mean(student, rung))
             else:
                 controller.tell(candidate, _told(trainer, setting.tell, student, rung, top))
         index += 1
