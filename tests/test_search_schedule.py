@@ -302,28 +302,46 @@ def test_asha_keeps_the_budget_and_tells_every_candidate_through_kill_9_and_resu
     assert not any((run / "checkpoints" / "rungs").iterdir())  # no chain left to continue
 
 
-def test_a_per_budget_search_tells_tpe_every_rungs_reward(tmp_path):
+def test_a_per_budget_search_tells_tpe_every_rungs_reward_through_kill_9_and_resume(
+        tmp_path, quick_command, kill_9_after_three_trials):
     """tell: per_budget (BOHB's model) in the live loop, 3 brackets of 2 on synthetic data: the
     controller's checkpoint holds, for every trained candidate, its reward at each rung it
-    reached (the mean of its seeds at the top), as the trial log says, and its model has moved
-    to the top rung once that holds `startup` results."""
-    run = tmp_path / "run"
-    assert main(["--config", "quick", "--out", str(run), "--set", "data.name=synthetic",
-                 "--set", "search.arms=[nas]", "--set", f"cache_dir={tmp_path / 'cache'}",
-                 "--set", "progress=false", "--set", "controller.name=tpe",
-                 "--set", "controller.options.startup=2", "--set", "final.enabled=false",
-                 "--set", "final.test_images=0",
-                 "--set", "search.schedule={name: successive_halving, rungs: [1, 2], eta: 2, "
-                          "tell: per_budget, budget: 15000}"]) == 0
-    trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    reached (the mean of its seeds at the top), as the trial log says; killed in the second
+    bracket and resumed, the same trainings with the same results and the same rung results."""
+    cache = tmp_path / "cache"
+    overrides = ["data.name=synthetic", "search.arms=[nas]", "controller.name=tpe",
+                 "controller.options.startup=2", "final.enabled=false", "final.test_images=0",
+                 "search.schedule={name: successive_halving, rungs: [1, 2], eta: 2, "
+                 "tell: per_budget, budget: 15000}"]
+    reference = tmp_path / "reference"
+    assert main(["--config", "quick", "--out", str(reference), "--set", f"cache_dir={cache}",
+                 "--set", "progress=false", *[a for o in overrides for a in ("--set", o)]]) == 0
+    trials = [json.loads(line) for line in (reference / "trials.jsonl").read_text().splitlines()]
     assert len(trials) == 12 and all(t["status"] == "ok" for t in trials)
     by_rung = {}
     for t in trials:
         by_rung.setdefault((t["candidate_id"], t["rung"]), []).append(t["reward"])
     expected = sorted((c, r, sum(v) / len(v)) for (c, r), v in by_rung.items())
-    state = torch.load(run / "checkpoints" / "nas.pt", weights_only=True)["controller"]
-    kept = sorted((i, g, r) for i, _, g, r in state["rung_results"])
+
+    def rung_results(run):
+        state = torch.load(run / "checkpoints" / "nas.pt", weights_only=True)["controller"]
+        assert [i for i, _, _ in state["told"]] == list(range(6)) and not state["pending"]
+        return sorted((i, g, r) for i, _, g, r in state["rung_results"])
+    kept = rung_results(reference)
     assert [(c, g) for c, g, _ in kept] == [(c, g) for c, g, _ in expected]
     assert [r for _, _, r in kept] == pytest.approx([r for _, _, r in expected])
     assert sum(g == 1 for _, g, _ in kept) == 3  # one promoted a bracket: the model's rung
-    assert [i for i, _, _ in state["told"]] == list(range(6)) and not state["pending"]
+
+    run = tmp_path / "run"
+    command = quick_command(run, cache, *overrides)
+    before = kill_9_after_three_trials(command, run, lines=5)  # in the second bracket
+    assert 5 <= len(before) < 12
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    after = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+
+    def key(t):
+        return t["candidate_id"], t["rung"], t["seed"], t["arch"], t["val_acc"]
+    assert sorted(map(key, after)) == sorted(map(key, trials))
+    assert rung_results(run) == kept
