@@ -104,14 +104,10 @@ class OptunaController(Controller):
         as (parameters, reward), the reward None while it is pending; with rung results, those
         of the model's rung and the pending candidates."""
         rung = self.model_rung()
-        if rung is None:
-            rewards = {i: r for i, _, r in self.told}
-            asked = sorted([(i, d) for i, d, _ in self.told] +
-                           [(c.id, c.decisions) for c in self.pending])
-        else:
-            rewards = {i: r for i, _, at, r in self.rung_results if at == rung}
-            asked = sorted([(i, d) for i, d, at, _ in self.rung_results if at == rung] +
-                           [(c.id, c.decisions) for c in self.pending])
+        done = self.told if rung is None else [(i, d, r) for i, d, at, r in self.rung_results
+                                               if at == rung]
+        rewards = {i: r for i, _, r in done}
+        asked = sorted([(i, d) for i, d, _ in done] + [(c.id, c.decisions) for c in self.pending])
         asked += [(self.num_asked + k, d) for k, d in enumerate(batch)]
         return [({f"d{k}": choice for k, choice in enumerate(decisions)}, rewards.get(i))
                 for i, decisions in asked]

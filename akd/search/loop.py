@@ -439,15 +439,11 @@ class Search:
         values = told_values(bracket, _bracket_candidates(arm), arm.trials, rule)
         values.update(screened_values(bracket, [t for t in arm.predicted if t.step == arm.step],
                                       arm.predicted, rule))
-        trained = _bracket_candidates(arm)
+        # per_budget: every rung's reward too, for the model of each rung (screened out: none)
+        by_rung = rung_values(arm.trials) if rule == "per_budget" else None
         for candidate_id in sorted(arm.batch):
-            if rule == "per_budget":  # every rung's reward, for the model of each rung
-                stats = arm.controller.tell_rungs(
-                    arm.batch[candidate_id], rung_values(candidate_id, arm.trials)
-                    if candidate_id in trained else {}, values[candidate_id])
-                arm.stats = stats or arm.stats
-            else:
-                _tell(arm, arm.batch[candidate_id], values[candidate_id])
+            _tell(arm, arm.batch[candidate_id], values[candidate_id],
+                  None if by_rung is None else by_rung.get(candidate_id, {}))
         for candidate_id in arm.batch:  # no promotion will continue them now
             for path in chain_checkpoints(self.run_dir.chains, arm.name, candidate_id):
                 path.unlink()
@@ -790,8 +786,12 @@ def _bracket_candidates(arm: Arm) -> dict[int, Candidate]:
     return {cid: c for cid, c in arm.batch.items() if cid not in out}
 
 
-def _tell(arm: Arm, candidate: Candidate, reward: float) -> None:
-    stats = arm.controller.tell(candidate, reward)
+def _tell(arm: Arm, candidate: Candidate, reward: float,
+          rungs: dict[int, float] | None = None) -> None:
+    """Tell ``arm``'s controller ``reward``, and with ``rungs`` (rung -> reward, tell:
+    per_budget) the candidate's reward at each rung it reached."""
+    stats = (arm.controller.tell(candidate, reward) if rungs is None
+             else arm.controller.tell_rungs(candidate, rungs, reward))
     if stats:
         arm.stats = stats
 

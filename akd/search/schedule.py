@@ -218,11 +218,13 @@ def told_values(bracket: Bracket, candidates: Iterable[int], arm_trials: Sequenc
     return values
 
 
-def rung_values(candidate: int, arm_trials: Sequence[Trial]) -> dict[int, float]:
-    """Rung -> ``candidate``'s reward there (the mean of its seeds at the top): what a per-budget
-    model (``tell: per_budget``) keeps of it."""
-    return {rung: value for (c, rung), value in rung_results(arm_trials).items()
-            if c == candidate}
+def rung_values(arm_trials: Sequence[Trial]) -> dict[int, dict[int, float]]:
+    """Candidate id -> (rung -> its reward there, the mean of its seeds at the top): what a
+    per-budget model (``tell: per_budget``) keeps of each."""
+    by_candidate: dict[int, dict[int, float]] = defaultdict(dict)
+    for (candidate, rung), value in rung_results(arm_trials).items():
+        by_candidate[candidate][rung] = value
+    return dict(by_candidate)
 
 
 def screened_values(bracket: Bracket, screened: Sequence[Trial], every_screened: Sequence[Trial],

@@ -154,10 +154,10 @@ def replay(pool: Pool, setting: Setting, budget: int, seed: int) -> dict:
     """One replayed search of ``budget`` training samples; the student it picks and its truth."""
     rng = np.random.default_rng(seed)
     trainer = Trainer(pool, rng)
-    if setting.tell == "per_budget":
-        if setting.controller != "tpe" or setting.schedule == "flat":
-            raise ValueError("tell=per_budget is BOHB's TPE model: controller tpe, a "
-                             "multi-fidelity schedule")
+    if setting.tell == "per_budget" and (setting.controller != "tpe"
+                                         or setting.schedule == "flat"):
+        raise ValueError("tell=per_budget is BOHB's TPE model: controller tpe, a "
+                         "multi-fidelity schedule")
     controller = get_controller(setting.controller, [len(pool.archs)], seed=seed)
     top = len(pool.costs) - 1
     if setting.schedule == "flat":
